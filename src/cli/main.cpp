@@ -1,0 +1,43 @@
+// loom: LoRA fine-tuning of Llama-family models on a quantized frozen base.
+// `loom COMMAND [options]`; errors a user can cause print one line and exit 1.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+
+#include "cli/commands.h"
+#include "core/check.h"
+
+namespace {
+
+void print_usage(std::FILE* out) {
+  int count = 0;
+  const loom::cli::Command* table = loom::cli::commands(&count);
+  std::fprintf(out, "usage: loom COMMAND [options]   (loom COMMAND --help for its options)\n\ncommands:\n");
+  for (int i = 0; i < count; ++i) std::fprintf(out, "  %-12s %s\n", table[i].name, table[i].summary);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
+    print_usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  int count = 0;
+  const loom::cli::Command* table = loom::cli::commands(&count);
+  for (int i = 0; i < count; ++i) {
+    if (std::strcmp(argv[1], table[i].name) != 0) continue;
+    try {
+      return table[i].run(argc - 1, argv + 1);
+    } catch (const loom::Error& e) {
+      std::fprintf(stderr, "loom: error: %s\n", e.what());
+      return 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "loom: error: %s\n", e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "loom: error: unknown command '%s'\n", argv[1]);
+  print_usage(stderr);
+  return 2;
+}

@@ -1,0 +1,49 @@
+// A Hugging Face model directory: config.json + model.safetensors, or sharded
+// model-0000k-of-0000n.safetensors + model.safetensors.index.json. PyTorch pickle
+// checkpoints (pytorch_model*.bin) are refused: loading a pickle executes code.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/hf_config.h"
+#include "io/safetensors.h"
+
+namespace loom {
+
+class HfCheckpoint {
+ public:
+  explicit HfCheckpoint(const std::string& dir);
+
+  const std::string& dir() const { return dir_; }
+  const LlamaConfig& config() const { return config_; }
+  bool has(const std::string& name) const;
+  std::vector<std::string> tensor_names() const;
+  // f32 copy of the named tensor, shape-checked; errors name the file and the tensor, and
+  // a missing tensor names the directory.
+  void read_f32(const std::string& name, const std::vector<int64_t>& shape, float* out) const;
+
+ private:
+  std::string dir_;
+  LlamaConfig config_;
+  std::vector<std::unique_ptr<SafetensorsFile>> files_;
+  std::vector<std::pair<std::string, size_t>> tensor_file_;  // name -> index into files_, sorted
+};
+
+// One tensor to write: name, shape, f32 data.
+struct NamedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  const float* data;
+};
+
+// Writes an HF checkpoint directory atomically (DIR.tmp then rename): config.json, the
+// tensors stored as `stored` dtype, one file or shards of at most max_shard_bytes plus
+// model.safetensors.index.json. Extra files (e.g. tokenizer.model) are copied in.
+void write_hf_checkpoint(const std::string& dir, const LlamaConfig& config,
+                         const std::vector<NamedTensor>& tensors, DType stored,
+                         size_t max_shard_bytes, const std::vector<std::string>& extra_files);
+
+}  // namespace loom

@@ -1,0 +1,37 @@
+// PEFT LoRA adapters: adapter_config.json + adapter_model.safetensors with PEFT's key
+// names (base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight [r, in], lora_B
+// [out, r]; SEQ_CLS heads as base_model.model.score.weight with modules_to_save).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace loom {
+
+// Mirrors PEFT's LoraConfig fields that loom supports.
+struct LoraSpec {
+  int r = 8;
+  float alpha = 16.0f;
+  float dropout = 0.0f;
+  std::vector<std::string> target_modules = {"q_proj", "v_proj"};  // HF module names
+  bool use_rslora = false;
+  std::string task_type = "CAUSAL_LM";  // or "SEQ_CLS"
+  std::vector<std::string> modules_to_save;  // e.g. {"score"}
+  std::string base_model_name_or_path;
+  float scale() const;  // alpha / r, or alpha / sqrt(r) with rslora
+};
+
+// The seven Llama linears in the order loom stores them within a layer.
+const std::vector<std::string>& llama_linear_names();  // q_proj k_proj v_proj o_proj gate_proj up_proj down_proj
+
+// "q,v" / "q_proj,v_proj" / "all-linear" -> HF module names; fails on unknown names.
+std::vector<std::string> parse_target_modules(const std::string& text);
+
+// PEFT key of a LoRA matrix: layer, module ("q_proj"), which ("lora_A" | "lora_B").
+std::string peft_lora_key(int layer, const std::string& module, const std::string& which);
+
+std::string adapter_config_json(const LoraSpec& spec);
+LoraSpec parse_adapter_config(const std::string& json_text, const std::string& source);
+LoraSpec load_adapter_config(const std::string& path);
+
+}  // namespace loom

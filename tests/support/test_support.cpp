@@ -1,0 +1,59 @@
+#include "support/test_support.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "core/rng.h"
+
+namespace loom::test {
+
+static std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : fallback;
+}
+
+std::string source_dir() { return env_or("LOOM_SOURCE_DIR", "."); }
+std::string shared_dir() { return env_or("LOOM_SHARED_DIR", source_dir() + "/../shared"); }
+std::string binary_dir() { return env_or("LOOM_BINARY_DIR", "."); }
+
+std::string scratch_dir(const std::string& name) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("loom-test-" + name + "-" + std::to_string(getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+std::vector<float> random_vector(size_t n, uint64_t seed, float lo, float hi) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (auto& x : v) x = lo + (hi - lo) * rng.uniform();
+  return v;
+}
+
+double max_abs_diff(const float* a, const float* b, size_t n) {
+  double m = 0.0;
+  for (size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
+  return m;
+}
+
+bool all_close(const float* a, const float* b, size_t n, double atol, double rtol, std::string* where) {
+  for (size_t i = 0; i < n; ++i) {
+    const double d = std::fabs(static_cast<double>(a[i]) - b[i]);
+    if (!(d <= atol + rtol * std::fabs(static_cast<double>(b[i])))) {
+      if (where) {
+        std::ostringstream os;
+        os << "index " << i << ": " << a[i] << " vs " << b[i] << " (diff " << d << ")";
+        *where = os.str();
+      }
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace loom::test

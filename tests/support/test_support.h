@@ -1,0 +1,26 @@
+// Helpers shared by the GoogleTest programs: where the repo and ../shared are, scratch
+// directories, deterministic random inputs, and tensor comparisons that print where they fail.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace loom::test {
+
+std::string source_dir();  // the repository (LOOM_SOURCE_DIR)
+std::string shared_dir();  // ../shared beside the repository (LOOM_SHARED_DIR)
+std::string binary_dir();  // the build folder (LOOM_BINARY_DIR)
+
+// A fresh empty directory under the system temp dir, unique per test and process.
+std::string scratch_dir(const std::string& name);
+
+std::vector<float> random_vector(size_t n, uint64_t seed, float lo = -1.0f, float hi = 1.0f);
+
+// max |a - b|
+double max_abs_diff(const float* a, const float* b, size_t n);
+
+// True when |a - b| <= atol + rtol * |b| everywhere; on failure *where says the first index.
+bool all_close(const float* a, const float* b, size_t n, double atol, double rtol, std::string* where);
+
+}  // namespace loom::test
