@@ -4,9 +4,11 @@ namespace loom::cli {
 
 const Command* commands(int* count) {
   static const Command table[] = {
-      {"placeholder", "", nullptr},
+      {"init-model", "write a random-init HF checkpoint of any Llama shape", run_init_model},
+      {"sft", "stage 1: supervised fine-tuning of a LoRA adapter (data-parallel under MPI)", run_sft},
+      {"inspect", "print a checkpoint's config, parameter count and resident bytes per quantization", run_inspect},
   };
-  *count = 0;
+  *count = sizeof(table) / sizeof(table[0]);
   return table;
 }
 

@@ -9,6 +9,11 @@ struct Command {
   int (*run)(int argc, char** argv);  // argv[0] is the command name
 };
 
+// Each subcommand's entry point (argv[0] is the command name).
+int run_inspect(int argc, char** argv);
+int run_init_model(int argc, char** argv);
+int run_sft(int argc, char** argv);
+
 // All commands, in the order `loom --help` lists them.
 const Command* commands(int* count);
 

@@ -4,6 +4,10 @@
 #include <cstring>
 #include <exception>
 
+#ifdef LOOM_HAVE_MPI
+#include <mpi.h>
+#endif
+
 #include "cli/commands.h"
 #include "core/check.h"
 
@@ -14,6 +18,17 @@ void print_usage(std::FILE* out) {
   const loom::cli::Command* table = loom::cli::commands(&count);
   std::fprintf(out, "usage: loom COMMAND [options]   (loom COMMAND --help for its options)\n\ncommands:\n");
   for (int i = 0; i < count; ++i) std::fprintf(out, "  %-12s %s\n", table[i].name, table[i].summary);
+}
+
+// After an error on one rank, the others may wait in a collective forever: end them all.
+int fail_all_ranks() {
+#ifdef LOOM_HAVE_MPI
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, 1);
+#endif
+  return 1;
 }
 
 }  // namespace
@@ -31,10 +46,10 @@ int main(int argc, char** argv) {
       return table[i].run(argc - 1, argv + 1);
     } catch (const loom::Error& e) {
       std::fprintf(stderr, "loom: error: %s\n", e.what());
-      return 1;
+      return fail_all_ranks();
     } catch (const std::exception& e) {
       std::fprintf(stderr, "loom: error: %s\n", e.what());
-      return 1;
+      return fail_all_ranks();
     }
   }
   std::fprintf(stderr, "loom: error: unknown command '%s'\n", argv[1]);

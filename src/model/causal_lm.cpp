@@ -1,0 +1,32 @@
+#include "model/causal_lm.h"
+
+namespace loom {
+
+CausalLm::CausalLm(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_seq,
+                   bool gradient_checkpointing)
+    : body_(base, layout, max_batch, max_seq, gradient_checkpointing),
+      head_(base.lm_head(), base.shape().V, base.shape().C) {}
+
+LossSums CausalLm::train_micro_batch(const TokenBatch& batch, const int* targets, const LoraContext& lora,
+                                     float loss_scale) {
+  const float* hidden = body_.forward(batch, lora);
+  float* d_hidden = body_.hidden_grad(batch.N());
+  const LossSums sums = head_.forward_backward(d_hidden, hidden, targets, batch.N(), loss_scale);
+  body_.backward(batch, lora);
+  return sums;
+}
+
+LossSums CausalLm::eval_micro_batch(const TokenBatch& batch, const int* targets, const LoraContext& lora) {
+  const float* hidden = body_.forward(batch, lora);
+  return head_.forward_backward(nullptr, hidden, targets, batch.N(), 0.0f);
+}
+
+void CausalLm::logits(float* out, const TokenBatch& batch, const LoraContext& lora) {
+  head_.logits(out, body_.forward(batch, lora), batch.N());
+}
+
+void CausalLm::target_logprobs(float* out, const TokenBatch& batch, const int* targets, const LoraContext& lora) {
+  head_.target_logprobs(out, body_.forward(batch, lora), targets, batch.N());
+}
+
+}  // namespace loom

@@ -1,0 +1,59 @@
+// The frozen base model: embeddings, norms and LM head in f32, the decoder linears
+// quantized at load (quant/quantized_matrix.h), all in one arena.
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "core/arena.h"
+#include "io/hf_checkpoint.h"
+#include "model/llama_shape.h"
+#include "quant/quantized_matrix.h"
+
+namespace loom {
+
+struct FrozenLayer {
+  const float* input_norm = nullptr;  // (C)
+  const float* post_norm = nullptr;   // (C)
+  std::array<QuantizedMatrix, kNumLinears> linear;  // [out, in] each, see LlamaShape::linear_out/in
+};
+
+// Resident bytes of each component (what `loom inspect` and the loader report).
+struct FrozenBytes {
+  double embeddings = 0, norms = 0, linears = 0, lm_head = 0;
+  double total() const { return embeddings + norms + linears + lm_head; }
+};
+
+FrozenBytes frozen_bytes(const LlamaConfig& config, QuantMode mode);
+
+class FrozenWeights {
+ public:
+  // Reads the checkpoint and quantizes its linears; errors name the file and tensor.
+  FrozenWeights(const HfCheckpoint& checkpoint, QuantMode mode);
+
+  const LlamaConfig& config() const { return config_; }
+  const LlamaShape& shape() const { return shape_; }
+  QuantMode mode() const { return mode_; }
+  const float* embed() const { return embed_; }             // (V, C)
+  const FrozenLayer& layer(int l) const { return layers_[l]; }
+  const float* final_norm() const { return final_norm_; }   // (C)
+  const float* lm_head() const { return lm_head_; }         // (V, C); the embedding when tied
+  const FrozenBytes& bytes() const { return bytes_; }
+
+ private:
+  LlamaConfig config_;
+  LlamaShape shape_;
+  QuantMode mode_;
+  Arena arena_;
+  float* embed_ = nullptr;
+  std::vector<FrozenLayer> layers_;
+  float* final_norm_ = nullptr;
+  float* lm_head_ = nullptr;
+  FrozenBytes bytes_;
+};
+
+// HF tensor name of a decoder linear: "model.layers.3.self_attn.q_proj.weight".
+std::string linear_tensor_name(int layer, LinearId id);
+
+}  // namespace loom

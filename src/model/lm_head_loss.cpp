@@ -1,0 +1,59 @@
+#include "model/lm_head_loss.h"
+
+#include <algorithm>
+
+#include "ops/cross_entropy.h"
+#include "ops/matmul.h"
+
+namespace loom {
+
+LmHeadLoss::LmHeadLoss(const float* lm_head, int V, int C, int chunk_rows)
+    : lm_head_(lm_head), V_(V), C_(C), chunk_(chunk_rows) {
+  ArenaPlan plan;
+  plan.add<float>(size_t(chunk_) * V);
+  plan.add<float>(chunk_);
+  plan.add<float>(chunk_);
+  arena_ = Arena("lm head chunk", plan.bytes());
+  chunk_logits_ = arena_.take<float>(size_t(chunk_) * V);
+  chunk_losses_ = arena_.take<float>(chunk_);
+  chunk_dloss_ = arena_.take<float>(chunk_);
+}
+
+LossSums LmHeadLoss::forward_backward(float* dhidden, const float* hidden, const int* targets, int N,
+                                      float loss_scale) {
+  LossSums sums;
+  for (int row = 0; row < N; row += chunk_) {
+    const int rows = std::min(chunk_, N - row);
+    cpu::matmul_forward(chunk_logits_, hidden + size_t(row) * C_, lm_head_, rows, C_, V_, false);
+    cpu::cross_entropy_forward(chunk_losses_, chunk_logits_, targets + row, rows, V_);
+    for (int i = 0; i < rows; ++i) {
+      if (targets[row + i] < 0) continue;
+      sums.loss_sum += chunk_losses_[i];
+      ++sums.tokens;
+    }
+    if (dhidden == nullptr) continue;
+    std::fill(chunk_dloss_, chunk_dloss_ + rows, loss_scale);
+    cpu::cross_entropy_backward(chunk_logits_, chunk_logits_, targets + row, chunk_dloss_, rows, V_);
+    cpu::matmul_backward_input(dhidden + size_t(row) * C_, chunk_logits_, lm_head_, rows, C_, V_);
+  }
+  return sums;
+}
+
+void LmHeadLoss::logits(float* out, const float* hidden, int N) const {
+  cpu::matmul_forward(out, hidden, lm_head_, N, C_, V_, false);
+}
+
+void LmHeadLoss::target_logprobs(float* logprobs, const float* hidden, const int* targets, int N) {
+  for (int row = 0; row < N; row += chunk_) {
+    const int rows = std::min(chunk_, N - row);
+    cpu::matmul_forward(chunk_logits_, hidden + size_t(row) * C_, lm_head_, rows, C_, V_, false);
+    cpu::token_logprobs(logprobs + row, chunk_logits_, targets + row, rows, V_);
+  }
+}
+
+void shift_labels(int* targets, const int* labels, int B, int T) {
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t) targets[b * T + t] = (t + 1 < T) ? labels[b * T + t + 1] : -1;
+}
+
+}  // namespace loom

@@ -1,0 +1,43 @@
+// A frozen (quantized) linear with an optional LoRA adapter:
+//   y = x @ W^T + scale * dropout(x) @ A^T @ B^T
+// W is dequantized into a reused scratch for each product (the same plan as the GPU path).
+#pragma once
+
+#include <cstdint>
+
+#include "model/trainable_layout.h"
+#include "quant/quantized_matrix.h"
+
+namespace loom {
+
+// Scratch shared by every linear of a model, sized once (model/activations.h).
+struct LinearScratch {
+  float* weight = nullptr;   // (max out*in) the dequantized frozen weight
+  float* dropped = nullptr;  // (N, max in) dropout(x), recomputed in backward
+  float* mid = nullptr;      // (N, R) the scaled LoRA bottleneck or its gradient
+};
+
+// The trainable side of a step: parameters, their gradients (null in inference), dropout.
+struct LoraContext {
+  const TrainableLayout* layout = nullptr;
+  const float* params = nullptr;
+  float* grads = nullptr;
+  float dropout = 0.0f;         // 0 in inference
+  uint64_t dropout_seed = 0;    // one per micro-batch: masks differ across steps, match in backward
+  bool enabled = true;          // false = the base model alone (PPO's reference, `--adapter` off)
+};
+
+// y (N, out) = x (N, in) @ W^T (+ LoRA); u (N, R) = dropout(x) @ A^T is kept for backward
+// (unused when the linear has no adapter).
+void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatrix& w,
+                         const LoraSlot* slot, const LoraContext& lora, LinearScratch& scratch, int N);
+
+// dx (N, in) += dy (N, out) @ W + the LoRA path; dA (R, in), dB (out, R) += their gradients.
+void lora_linear_backward(float* dx, const float* dy, const float* x, const float* u,
+                          const QuantizedMatrix& w, const LoraSlot* slot, const LoraContext& lora,
+                          LinearScratch& scratch, int N);
+
+// The weight as f32 (out, in): the matrix itself when unquantized f32, else dequantized into scratch.
+const float* dense_weight(const QuantizedMatrix& w, float* scratch);
+
+}  // namespace loom

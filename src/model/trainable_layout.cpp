@@ -1,0 +1,132 @@
+#include "model/trainable_layout.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/check.h"
+#include "core/rng.h"
+#include "io/safetensors.h"
+
+namespace loom {
+
+TrainableLayout::TrainableLayout(const LlamaShape& shape, const LoraSpec& spec, int head_rows)
+    : spec_(spec), C_(shape.C), head_rows_(head_rows) {
+  LOOM_REQUIRE(spec.r > 0, "lora.r must be positive, got ", spec.r);
+  const auto& names = llama_linear_names();
+  std::array<bool, kNumLinears> targeted{};
+  for (const std::string& module : spec.target_modules) {
+    bool known = false;
+    for (int id = 0; id < kNumLinears; ++id)
+      if (names[id] == module) targeted[id] = known = true;
+    LOOM_REQUIRE(known, "lora.target_modules: unknown module '", module, "'");
+  }
+  size_t offset = 0;
+  slot_index_.assign(shape.L, {});
+  for (int l = 0; l < shape.L; ++l) {
+    for (int id = 0; id < kNumLinears; ++id) {
+      slot_index_[l][id] = -1;
+      if (!targeted[id]) continue;
+      LoraSlot s;
+      s.layer = l;
+      s.id = LinearId(id);
+      s.in = shape.linear_in(s.id);
+      s.out = shape.linear_out(s.id);
+      s.a = offset;
+      offset += size_t(spec.r) * s.in;
+      s.b = offset;
+      offset += size_t(s.out) * spec.r;
+      slot_index_[l][id] = static_cast<int>(slots_.size());
+      slots_.push_back(s);
+    }
+  }
+  head_offset_ = offset;
+  total_ = offset + size_t(head_rows) * shape.C;
+}
+
+const LoraSlot* TrainableLayout::slot(int layer, LinearId id) const {
+  const int i = slot_index_[layer][id];
+  return i < 0 ? nullptr : &slots_[i];
+}
+
+void init_trainable(float* params, const TrainableLayout& layout, uint64_t seed, float head_init_std) {
+  Rng rng(seed, /*stream=*/0x4c6f5241);  // "LoRA"
+  for (const LoraSlot& s : layout.slots()) {
+    const float bound = 1.0f / std::sqrt(static_cast<float>(s.in));
+    float* a = params + s.a;  // (R, in)
+    for (size_t i = 0; i < size_t(layout.rank()) * s.in; ++i) a[i] = bound * (2.0f * rng.uniform() - 1.0f);
+    float* b = params + s.b;  // (out, R)
+    for (size_t i = 0; i < size_t(s.out) * layout.rank(); ++i) b[i] = 0.0f;
+  }
+  float* head = params + layout.head_offset();
+  for (size_t i = 0; i < layout.total() - layout.head_offset(); ++i) head[i] = head_init_std * rng.normal();
+}
+
+std::string trainable_summary(const TrainableLayout& layout, int64_t base_params) {
+  const int64_t trainable = static_cast<int64_t>(layout.total());
+  const int64_t all = base_params + static_cast<int64_t>(layout.lora_count());
+  char line[200];
+  std::snprintf(line, sizeof line, "trainable params: %lld || all params: %lld || trainable%%: %.4f",
+                static_cast<long long>(trainable), static_cast<long long>(all),
+                100.0 * static_cast<double>(trainable) / static_cast<double>(all));
+  return line;
+}
+
+static std::vector<int64_t> a_shape(const TrainableLayout& layout, const LoraSlot& s) {
+  return {layout.rank(), s.in};
+}
+static std::vector<int64_t> b_shape(const TrainableLayout& layout, const LoraSlot& s) {
+  return {s.out, layout.rank()};
+}
+
+void save_peft_adapter(const std::string& dir, const TrainableLayout& layout, const float* params,
+                       const std::string& head_key) {
+  namespace fs = std::filesystem;
+  LOOM_REQUIRE(fs::is_directory(dir), dir, ": adapter directory does not exist");
+  SafetensorsWriter writer;
+  writer.set_metadata("format", "pt");
+  const auto& names = llama_linear_names();
+  for (const LoraSlot& s : layout.slots()) {
+    writer.add_f32(peft_lora_key(s.layer, names[s.id], "lora_A"), a_shape(layout, s), params + s.a, DType::F32);
+    writer.add_f32(peft_lora_key(s.layer, names[s.id], "lora_B"), b_shape(layout, s), params + s.b, DType::F32);
+  }
+  if (layout.head_rows() > 0)
+    writer.add_f32(head_key, {layout.head_rows(), layout.head_cols()},
+                   params + layout.head_offset(), DType::F32);
+  writer.write((fs::path(dir) / "adapter_model.safetensors").string());
+
+  const std::string config_path = (fs::path(dir) / "adapter_config.json").string();
+  const std::string tmp = config_path + ".tmp";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  LOOM_REQUIRE(f != nullptr, tmp, ": cannot write");
+  const std::string text = adapter_config_json(layout.spec());
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  LOOM_REQUIRE(std::fclose(f) == 0 && ok, tmp, ": write failed");
+  fs::rename(tmp, config_path);
+}
+
+void load_peft_adapter(const std::string& dir, const TrainableLayout& layout, float* params,
+                       const std::string& head_key) {
+  namespace fs = std::filesystem;
+  const std::string config_path = (fs::path(dir) / "adapter_config.json").string();
+  const LoraSpec spec = load_adapter_config(config_path);
+  LOOM_REQUIRE(spec.r == layout.rank(), config_path, ": r=", spec.r, " but the run expects r=", layout.rank());
+  const SafetensorsFile file((fs::path(dir) / "adapter_model.safetensors").string());
+  const auto& names = llama_linear_names();
+  for (const LoraSlot& s : layout.slots()) {
+    for (const char* which : {"lora_A", "lora_B"}) {
+      const std::string key = peft_lora_key(s.layer, names[s.id], which);
+      LOOM_REQUIRE(file.find(key) != nullptr, file.path(), ": tensor '", key, "' is missing");
+      const bool is_a = which[5] == 'A';
+      file.read_f32(key, is_a ? a_shape(layout, s) : b_shape(layout, s), params + (is_a ? s.a : s.b));
+    }
+  }
+  if (layout.head_rows() > 0) {
+    LOOM_REQUIRE(file.find(head_key) != nullptr, file.path(), ": tensor '", head_key, "' is missing");
+    file.read_f32(head_key, {layout.head_rows(), layout.head_cols()},
+                  params + layout.head_offset());
+  }
+}
+
+}  // namespace loom
+
