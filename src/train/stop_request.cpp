@@ -1,0 +1,21 @@
+#include "train/stop_request.h"
+
+#include <csignal>
+
+namespace loom {
+
+namespace {
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_stop_signal(int) { g_stop = 1; }
+}  // namespace
+
+void install_stop_handlers() {
+  std::signal(SIGUSR1, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+}
+
+bool stop_requested() { return g_stop != 0; }
+
+void request_stop() { g_stop = 1; }
+
+}  // namespace loom
