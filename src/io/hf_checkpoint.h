@@ -1,5 +1,6 @@
 // A Hugging Face model directory: config.json + model.safetensors, or sharded
-// model-0000k-of-0000n.safetensors + model.safetensors.index.json. PyTorch pickle
+// model-0000k-of-0000n.safetensors + model.safetensors.index.json (every weight_map file must
+// be a plain name inside the directory and hold the tensors mapped to it). PyTorch pickle
 // checkpoints (pytorch_model*.bin) are refused: loading a pickle executes code.
 #pragma once
 
@@ -39,9 +40,16 @@ struct NamedTensor {
   const float* data;
 };
 
-// Writes an HF checkpoint directory atomically (DIR.tmp then rename): config.json, the
-// tensors stored as `stored` dtype, one file or shards of at most max_shard_bytes plus
-// model.safetensors.index.json. Extra files (e.g. tokenizer.model) are copied in.
+// transformers' default shard size for save_pretrained ("5GB").
+inline constexpr size_t kHfMaxShardBytes = 5'000'000'000;
+
+// Writes an HF checkpoint directory atomically: everything goes to DIR.tmp (removed first if
+// a crash left one), each file is fsynced, then an existing DIR is removed and DIR.tmp is
+// renamed to DIR. Contents: config.json (torch_dtype set from `stored`), the tensors stored
+// as `stored` (F32, F16 or BF16) in model.safetensors, or, when they take more than
+// max_shard_bytes (0 = no limit), in model-0000k-of-0000n.safetensors shards filled in the
+// given order plus model.safetensors.index.json; each safetensors file carries the metadata
+// {"format": "pt"}. Extra files (e.g. tokenizer.model) are copied in under their own names.
 void write_hf_checkpoint(const std::string& dir, const LlamaConfig& config,
                          const std::vector<NamedTensor>& tensors, DType stored,
                          size_t max_shard_bytes, const std::vector<std::string>& extra_files);

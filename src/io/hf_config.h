@@ -32,18 +32,27 @@ struct LlamaConfig {
   std::string torch_dtype = "float32";
 };
 
-// Parses and validates; `source` names the file in error messages.
+// Parses and validates; `source` names the file in error messages. Keys loom does not use
+// (use_cache, pretraining_tp, transformers_version, ...) are ignored; eos_token_id may be a
+// list (the first id is used); null token ids become -1. RoPE settings are read from
+// rope_theta + rope_scaling (transformers 4) or rope_parameters (transformers 5); type
+// "default" means plain RoPE, "llama3" is supported, any other type is refused.
 LlamaConfig parse_llama_config(const std::string& json_text, const std::string& source);
 LlamaConfig load_llama_config(const std::string& path);
-std::string llama_config_to_json(const LlamaConfig& config);  // HF-compatible config.json text
+// HF config.json text in the transformers 4 layout (rope_theta + rope_scaling), which
+// transformers 5 also reads.
+std::string llama_config_to_json(const LlamaConfig& config);
 
-// Presets: "tiny" (tests), "small" (~15M params, benchmarks), "llama2-7b", "llama2-13b",
-// "llama2-70b", "llama3-8b" (shapes only).
+// Presets: "tiny" (tests: hidden 64, 2 layers), "small" (benchmarks: hidden 256, 4 layers,
+// ~19M params of which 16M are the two 32000-word embeddings), "llama2-7b", "llama2-13b",
+// "llama2-70b", "llama3-8b" (the shapes of the public configs). Unknown names are an error
+// listing the known ones.
 bool is_llama_preset(const std::string& name);
 LlamaConfig llama_preset(const std::string& name);
 std::vector<std::string> llama_preset_names();
 
-// Total parameter count of the HF model (embeddings, norms, linears, lm_head if untied).
+// Total parameter count of the HF model (embeddings, norms, linears, lm_head if untied;
+// score [num_labels, H] instead of lm_head for LlamaForSequenceClassification).
 int64_t llama_parameter_count(const LlamaConfig& config);
 
 }  // namespace loom

@@ -24,13 +24,26 @@ struct LoraSpec {
 // The seven Llama linears in the order loom stores them within a layer.
 const std::vector<std::string>& llama_linear_names();  // q_proj k_proj v_proj o_proj gate_proj up_proj down_proj
 
-// "q,v" / "q_proj,v_proj" / "all-linear" -> HF module names; fails on unknown names.
+// "q,v" / "q_proj, v_proj" / "all-linear" -> HF module names in llama_linear_names() order,
+// without repeats; fails on unknown names.
 std::vector<std::string> parse_target_modules(const std::string& text);
 
-// PEFT key of a LoRA matrix: layer, module ("q_proj"), which ("lora_A" | "lora_B").
+// PEFT key of a LoRA matrix: layer, module ("q_proj"), which ("lora_A" | "lora_B"):
+// base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight (q/k/v/o under self_attn,
+// gate/up/down under mlp).
 std::string peft_lora_key(int layer, const std::string& module, const std::string& which);
+// PEFT key of a fully trained module listed in modules_to_save: "score" ->
+// base_model.model.score.weight.
+std::string peft_saved_module_key(const std::string& module);
 
+// adapter_config.json text as PEFT writes it (modules_to_save null when empty).
 std::string adapter_config_json(const LoraSpec& spec);
+// Validates an adapter_config.json and refuses, naming the key, whatever loom would otherwise
+// get silently wrong: peft_type other than LORA; task_type other than CAUSAL_LM / SEQ_CLS;
+// bias other than "none"; use_dora, fan_in_fan_out, lora_bias or use_qalora true;
+// layers_to_transform, layer_replication, exclude_modules, rank_pattern, alpha_pattern,
+// target_parameters or trainable_token_indices set; target_modules other than a list of the
+// seven Llama linears or the string "all-linear". Keys loom does not use are ignored.
 LoraSpec parse_adapter_config(const std::string& json_text, const std::string& source);
 LoraSpec load_adapter_config(const std::string& path);
 

@@ -39,8 +39,10 @@ class SafetensorsFile {
   const std::byte* data(const TensorInfo& info) const;
 
   // Converts the named tensor (F32, F16 or BF16) to f32 into out, after checking that its
-  // shape equals expected_shape. Errors name the file, the tensor and both shapes.
-  void read_f32(const std::string& name, const std::vector<int64_t>& expected_shape, float* out) const;
+  // shape equals expected_shape. Errors name the file, the tensor and both shapes;
+  // shape_origin (e.g. "config.json") says where the expected shape came from.
+  void read_f32(const std::string& name, const std::vector<int64_t>& expected_shape, float* out,
+                const std::string& shape_origin = "") const;
 
  private:
   std::string path_;
@@ -55,10 +57,12 @@ class SafetensorsFile {
 
 class SafetensorsWriter {
  public:
-  // Stores f32 values as `stored` (F32, F16 or BF16). `data` must stay alive until write().
+  // Stores f32 values as `stored` (F32, F16 or BF16; bf16/f16 round to nearest even).
+  // `data` must stay alive until write(). The file lists tensors by name and lays out their
+  // data widest dtype first, then by name, as the safetensors library does.
   void add_f32(const std::string& name, const std::vector<int64_t>& shape, const float* data,
                DType stored);
-  void set_metadata(const std::string& key, const std::string& value);
+  void set_metadata(const std::string& key, const std::string& value);  // "__metadata__" entry
   size_t data_bytes() const;  // bytes the tensors will take in the file
   void write(const std::string& path) const;  // atomic: path.tmp, fsync, rename
 
