@@ -1,0 +1,60 @@
+#include "options.h"
+
+#include <boost/program_options.hpp>
+
+#include <iostream>
+
+#include "core/check.h"
+
+namespace loom::prep {
+
+namespace po = boost::program_options;
+
+bool parse_prep_options(data::ShardKind kind, int argc, char** argv, PrepOptions* o) {
+  std::string layout = "packed", on_error = "fail";
+  int seq_len = 1024, max_len = 512, max_prompt_len = 256;
+  po::options_description described(std::string("loom-prep ") + data::shard_kind_name(kind) +
+                                    " [options] INPUT...");
+  described.add_options()
+      ("help,h", "print this help")
+      ("input,i", po::value(&o->inputs)->multitoken(), "JSON Lines or text files (gzip or plain); globs allowed")
+      ("tokenizer", po::value(&o->tokenizer)->required(), "SentencePiece tokenizer.model")
+      ("out,o", po::value(&o->out_dir)->required(), "output folder for shards and manifest.json")
+      ("template", po::value(&o->template_spec), "hh | stackllama | guanaco | text | a string with {field} placeholders")
+      ("field", po::value(&o->text_field), "the text field of template `text`")
+      ("rejected-field", po::value(&o->rejected_field), "the rejected answer of pairs (guanaco, user templates)")
+      ("format", po::value(&o->format), "auto | jsonl | text")
+      ("layout", po::value(&layout), "sft rows: packed | packed_docs | padded")
+      ("seq-len", po::value(&seq_len), "sft: tokens a row")
+      ("max-len", po::value(&max_len), "pairs: tokens of prompt + answer")
+      ("max-prompt-len", po::value(&max_prompt_len), "prompts: prompt tokens kept (from the end)")
+      ("seed", po::value(&o->seed), "record shuffle seed")
+      ("eval-fraction", po::value(&o->eval_fraction), "share of records in the eval split")
+      ("on-error", po::value(&on_error), "bad records: fail (stop the job) | skip (count them)")
+      ("threads", po::value(&o->threads), "tokenizing threads a rank");
+  po::positional_options_description positional;
+  positional.add("input", -1);
+  po::variables_map values;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(described).positional(positional).run(), values);
+    if (values.count("help")) {
+      std::cout << described << "\n";
+      return false;
+    }
+    po::notify(values);
+  } catch (const po::error& e) {
+    LOOM_FAIL(e.what());
+  }
+  o->kind = kind;
+  o->layout = data::parse_sft_layout(layout, "--layout");
+  LOOM_REQUIRE(on_error == "fail" || on_error == "skip", "--on-error: expected fail or skip, not '", on_error, "'");
+  o->skip_bad_records = on_error == "skip";
+  o->row_len = kind == data::ShardKind::sft ? seq_len : kind == data::ShardKind::pairs ? max_len : max_prompt_len;
+  LOOM_REQUIRE(o->row_len >= 2, "--", kind == data::ShardKind::sft ? "seq-len" : kind == data::ShardKind::pairs ? "max-len" : "max-prompt-len",
+               ": must be at least 2");
+  LOOM_REQUIRE(o->eval_fraction >= 0.0 && o->eval_fraction < 1.0, "--eval-fraction: must lie in [0, 1)");
+  LOOM_REQUIRE(o->threads >= 1, "--threads: must be at least 1");
+  return true;
+}
+
+}  // namespace loom::prep

@@ -1,0 +1,28 @@
+// Command-line options of `loom-prep sft|pairs|prompts`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/shard_format.h"
+
+namespace loom::prep {
+
+struct PrepOptions {
+  data::ShardKind kind = data::ShardKind::sft;
+  data::SftLayout layout = data::SftLayout::packed;
+  int row_len = 0;  // --seq-len, --max-len or --max-prompt-len
+  std::vector<std::string> inputs;
+  std::string tokenizer, out_dir, format = "auto";
+  std::string template_spec = "text", text_field = "text", rejected_field = "rejected";
+  uint64_t seed = 0;
+  double eval_fraction = 0.0;
+  bool skip_bad_records = false;  // --on-error skip
+  int threads = 1;
+};
+
+// Parses argv after the kind word; returns false when --help was printed.
+bool parse_prep_options(data::ShardKind kind, int argc, char** argv, PrepOptions* options);
+
+}  // namespace loom::prep

@@ -1,0 +1,452 @@
+#include "prep_job.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+
+#include "core/check.h"
+#include "data/manifest.h"
+#include "data/packing.h"
+#include "data/permutation.h"
+#include "data/records.h"
+#include "data/shard_writer.h"
+#include "data/templates.h"
+#include "data/tokenizer.h"
+#include "input_files.h"
+#include "io/atomic_file.h"
+
+namespace loom::prep {
+
+using data::ShardKind;
+using data::SftLayout;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Every rank calls this at the same point; if any rank failed, all throw the first failure in
+// rank order, so every rank stops at the same place with the same message.
+void agree(const dist::Comm& comm, const std::string& my_failure) {
+  std::vector<uint8_t> first;
+  const auto all = comm.gather_to_root(std::vector<uint8_t>(my_failure.begin(), my_failure.end()));
+  for (const auto& failure : all)
+    if (!failure.empty()) {
+      first = failure;
+      break;
+    }
+  comm.broadcast(&first, 0);
+  if (!first.empty()) throw Error(std::string(first.begin(), first.end()));
+}
+
+// Runs a rank-local step, then agrees on whether every rank got through it.
+template <typename Body>
+void step(const dist::Comm& comm, Body&& body) {
+  std::string failure;
+  try {
+    body();
+  } catch (const std::exception& e) {
+    failure = e.what();
+    if (failure.empty()) failure = "unknown failure";
+  }
+  agree(comm, failure);
+}
+
+std::vector<uint8_t> to_bytes(const std::vector<int64_t>& values) {
+  std::vector<uint8_t> bytes(values.size() * sizeof(int64_t));
+  if (!values.empty()) std::memcpy(bytes.data(), values.data(), bytes.size());
+  return bytes;
+}
+
+std::vector<int64_t> from_bytes(const std::vector<uint8_t>& bytes) {
+  std::vector<int64_t> values(bytes.size() / sizeof(int64_t));
+  if (!values.empty()) std::memcpy(values.data(), bytes.data(), bytes.size());
+  return values;
+}
+
+// One record this rank owns.
+struct OwnedRecord {
+  int64_t global = 0;  // (file, line) number over all inputs
+  int32_t file = 0;
+  int64_t line = 0;  // 1-based
+  std::string raw;
+  data::TokenizedRecord tokens;
+};
+
+struct Split {
+  std::string name;
+  std::vector<OwnedRecord> records;  // this rank's range of the split's order
+  data::ShardCounts counts;
+  data::ShardRows rows;
+  int64_t tail_tokens_dropped = 0;
+  std::string temp_path, final_path;
+};
+
+class PrepJob {
+ public:
+  PrepJob(const PrepOptions& options, const dist::Comm& comm) : o_(options), comm_(comm) {}
+  PrepSummary run();
+
+ private:
+  void set_up();
+  void count_and_assign();
+  void read_owned_lines();
+  void tokenize_owned();
+  void resolve_bad_records();
+  void build_rows();
+  void pack_split(Split& split);
+  void write_shards();
+  void write_manifest();
+  void remove_outputs();
+
+  const PrepOptions& o_;
+  const dist::Comm& comm_;
+  std::unique_ptr<data::Tokenizer> tokenizer_;
+  std::optional<data::Template> template_;
+  std::vector<InputFile> files_;
+  std::vector<int64_t> file_first_record_;  // global number of each file's first line; back() = total
+  data::ShardInfo info_;
+  std::vector<Split> splits_;
+  std::vector<std::string> written_;  // files this rank created
+};
+
+void PrepJob::set_up() {
+  step(comm_, [&] {
+    files_ = expand_inputs(o_.inputs, o_.format);
+    template_.emplace(o_.template_spec, o_.text_field, o_.rejected_field);
+    for (const auto& f : files_)
+      LOOM_REQUIRE(f.json_lines || template_->reads_text_lines(), f.path, ": plain text input needs --template text");
+    LOOM_REQUIRE(o_.kind != ShardKind::prompts || template_->has_prompt(), "--template ", o_.template_spec,
+                 ": has no prompt part, which prompts need");
+    tokenizer_ = std::make_unique<data::Tokenizer>(o_.tokenizer);
+    if (comm_.rank == 0) {
+      std::error_code ec;
+      fs::create_directories(o_.out_dir, ec);
+      LOOM_REQUIRE(fs::is_directory(o_.out_dir), o_.out_dir, ": cannot create output directory (",
+                   ec ? ec.message() : "not a directory", ")");
+      const std::string probe = (fs::path(o_.out_dir) / ".loom-prep-probe").string();
+      {
+        std::ofstream test(probe);
+        LOOM_REQUIRE(test && (test << "probe") && test.flush(), o_.out_dir, ": output directory is not writable");
+      }
+      fs::remove(probe);
+      // A manifest from an earlier run would point at shards this run replaces.
+      fs::remove(fs::path(o_.out_dir) / data::kManifestFile, ec);
+    }
+  });
+  info_.kind = o_.kind;
+  info_.layout = o_.layout;
+  info_.row_len = o_.row_len;
+  info_.tokenizer_md5 = tokenizer_->model_md5();
+  info_.tokenizer_path = o_.tokenizer;
+  info_.vocab_size = tokenizer_->vocab_size();
+  info_.bos_id = tokenizer_->bos_id();
+  info_.eos_id = tokenizer_->eos_id();
+  info_.pad_id = tokenizer_->padding_id();
+  info_.template_name = o_.template_spec;
+  info_.seed = o_.seed;
+  for (const auto& f : files_) info_.source_files.push_back(f.path);
+}
+
+// Lines per file, counted in parallel: plain files by byte range, gzip files whole, by one rank each.
+void PrepJob::count_and_assign() {
+  std::vector<int64_t> lines(files_.size(), 0);
+  step(comm_, [&] {
+    for (size_t f = 0; f < files_.size(); ++f) {
+      const InputFile& file = files_[f];
+      if (file.gzip) {
+        if (static_cast<int>(f % comm_.world) == comm_.rank) lines[f] = count_lines(file);
+      } else {
+        lines[f] = count_line_starts(file, file.size * comm_.rank / comm_.world, file.size * (comm_.rank + 1) / comm_.world);
+      }
+    }
+  });
+  comm_.allreduce_sum(lines.data(), lines.size());
+  file_first_record_.assign(1, 0);
+  for (int64_t n : lines) file_first_record_.push_back(file_first_record_.back() + n);
+  const int64_t total = file_first_record_.back();
+
+  const std::vector<int64_t> order = data::shuffled_order(total, o_.seed, data::kRecordOrderStream);
+  const int64_t eval_count = static_cast<int64_t>(static_cast<double>(total) * o_.eval_fraction + 0.5);
+  struct Range { const char* name; int64_t begin, end; };
+  const Range ranges[2] = {{"train", eval_count, total}, {"eval", 0, eval_count}};
+  for (const Range& range : ranges) {
+    if (range.end == range.begin && std::string(range.name) == "eval") continue;
+    Split split;
+    split.name = range.name;
+    const int64_t n = range.end - range.begin;
+    const int64_t lo = range.begin + n * comm_.rank / comm_.world, hi = range.begin + n * (comm_.rank + 1) / comm_.world;
+    for (int64_t p = lo; p < hi; ++p) {
+      OwnedRecord record;
+      record.global = order[static_cast<size_t>(p)];
+      split.records.push_back(std::move(record));
+    }
+    splits_.push_back(std::move(split));
+  }
+}
+
+void PrepJob::read_owned_lines() {
+  // (global record number, split, slot) sorted by record number: one pass over the inputs fills them.
+  struct Want { int64_t global; size_t split, slot; };
+  std::vector<Want> wants;
+  for (size_t s = 0; s < splits_.size(); ++s)
+    for (size_t i = 0; i < splits_[s].records.size(); ++i) wants.push_back({splits_[s].records[i].global, s, i});
+  std::sort(wants.begin(), wants.end(), [](const Want& a, const Want& b) { return a.global < b.global; });
+  step(comm_, [&] {
+    size_t next = 0;
+    for (size_t f = 0; f < files_.size() && next < wants.size(); ++f) {
+      const int64_t first = file_first_record_[f], end = file_first_record_[f + 1];
+      if (wants[next].global >= end) continue;
+      int64_t seen = 0;
+      for_each_line(files_[f], [&](int64_t line, std::string_view text) {
+        ++seen;
+        while (next < wants.size() && wants[next].global == first + line) {
+          OwnedRecord& record = splits_[wants[next].split].records[wants[next].slot];
+          record.file = static_cast<int32_t>(f);
+          record.line = line + 1;
+          record.raw.assign(text);
+          ++next;
+        }
+      });
+      LOOM_REQUIRE(seen == end - first, files_[f].path, ": changed while being read (", seen, " lines, counted ",
+                   end - first, ")");
+    }
+  });
+}
+
+// Parse, apply the template and tokenize; nothing here throws for bad data.
+data::TokenizedRecord parse_and_tokenize(const OwnedRecord& record, const InputFile& file, const data::Template& tmpl,
+                                         const data::Tokenizer& tokenizer, const data::RecordLimits& limits) {
+  auto reject = [](std::string message) {
+    data::TokenizedRecord r;
+    r.status = data::TokenizedRecord::Status::rejected;
+    r.error = {data::RecordError::Reason::invalid, std::move(message)};
+    return r;
+  };
+  const size_t bad_byte = first_invalid_utf8(record.raw);
+  if (bad_byte != std::string_view::npos) return reject(cat("invalid UTF-8 byte at column ", bad_byte + 1));
+  data::Example example;
+  if (file.json_lines) {
+    nlohmann::json object;
+    try {
+      object = nlohmann::json::parse(record.raw);
+    } catch (const nlohmann::json::parse_error& e) {
+      return reject(record.raw.empty() ? std::string("empty line, expected a JSON object")
+                                       : cat("malformed JSON at column ", e.byte));
+    }
+    data::RecordError error;
+    if (!tmpl.apply(object, limits.kind == ShardKind::pairs, &example, &error)) {
+      data::TokenizedRecord r;
+      r.status = data::TokenizedRecord::Status::rejected;
+      r.error = error;
+      return r;
+    }
+  } else {
+    example = tmpl.apply_text(record.raw);
+  }
+  return data::tokenize_record(example, tokenizer, limits);
+}
+
+void PrepJob::tokenize_owned() {
+  const data::RecordLimits limits{o_.kind, o_.layout, o_.row_len};
+  step(comm_, [&] {
+    for (Split& split : splits_) {
+      std::vector<OwnedRecord>& records = split.records;
+      const int64_t n = static_cast<int64_t>(records.size());
+      std::string failure;
+#pragma omp parallel for schedule(dynamic, 16) num_threads(o_.threads)
+      for (int64_t i = 0; i < n; ++i) {
+        try {
+          records[i].tokens = parse_and_tokenize(records[i], files_[records[i].file], *template_, *tokenizer_, limits);
+        } catch (const std::exception& e) {
+#pragma omp critical
+          if (failure.empty()) failure = e.what();
+        }
+        std::string().swap(records[i].raw);
+      }
+      if (!failure.empty()) throw Error(failure);
+    }
+  });
+}
+
+void PrepJob::resolve_bad_records() {
+  step(comm_, [&] {
+    for (Split& split : splits_) {
+      for (const OwnedRecord& record : split.records) {
+        using Status = data::TokenizedRecord::Status;
+        if (record.tokens.status == Status::identical) ++split.counts.dropped_identical;
+        if (record.tokens.status != Status::rejected) continue;
+        const data::RecordError& error = record.tokens.error;
+        LOOM_REQUIRE(o_.skip_bad_records, files_[record.file].path, ":", record.line, ": ", error.message,
+                     " (--on-error skip drops such records)");
+        if (error.reason == data::RecordError::Reason::empty) ++split.counts.dropped_empty;
+        if (error.reason == data::RecordError::Reason::too_long) ++split.counts.dropped_too_long;
+        if (error.reason == data::RecordError::Reason::invalid) ++split.counts.dropped_invalid;
+      }
+    }
+  });
+}
+
+void PrepJob::pack_split(Split& split) {
+  using Status = data::TokenizedRecord::Status;
+  int64_t kept_documents = 0;
+  for (const OwnedRecord& r : split.records) kept_documents += r.tokens.status == Status::ok;
+  // Global document and token offsets of this rank: exclusive scans over ranks.
+  int64_t local_tokens = 0;
+  for (const OwnedRecord& r : split.records)
+    if (r.tokens.status == Status::ok) local_tokens += static_cast<int64_t>(r.tokens.tokens.size()) + 1;
+  const auto sizes = comm_.allgather(to_bytes({kept_documents, local_tokens}));
+  int64_t doc_start = 0, token_start = 0, total_tokens = 0;
+  for (int r = 0; r < comm_.world; ++r) {
+    const std::vector<int64_t> v = from_bytes(sizes[static_cast<size_t>(r)]);
+    if (r < comm_.rank) {
+      doc_start += v[0];
+      token_start += v[1];
+    }
+    total_tokens += v[1];
+  }
+  data::PackedStream local;
+  local.tokens.reserve(static_cast<size_t>(local_tokens));
+  local.doc.reserve(static_cast<size_t>(local_tokens));
+  int64_t doc = doc_start;
+  for (const OwnedRecord& r : split.records)
+    if (r.tokens.status == Status::ok) local.append_document(r.tokens.tokens, info_.eos_id, doc++);
+  // The heads (L - 1 tokens) of every rank; this rank's blocks may run into the following ones.
+  const size_t head_len = static_cast<size_t>(o_.row_len - 1);
+  const data::PackedStream head = local.head(head_len);
+  std::vector<int64_t> head_words(head.tokens.begin(), head.tokens.end());
+  head_words.insert(head_words.end(), head.doc.begin(), head.doc.end());
+  const auto heads = comm_.allgather(to_bytes(head_words));
+  data::PackedStream following;
+  for (int r = comm_.rank + 1; r < comm_.world && following.tokens.size() < head_len; ++r) {
+    const std::vector<int64_t> words = from_bytes(heads[static_cast<size_t>(r)]);
+    const size_t n = words.size() / 2;
+    for (size_t i = 0; i < n; ++i) {
+      following.tokens.push_back(static_cast<int32_t>(words[i]));
+      following.doc.push_back(words[n + i]);
+    }
+  }
+  data::PackedBlocks blocks = data::cut_blocks(local, token_start, following, o_.row_len);
+  split.rows.rows = blocks.rows;
+  split.rows.tokens = std::move(blocks.tokens);
+  if (o_.layout == SftLayout::packed_docs) split.rows.doc_index = std::move(blocks.doc_index);
+  split.counts.records = split.rows.rows;
+  split.counts.documents = kept_documents;
+  split.counts.tokens = split.rows.rows * o_.row_len;
+  split.tail_tokens_dropped = total_tokens % o_.row_len;
+}
+
+void PrepJob::build_rows() {
+  for (Split& split : splits_) {
+    if (o_.kind == ShardKind::sft && o_.layout != SftLayout::padded) {
+      pack_split(split);
+      continue;
+    }
+    for (const OwnedRecord& r : split.records) {
+      if (r.tokens.status != data::TokenizedRecord::Status::ok) continue;
+      split.rows.append_record(r.tokens, info_, r.file, r.line);
+      split.counts.tokens += static_cast<int64_t>(r.tokens.tokens.size() + r.tokens.rejected.size());
+      split.counts.truncated += r.tokens.truncated;
+    }
+    split.counts.records = split.rows.rows;
+    split.counts.documents = split.rows.rows;
+  }
+}
+
+void PrepJob::write_shards() {
+  char name[96];
+  for (Split& split : splits_) {
+    std::snprintf(name, sizeof(name), "%s-%05d-of-%05d.h5", split.name.c_str(), comm_.rank, comm_.world);
+    split.final_path = (fs::path(o_.out_dir) / name).string();
+    split.temp_path = (fs::path(o_.out_dir) / ("." + std::string(name) + ".tmp")).string();
+  }
+  step(comm_, [&] {
+    for (Split& split : splits_) {
+      written_.push_back(split.temp_path);
+      data::write_shard_file(split.temp_path, info_, split.name, comm_.rank, split.counts, split.rows);
+      split.rows = data::ShardRows();
+    }
+  });
+  step(comm_, [&] {
+    for (Split& split : splits_) {
+      std::error_code ec;
+      fs::rename(split.temp_path, split.final_path, ec);
+      LOOM_REQUIRE(!ec, split.final_path, ": cannot rename shard into place (", ec.message(), ")");
+      written_.push_back(split.final_path);
+    }
+  });
+}
+
+void PrepJob::write_manifest() {
+  std::vector<int64_t> mine;
+  for (const Split& split : splits_) {
+    const data::ShardCounts& c = split.counts;
+    mine.insert(mine.end(), {c.records, c.documents, c.tokens, c.dropped_invalid, c.dropped_empty, c.dropped_too_long,
+                             c.dropped_identical, c.truncated, split.tail_tokens_dropped});
+  }
+  const auto all = comm_.gather_to_root(to_bytes(mine));
+  step(comm_, [&] {
+    if (comm_.rank != 0) return;
+    data::Manifest manifest;
+    manifest.info = info_;
+    for (size_t s = 0; s < splits_.size(); ++s) {
+      data::ManifestSplit entry;
+      entry.name = splits_[s].name;
+      for (int r = 0; r < comm_.world; ++r) {
+        const std::vector<int64_t> v = from_bytes(all[static_cast<size_t>(r)]);
+        const int64_t* c = v.data() + s * 9;
+        char name[96];
+        std::snprintf(name, sizeof(name), "%s-%05d-of-%05d.h5", entry.name.c_str(), r, comm_.world);
+        data::ShardCounts counts{c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]};
+        entry.shards.push_back({name, counts});
+        entry.totals.add(counts);
+        entry.tail_tokens_dropped = c[8];  // the same on every rank
+      }
+      manifest.splits.push_back(std::move(entry));
+    }
+    write_file_atomically((fs::path(o_.out_dir) / data::kManifestFile).string(), data::manifest_to_json(manifest));
+  });
+}
+
+void PrepJob::remove_outputs() {
+  std::error_code ec;
+  for (const std::string& path : written_) fs::remove(path, ec);
+}
+
+PrepSummary PrepJob::run() {
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    set_up();
+    count_and_assign();
+    read_owned_lines();
+    tokenize_owned();
+    resolve_bad_records();
+    build_rows();
+    write_shards();
+    write_manifest();
+  } catch (...) {
+    remove_outputs();
+    throw;
+  }
+  PrepSummary summary;
+  for (const auto& f : files_) summary.input_bytes += f.size;
+  summary.records = file_first_record_.back();
+  std::vector<int64_t> tokens{0};
+  for (const Split& split : splits_) tokens[0] += split.counts.tokens;
+  comm_.allreduce_sum(tokens.data(), 1);
+  summary.tokens = tokens[0];
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return summary;
+}
+
+}  // namespace
+
+PrepSummary run_prep(const PrepOptions& options, const dist::Comm& comm) { return PrepJob(options, comm).run(); }
+
+}  // namespace loom::prep

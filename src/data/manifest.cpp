@@ -1,0 +1,139 @@
+#include "data/manifest.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/check.h"
+
+namespace loom::data {
+
+using nlohmann::json;
+
+void ShardCounts::add(const ShardCounts& o) {
+  records += o.records;
+  documents += o.documents;
+  tokens += o.tokens;
+  dropped_invalid += o.dropped_invalid;
+  dropped_empty += o.dropped_empty;
+  dropped_too_long += o.dropped_too_long;
+  dropped_identical += o.dropped_identical;
+  truncated += o.truncated;
+}
+
+namespace names = shard_names;
+
+json ShardCounts::to_json() const {
+  return json{{names::kRecords, records},
+              {names::kDocuments, documents},
+              {names::kTokenCount, tokens},
+              {names::kDroppedInvalid, dropped_invalid},
+              {names::kDroppedEmpty, dropped_empty},
+              {names::kDroppedTooLong, dropped_too_long},
+              {names::kDroppedIdentical, dropped_identical},
+              {names::kTruncated, truncated}};
+}
+
+static int64_t int_field(const json& object, const char* key, const std::string& where) {
+  const auto it = object.find(key);
+  LOOM_REQUIRE(it != object.end() && it->is_number_integer(), where, ": '", key, "' must be an integer");
+  return it->get<int64_t>();
+}
+
+static std::string string_field(const json& object, const char* key, const std::string& where) {
+  const auto it = object.find(key);
+  LOOM_REQUIRE(it != object.end() && it->is_string(), where, ": '", key, "' must be a string");
+  return it->get<std::string>();
+}
+
+ShardCounts ShardCounts::from_json(const json& o, const std::string& where) {
+  ShardCounts c;
+  c.records = int_field(o, names::kRecords, where);
+  c.documents = int_field(o, names::kDocuments, where);
+  c.tokens = int_field(o, names::kTokenCount, where);
+  c.dropped_invalid = int_field(o, names::kDroppedInvalid, where);
+  c.dropped_empty = int_field(o, names::kDroppedEmpty, where);
+  c.dropped_too_long = int_field(o, names::kDroppedTooLong, where);
+  c.dropped_identical = int_field(o, names::kDroppedIdentical, where);
+  c.truncated = int_field(o, names::kTruncated, where);
+  return c;
+}
+
+const ManifestSplit& Manifest::split(const std::string& name, const std::string& where) const {
+  for (const auto& s : splits)
+    if (s.name == name) return s;
+  LOOM_FAIL(where, ": no split '", name, "'");
+}
+
+std::string manifest_to_json(const Manifest& m) {
+  json splits = json::object();
+  for (const auto& s : m.splits) {
+    json shards = json::array();
+    for (const auto& shard : s.shards) {
+      json entry = shard.counts.to_json();
+      entry["file"] = shard.file;
+      shards.push_back(entry);
+    }
+    splits[s.name] = json{{"shards", shards}, {"totals", s.totals.to_json()}, {"tail_tokens_dropped", s.tail_tokens_dropped}};
+  }
+  json out{{"format", kManifestFormat},
+           {names::kFormatVersion, kShardFormatVersion},
+           {names::kKind, shard_kind_name(m.info.kind)},
+           {row_length_attribute(m.info.kind), m.info.row_len},
+           {names::kTokenizerMd5, m.info.tokenizer_md5},
+           {names::kTokenizerPath, m.info.tokenizer_path},
+           {names::kVocabSize, m.info.vocab_size},
+           {names::kBosId, m.info.bos_id},
+           {names::kEosId, m.info.eos_id},
+           {names::kPadId, m.info.pad_id},
+           {names::kTemplate, m.info.template_name},
+           {names::kSeed, m.info.seed},
+           {names::kSourceFiles, m.info.source_files},
+           {"splits", splits}};
+  if (m.info.kind == ShardKind::sft) out[names::kSftLayout] = sft_layout_name(m.info.layout);
+  return out.dump(2) + "\n";
+}
+
+Manifest read_manifest(const std::string& path) {
+  std::ifstream in(path);
+  LOOM_REQUIRE(in, path, ": cannot read manifest");
+  std::stringstream text;
+  text << in.rdbuf();
+  json root = json::parse(text.str(), nullptr, false);
+  LOOM_REQUIRE(!root.is_discarded() && root.is_object(), path, ": not a JSON object");
+  LOOM_REQUIRE(root.value("format", "") == kManifestFormat, path, ": not a loom token-shard manifest");
+  const int64_t version = int_field(root, names::kFormatVersion, path);
+  LOOM_REQUIRE(version == kShardFormatVersion, path, ": format_version ", version, " is not the supported ",
+               kShardFormatVersion);
+  Manifest m;
+  ShardInfo& info = m.info;
+  info.kind = parse_shard_kind(string_field(root, names::kKind, path), path);
+  if (info.kind == ShardKind::sft) info.layout = parse_sft_layout(string_field(root, names::kSftLayout, path), path);
+  info.row_len = static_cast<int>(int_field(root, row_length_attribute(info.kind), path));
+  info.tokenizer_md5 = string_field(root, names::kTokenizerMd5, path);
+  info.tokenizer_path = string_field(root, names::kTokenizerPath, path);
+  info.vocab_size = static_cast<int>(int_field(root, names::kVocabSize, path));
+  info.bos_id = static_cast<int>(int_field(root, names::kBosId, path));
+  info.eos_id = static_cast<int>(int_field(root, names::kEosId, path));
+  info.pad_id = static_cast<int>(int_field(root, names::kPadId, path));
+  info.template_name = string_field(root, names::kTemplate, path);
+  info.seed = static_cast<uint64_t>(int_field(root, names::kSeed, path));
+  LOOM_REQUIRE(root.contains(names::kSourceFiles) && root[names::kSourceFiles].is_array(), path,
+               ": 'source_files' must be a list");
+  for (const auto& f : root[names::kSourceFiles]) info.source_files.push_back(f.get<std::string>());
+  LOOM_REQUIRE(root.contains("splits") && root["splits"].is_object(), path, ": 'splits' must be an object");
+  for (const auto& [name, body] : root["splits"].items()) {
+    const std::string where = path + ": splits." + name;
+    ManifestSplit split;
+    split.name = name;
+    LOOM_REQUIRE(body.contains("shards") && body["shards"].is_array(), where, ": 'shards' must be a list");
+    for (const auto& entry : body["shards"])
+      split.shards.push_back({string_field(entry, "file", where), ShardCounts::from_json(entry, where)});
+    LOOM_REQUIRE(body.contains("totals"), where, ": 'totals' is missing");
+    split.totals = ShardCounts::from_json(body["totals"], where);
+    split.tail_tokens_dropped = int_field(body, "tail_tokens_dropped", where);
+    m.splits.push_back(std::move(split));
+  }
+  return m;
+}
+
+}  // namespace loom::data

@@ -1,0 +1,60 @@
+// What a set of shards holds: the description every shard repeats in its attributes, the
+// per-shard counts, and manifest.json, which lists the shards of each split in record order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "data/shard_format.h"
+
+namespace loom::data {
+
+struct ShardInfo {
+  ShardKind kind = ShardKind::sft;
+  SftLayout layout = SftLayout::packed;  // sft only
+  int row_len = 0;                       // seq_len / max_len / max_prompt_len
+  std::string tokenizer_md5, tokenizer_path;
+  int vocab_size = 0, bos_id = -1, eos_id = -1, pad_id = -1;
+  std::string template_name;
+  uint64_t seed = 0;
+  std::vector<std::string> source_files;
+};
+
+struct ShardCounts {
+  int64_t records = 0;    // rows
+  int64_t documents = 0;  // input records that went into the rows
+  int64_t tokens = 0;     // tokens in the rows, padding excluded
+  int64_t dropped_invalid = 0, dropped_empty = 0, dropped_too_long = 0, dropped_identical = 0;
+  int64_t truncated = 0;
+  void add(const ShardCounts& other);
+  nlohmann::json to_json() const;
+  static ShardCounts from_json(const nlohmann::json& object, const std::string& where);
+};
+
+struct ManifestShard {
+  std::string file;  // relative to the manifest's folder
+  ShardCounts counts;
+};
+
+struct ManifestSplit {
+  std::string name;  // "train" or "eval"
+  std::vector<ManifestShard> shards;
+  ShardCounts totals;
+  int64_t tail_tokens_dropped = 0;  // packed sft: the last block shorter than seq_len
+};
+
+struct Manifest {
+  ShardInfo info;
+  std::vector<ManifestSplit> splits;
+  const ManifestSplit& split(const std::string& name, const std::string& where) const;
+};
+
+std::string manifest_to_json(const Manifest& manifest);
+// "<path>: ..." for anything missing or malformed.
+Manifest read_manifest(const std::string& path);
+
+}  // namespace loom::data

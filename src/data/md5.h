@@ -1,0 +1,12 @@
+// MD5 of a file's bytes, as 32 lowercase hex digits: the fingerprint of a tokenizer.model
+// that shards record and readers compare (`md5sum tokenizer.model` prints the same).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace loom::data {
+
+std::string md5_hex(std::string_view bytes);
+
+}  // namespace loom::data

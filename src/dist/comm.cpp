@@ -1,0 +1,163 @@
+#include "dist/comm.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "core/check.h"
+
+#if LOOM_HAVE_MPI
+#include <mpi.h>
+
+// Every MPI call goes through this: a failure names the call, file and line.
+#define LOOM_MPI_CHECK(call)                                                    \
+  do {                                                                          \
+    const int loom_mpi_status_ = (call);                                        \
+    if (loom_mpi_status_ != MPI_SUCCESS) {                                      \
+      char loom_mpi_text_[MPI_MAX_ERROR_STRING];                                \
+      int loom_mpi_len_ = 0;                                                    \
+      MPI_Error_string(loom_mpi_status_, loom_mpi_text_, &loom_mpi_len_);       \
+      ::loom::fail_at(__FILE__, __LINE__,                                       \
+                      ::loom::cat(#call, " failed: ", std::string(loom_mpi_text_, loom_mpi_len_))); \
+    }                                                                           \
+  } while (0)
+#endif
+
+namespace loom::dist {
+
+static int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : fallback;
+}
+
+bool launched_by_mpi_launcher() {
+  return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK") || std::getenv("SLURM_NTASKS") ||
+         std::getenv("PMI_RANK");
+}
+
+Comm Comm::init(int* argc, char*** argv) {
+  Comm comm;
+  char name[256] = {0};
+  gethostname(name, sizeof(name) - 1);
+  comm.host = name;
+#if LOOM_HAVE_MPI
+  if (launched_by_mpi_launcher()) {
+    int provided = 0;
+    LOOM_MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    LOOM_MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &comm.rank));
+    LOOM_MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &comm.world));
+    comm.uses_mpi = true;
+  }
+#endif
+  comm.local_rank = env_int("OMPI_COMM_WORLD_LOCAL_RANK", env_int("SLURM_LOCALID", 0));
+  return comm;
+}
+
+void Comm::finalize() {
+#if LOOM_HAVE_MPI
+  if (uses_mpi) LOOM_MPI_CHECK(MPI_Finalize());
+#endif
+  uses_mpi = false;
+}
+
+void Comm::barrier() const {
+#if LOOM_HAVE_MPI
+  if (uses_mpi) LOOM_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+#endif
+}
+
+#if LOOM_HAVE_MPI
+static void allreduce_in_place(bool uses_mpi, void* values, size_t count, MPI_Datatype type) {
+  if (!uses_mpi || count == 0) return;
+  LOOM_ASSERT(count <= static_cast<size_t>(INT32_MAX));
+  LOOM_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values, static_cast<int>(count), type, MPI_SUM, MPI_COMM_WORLD));
+}
+void Comm::allreduce_sum(float* values, size_t count) const { allreduce_in_place(uses_mpi, values, count, MPI_FLOAT); }
+void Comm::allreduce_sum(double* values, size_t count) const { allreduce_in_place(uses_mpi, values, count, MPI_DOUBLE); }
+void Comm::allreduce_sum(int64_t* values, size_t count) const { allreduce_in_place(uses_mpi, values, count, MPI_INT64_T); }
+#else
+void Comm::allreduce_sum(float*, size_t) const {}
+void Comm::allreduce_sum(double*, size_t) const {}
+void Comm::allreduce_sum(int64_t*, size_t) const {}
+#endif
+
+void Comm::broadcast(std::vector<uint8_t>* bytes, int root) const {
+#if LOOM_HAVE_MPI
+  if (!uses_mpi) return;
+  int64_t size = static_cast<int64_t>(bytes->size());
+  LOOM_MPI_CHECK(MPI_Bcast(&size, 1, MPI_INT64_T, root, MPI_COMM_WORLD));
+  LOOM_ASSERT(size <= INT32_MAX);
+  bytes->resize(static_cast<size_t>(size));
+  if (size > 0) LOOM_MPI_CHECK(MPI_Bcast(bytes->data(), static_cast<int>(size), MPI_BYTE, root, MPI_COMM_WORLD));
+#endif
+}
+
+#if LOOM_HAVE_MPI
+// Sizes and displacements of every rank's block; the concatenation must fit an int count.
+static std::vector<int> block_offsets(const std::vector<int>& sizes) {
+  std::vector<int> offsets(sizes.size(), 0);
+  int64_t total = 0;
+  for (size_t r = 0; r < sizes.size(); ++r) {
+    offsets[r] = static_cast<int>(total);
+    total += sizes[r];
+    LOOM_ASSERT(total <= INT32_MAX);
+  }
+  return offsets;
+}
+
+static std::vector<std::vector<uint8_t>> split_blocks(const std::vector<uint8_t>& all, const std::vector<int>& sizes,
+                                                      const std::vector<int>& offsets) {
+  std::vector<std::vector<uint8_t>> blocks(sizes.size());
+  for (size_t r = 0; r < sizes.size(); ++r)
+    blocks[r].assign(all.begin() + offsets[r], all.begin() + offsets[r] + sizes[r]);
+  return blocks;
+}
+#endif
+
+std::vector<std::vector<uint8_t>> Comm::gather_to_root(const std::vector<uint8_t>& mine) const {
+#if LOOM_HAVE_MPI
+  if (uses_mpi) {
+    LOOM_ASSERT(mine.size() <= static_cast<size_t>(INT32_MAX));
+    int my_size = static_cast<int>(mine.size());
+    std::vector<int> sizes(rank == 0 ? world : 0);
+    LOOM_MPI_CHECK(MPI_Gather(&my_size, 1, MPI_INT, sizes.data(), 1, MPI_INT, 0, MPI_COMM_WORLD));
+    std::vector<int> offsets = rank == 0 ? block_offsets(sizes) : std::vector<int>();
+    std::vector<uint8_t> all(rank == 0 ? static_cast<size_t>(offsets.back()) + sizes.back() : 0);
+    LOOM_MPI_CHECK(MPI_Gatherv(mine.data(), my_size, MPI_BYTE, all.data(), sizes.data(), offsets.data(), MPI_BYTE, 0,
+                               MPI_COMM_WORLD));
+    if (rank != 0) return {};
+    return split_blocks(all, sizes, offsets);
+  }
+#endif
+  return {mine};
+}
+
+std::vector<std::vector<uint8_t>> Comm::allgather(const std::vector<uint8_t>& mine) const {
+#if LOOM_HAVE_MPI
+  if (uses_mpi) {
+    LOOM_ASSERT(mine.size() <= static_cast<size_t>(INT32_MAX));
+    int my_size = static_cast<int>(mine.size());
+    std::vector<int> sizes(world);
+    LOOM_MPI_CHECK(MPI_Allgather(&my_size, 1, MPI_INT, sizes.data(), 1, MPI_INT, MPI_COMM_WORLD));
+    std::vector<int> offsets = block_offsets(sizes);
+    std::vector<uint8_t> all(static_cast<size_t>(offsets.back()) + sizes.back());
+    LOOM_MPI_CHECK(MPI_Allgatherv(mine.data(), my_size, MPI_BYTE, all.data(), sizes.data(), offsets.data(), MPI_BYTE,
+                                  MPI_COMM_WORLD));
+    return split_blocks(all, sizes, offsets);
+  }
+#endif
+  return {mine};
+}
+
+void Comm::abort(int code, const std::string& message) const {
+  std::fprintf(stderr, "loom: rank %d on %s: %s\n", rank, host.c_str(), message.c_str());
+  std::fflush(stderr);
+#if LOOM_HAVE_MPI
+  if (uses_mpi) MPI_Abort(MPI_COMM_WORLD, code);
+#endif
+  std::exit(code);
+}
+
+}  // namespace loom::dist
