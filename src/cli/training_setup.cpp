@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/check.h"
+#include "dist/thread_budget.h"
 #include "train/device_choice.h"
 #include "train/stop_request.h"
 #include "train/training_loop.h"
@@ -30,6 +31,7 @@ bool TrainingSetup::parse(int argc, char** argv, const po::options_description& 
 void TrainingSetup::start(const CommonTrainingOptions& options, int argc, char** argv, int head_rows) {
   common = &options;
   comm = dist::Comm::init(&argc, &argv);
+  const int threads = dist::apply_thread_budget();
   install_stop_handlers();
   choose_device(options.run.device, comm.rank);
   if (comm.rank == 0) std::printf("# effective configuration\n%s\n", config_ini.c_str());
@@ -37,9 +39,9 @@ void TrainingSetup::start(const CommonTrainingOptions& options, int argc, char**
   base = std::make_unique<FrozenWeights>(*checkpoint, options.model.quant);
   const FrozenBytes& bytes = base->bytes();
   if (comm.rank == 0)
-    std::printf("base %s: %s linears %.2f MiB + embeddings/norms/head %.2f MiB (rank 0 of %d on %s)\n",
+    std::printf("base %s: %s linears %.2f MiB + embeddings/norms/head %.2f MiB (rank 0 of %d on %s, %d threads)\n",
                 options.model.path.c_str(), quant_mode_name(options.model.quant), bytes.linears / 1048576.0,
-                (bytes.embeddings + bytes.norms + bytes.lm_head) / 1048576.0, comm.world, comm.host.c_str());
+                (bytes.embeddings + bytes.norms + bytes.lm_head) / 1048576.0, comm.world, comm.host.c_str(), threads);
   layout = std::make_unique<TrainableLayout>(base->shape(), options.lora, head_rows);
   state = std::make_unique<TrainableState>(layout->total());
   init_trainable(state->params(), *layout, options.train.seed, /*head_init_std=*/0.02f);

@@ -3,11 +3,12 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "core/check.h"
 #include "core/rng.h"
+#include "io/atomic_file.h"
 #include "train/checkpoint_dir.h"
+#include "train/config_file.h"
 #include "train/lr_schedule.h"
 #include "train/stop_request.h"
 #include "train/train_state.h"
@@ -20,10 +21,8 @@ std::string final_adapter_dir(const std::string& output_dir) { return (fs::path(
 
 namespace {
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  LOOM_REQUIRE(out.good(), path, ": write failed");
+double epochs_done(int64_t step, const TrainingTask& task) {
+  return double(step) / double(std::max<int64_t>(1, task.steps_per_epoch()));
 }
 
 // Rank 0 writes, every rank waits: the checkpoint is complete when anyone continues.
@@ -39,9 +38,10 @@ void save_checkpoint(const TrainingRun& run, const TrainableLayout& layout, Trai
     ts.scheduler_step = step;
     ts.data_cursor = task.data_cursor();
     save_train_state(tmp, ts);
-    write_text((fs::path(tmp) / "loom_config.ini").string(), run.config_ini);
+    write_file_atomically((fs::path(tmp) / kEffectiveConfigFileName).string(), run.config_ini);
     TrainerState trainer;
     trainer.global_step = step;
+    trainer.epoch = epochs_done(step, task);
     trainer.max_steps = total;
     trainer.num_train_epochs = train.epochs;
     trainer.logging_steps = train.logging_steps;
@@ -64,7 +64,7 @@ void save_final_adapter(const TrainingRun& run, const TrainableLayout& layout, c
     fs::remove_all(tmp);
     fs::create_directories(tmp);
     save_peft_adapter(tmp, layout, state.params(), run.head_key);
-    write_text((fs::path(tmp) / "loom_config.ini").string(), run.config_ini);
+    write_file_atomically((fs::path(tmp) / kEffectiveConfigFileName).string(), run.config_ini);
     commit_checkpoint(tmp, final_dir);
   }
   comm.barrier();
@@ -133,7 +133,7 @@ TrainingOutcome run_training(const TrainingRun& run, TrainingTask& task, Trainab
     if (step % std::max(1, train.logging_steps) == 0 || step == total) {
       outcome.last_loss = window_loss / window_steps;
       MetricValues values = {{"loss", outcome.last_loss}, {"learning_rate", lr}, {"grad_norm", grad_norm},
-                             {"epoch", double(step) / double(std::max<int64_t>(1, task.steps_per_epoch()))}};
+                             {"epoch", epochs_done(step, task)}};
       for (auto& [name, sum] : sums.extra) {
         double global = sum;
         comm.allreduce_sum(&global, 1);

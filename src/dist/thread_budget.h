@@ -1,0 +1,11 @@
+// How many threads each rank uses. Ranks that share a node split its cores: without an
+// explicit OMP_NUM_THREADS, a rank takes cores / (ranks on this node), so `mpirun -np 8` on
+// an 8-core node does not start 64 spinning threads. OpenBLAS gets the same count.
+#pragma once
+
+namespace loom::dist {
+
+// Applies the budget (OpenMP and OpenBLAS) and returns the thread count chosen.
+int apply_thread_budget();
+
+}  // namespace loom::dist
