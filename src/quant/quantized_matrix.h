@@ -3,7 +3,7 @@
 // Modes: F32 and BF16 (unquantized), INT8 (weight-only, per-output-row absmax, as loom's
 // take on LLM.int8 without the outlier columns), NF4 (bitsandbytes' 4-bit NormalFloat,
 // blocks of 64, with double quantization of the absmax values: 8-bit dynamic map, blocks
-// of 256, mean subtracted). Layout details: docs/formats.md.
+// of 256, mean subtracted). What each mode stores: docs/quantization.md.
 #pragma once
 
 #include <cstddef>
@@ -49,5 +49,10 @@ void dequantize_matrix(float* out, const QuantizedMatrix& m);
 
 // out (row_end - row_begin, cols): rows [row_begin, row_end) only (chunked GEMMs, decode).
 void dequantize_rows(float* out, const QuantizedMatrix& m, int row_begin, int row_end);
+
+// The same matrix in another copy of its arena (e.g. the frozen arena copied to a device):
+// every pointer keeps its offset from the arena's base.
+QuantizedMatrix relocate_quantized_matrix(const QuantizedMatrix& m, const void* from_base,
+                                          void* to_base);
 
 }  // namespace loom
