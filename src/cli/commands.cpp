@@ -6,6 +6,10 @@ const Command* commands(int* count) {
   static const Command table[] = {
       {"init-model", "write a random-init HF checkpoint of any Llama shape", run_init_model},
       {"sft", "stage 1: supervised fine-tuning of a LoRA adapter (data-parallel under MPI)", run_sft},
+      {"merge", "fold a LoRA adapter (and a SEQ_CLS head) into a full HF checkpoint", run_merge},
+      {"generate", "sample continuations of prompts with the KV cache (greedy, temperature, top-k, top-p)", run_generate},
+      {"reward", "stage 2: train a pairwise reward model (LoRA SEQ_CLS + score head)", run_reward},
+      {"score", "rewards of pairs or texts from a reward model", run_score},
       {"inspect", "print a checkpoint's config, parameter count and resident bytes per quantization", run_inspect},
   };
   *count = sizeof(table) / sizeof(table[0]);

@@ -13,6 +13,10 @@ struct Command {
 int run_inspect(int argc, char** argv);
 int run_init_model(int argc, char** argv);
 int run_sft(int argc, char** argv);
+int run_merge(int argc, char** argv);
+int run_generate(int argc, char** argv);
+int run_reward(int argc, char** argv);
+int run_score(int argc, char** argv);
 
 // All commands, in the order `loom --help` lists them.
 const Command* commands(int* count);

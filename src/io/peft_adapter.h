@@ -21,6 +21,9 @@ struct LoraSpec {
   float scale() const;  // alpha / r, or alpha / sqrt(r) with rslora
 };
 
+// PEFT key of a SEQ_CLS score head saved as a module to save.
+inline constexpr const char* kScoreHeadKey = "base_model.model.score.weight";
+
 // The seven Llama linears in the order loom stores them within a layer.
 const std::vector<std::string>& llama_linear_names();  // q_proj k_proj v_proj o_proj gate_proj up_proj down_proj
 

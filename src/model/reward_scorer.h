@@ -12,7 +12,6 @@
 
 namespace loom {
 
-inline constexpr const char* kScoreHeadKey = "base_model.model.score.weight";
 
 class RewardScorer {
  public:

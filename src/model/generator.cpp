@@ -1,0 +1,84 @@
+#include "model/generator.h"
+
+#include <algorithm>
+
+#include "core/check.h"
+
+namespace loom {
+
+const char* stop_reason_name(StopReason reason) { return reason == StopReason::eos ? "eos" : "length"; }
+
+int64_t GenerationResult::new_tokens() const {
+  int64_t n = 0;
+  for (const GeneratedRow& row : rows) n += static_cast<int64_t>(row.tokens.size());
+  return n;
+}
+
+Generator::Generator(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_len)
+    : max_batch_(max_batch), max_len_(max_len), V_(base.shape().V),
+      decoder_(base, layout, max_batch, max_len), sampler_(base.shape().V),
+      logits_(size_t(max_batch) * base.shape().V), prompt_(size_t(max_batch) * max_len),
+      key_begin_(max_batch), next_(max_batch), done_(max_batch) {
+  LOOM_ASSERT(max_batch > 0 && max_len > 0);
+}
+
+GenerationResult Generator::generate(const std::vector<std::vector<int>>& prompts, const GenerationOptions& options,
+                                     const LoraContext& lora, Rng& rng, const TokenCallback& on_token) {
+  validate_sampling_options(options.sampling);
+  const int B = static_cast<int>(prompts.size());
+  LOOM_REQUIRE(B > 0 && B <= max_batch_, "generation: ", B, " prompts for a generator of batch ", max_batch_);
+  LOOM_REQUIRE(options.max_new_tokens > 0, "max_new_tokens must be positive, got ", options.max_new_tokens);
+  int Tp = 0;
+  for (int b = 0; b < B; ++b) {
+    LOOM_REQUIRE(!prompts[b].empty(), "generation: prompt ", b, " is empty");
+    for (int id : prompts[b])
+      LOOM_REQUIRE(id >= 0 && id < V_, "generation: prompt ", b, " holds token id ", id,
+                   " outside the vocabulary [0, ", V_, ")");
+    Tp = std::max(Tp, static_cast<int>(prompts[b].size()));
+  }
+  // The last sampled token is never fed back, so the cache holds Tp + max_new_tokens - 1 positions.
+  LOOM_REQUIRE(Tp + options.max_new_tokens - 1 <= max_len_, "generation: a prompt of ", Tp, " tokens plus ",
+               options.max_new_tokens, " new tokens exceeds the generator's length ", max_len_);
+
+  GenerationResult result;
+  result.rows.resize(B);
+  for (GeneratedRow& row : result.rows) {
+    row.tokens.reserve(options.max_new_tokens);
+    row.logprobs.reserve(options.max_new_tokens);
+    row.model_logprobs.reserve(options.max_new_tokens);
+  }
+  for (int b = 0; b < B; ++b) {  // left padding with token 0, never attended
+    const int n = static_cast<int>(prompts[b].size());
+    key_begin_[b] = Tp - n;
+    std::fill(prompt_.begin() + size_t(b) * Tp, prompt_.begin() + size_t(b) * Tp + key_begin_[b], 0);
+    std::copy(prompts[b].begin(), prompts[b].end(), prompt_.begin() + size_t(b) * Tp + key_begin_[b]);
+    done_[b] = 0;
+  }
+  const uint64_t key = rng.next_u64();
+
+  decoder_.prefill(logits_.data(), prompt_.data(), key_begin_.data(), B, Tp, lora);
+  int active = B;
+  for (int n = 0; active > 0; ++n) {
+    for (int b = 0; b < B; ++b) {
+      if (done_[b]) continue;  // next_[b] keeps the row's last token as filler
+      const TokenChoice c = sampler_.choose(logits_.data() + size_t(b) * V_, options.sampling,
+                                            random_uniform(key, uint64_t(b), uint64_t(n)));
+      GeneratedRow& row = result.rows[b];
+      row.tokens.push_back(c.token);
+      row.logprobs.push_back(c.logprob);
+      row.model_logprobs.push_back(c.model_logprob);
+      next_[b] = c.token;
+      if (on_token) on_token(b, c.token);
+      const bool eos = options.stop_at_eos && c.token == options.eos_id;
+      if (eos || n + 1 == options.max_new_tokens) {
+        row.stop = eos ? StopReason::eos : StopReason::length;
+        done_[b] = 1;
+        --active;
+      }
+    }
+    if (active > 0) decoder_.step(logits_.data(), next_.data(), lora);
+  }
+  return result;
+}
+
+}  // namespace loom
