@@ -18,4 +18,6 @@ bool stop_requested() { return g_stop != 0; }
 
 void request_stop() { g_stop = 1; }
 
+void clear_stop_request() { g_stop = 0; }
+
 }  // namespace loom

@@ -11,5 +11,6 @@ inline constexpr int kExitRequeue = 75;  // EX_TEMPFAIL: try again later
 void install_stop_handlers();
 bool stop_requested();
 void request_stop();  // what the handlers do; tests call it directly
+void clear_stop_request();  // a new run in the same process starts unstopped
 
 }  // namespace loom

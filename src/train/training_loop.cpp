@@ -150,11 +150,11 @@ TrainingOutcome run_training(const TrainingRun& run, TrainingTask& task, Trainab
       outcome.last_eval = task.evaluate(eval_lora);
       if (!outcome.last_eval.empty()) log.log(step, outcome.last_eval);
     }
+    if (run.after_step) run.after_step(step);
     int64_t stop = stop_requested() ? 1 : 0;
     comm.allreduce_sum(&stop, 1);  // every rank stops at the same step
     if ((train.save_steps > 0 && step % train.save_steps == 0) || step == total || stop)
       save_checkpoint(run, layout, state, task, log, step, total, comm);
-    if (run.after_step) run.after_step(step);
     if (stop && step < total) {
       outcome.interrupted = true;
       if (comm.rank == 0) std::printf("stop requested: checkpoint written at step %lld\n", (long long)step);
