@@ -18,7 +18,8 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
 
 // One new query per sequence against a KV cache (generation).
 // out (B, NH, HD); q (B, NH, HD); k_cache, v_cache (B, Tmax, NKV, HD); the valid keys of
-// sequence b are positions [key_begin[b], key_end[b]) (left padding sits before key_begin).
+// sequence b are positions [key_begin[b], key_end[b]) (left padding sits before key_begin);
+// an empty range gives a zero output row.
 void attention_decode(float* out, const float* q, const float* k_cache, const float* v_cache,
                       const int* key_begin, const int* key_end, int B, int Tmax, int NH, int NKV,
                       int HD);

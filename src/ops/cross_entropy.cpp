@@ -1,0 +1,52 @@
+#include "ops/cross_entropy.h"
+
+#include <cmath>
+#include <cstddef>
+
+namespace loom::cpu {
+
+// log sum_v exp(row[v]), with the max subtracted first.
+static float row_logsumexp(const float* row, int V) {
+  float max_logit = row[0];
+  for (int v = 1; v < V; ++v) max_logit = std::max(max_logit, row[v]);
+  double sum = 0.0;
+  for (int v = 0; v < V; ++v) sum += std::exp(row[v] - max_logit);
+  return max_logit + static_cast<float>(std::log(sum));
+}
+
+void cross_entropy_forward(float* losses, const float* logits, const int* targets, int N, int V) {
+#pragma omp parallel for
+  for (int n = 0; n < N; ++n) {
+    const float* row = logits + static_cast<size_t>(n) * V;  // (V)
+    losses[n] = targets[n] < 0 ? 0.0f : row_logsumexp(row, V) - row[targets[n]];
+  }
+}
+
+void cross_entropy_backward(float* dlogits, const float* logits, const int* targets,
+                            const float* dloss, int N, int V) {
+#pragma omp parallel for
+  for (int n = 0; n < N; ++n) {
+    const float* row = logits + static_cast<size_t>(n) * V;  // (V)
+    float* drow = dlogits + static_cast<size_t>(n) * V;      // (V), may alias row
+    const int target = targets[n];
+    if (target < 0) {
+      for (int v = 0; v < V; ++v) drow[v] = 0.0f;
+      continue;
+    }
+    const float lse = row_logsumexp(row, V);
+    for (int v = 0; v < V; ++v) {
+      const float prob = std::exp(row[v] - lse);
+      drow[v] = (prob - (v == target ? 1.0f : 0.0f)) * dloss[n];
+    }
+  }
+}
+
+void token_logprobs(float* logprobs, const float* logits, const int* targets, int N, int V) {
+#pragma omp parallel for
+  for (int n = 0; n < N; ++n) {
+    const float* row = logits + static_cast<size_t>(n) * V;  // (V)
+    logprobs[n] = targets[n] < 0 ? 0.0f : row[targets[n]] - row_logsumexp(row, V);
+  }
+}
+
+}  // namespace loom::cpu
