@@ -18,6 +18,8 @@ int run_init_model(int argc, char** argv) {
       ("config", po::value<std::string>()->required(), ("a preset (" + presets + ") or a config.json path").c_str())
       ("out", po::value<std::string>()->required(), "output directory (written atomically)")
       ("seed", po::value<uint64_t>()->default_value(0), "random seed")
+      ("init-std", po::value<float>()->default_value(0.02f),
+       "std of the random linears and embeddings (transformers' initializer_range; 0.15 for tiny demo models)")
       ("dtype", po::value<std::string>()->default_value("f32"), "stored dtype: f32 | bf16")
       ("tokenizer", po::value<std::string>()->default_value(""), "tokenizer.model to copy into the checkpoint");
   po::variables_map vm;
@@ -32,7 +34,7 @@ int run_init_model(int argc, char** argv) {
   LOOM_REQUIRE(tokenizer.empty() || std::filesystem::is_regular_file(tokenizer), tokenizer, ": no such file");
   const std::string out = vm["out"].as<std::string>();
   write_random_checkpoint(out, config, vm["seed"].as<uint64_t>(), dtype == "bf16" ? DType::BF16 : DType::F32,
-                          /*norm_jitter=*/0.0f, tokenizer);
+                          vm["init-std"].as<float>(), /*norm_jitter=*/0.0f, tokenizer);
   std::printf("wrote %s: %lld parameters (%s)\n", out.c_str(),
               static_cast<long long>(llama_parameter_count(config)), dtype.c_str());
   return 0;

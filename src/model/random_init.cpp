@@ -10,7 +10,7 @@
 namespace loom {
 
 void write_random_checkpoint(const std::string& dir, const LlamaConfig& config, uint64_t seed, DType stored,
-                             float norm_jitter, const std::string& tokenizer_model) {
+                             float init_std, float norm_jitter, const std::string& tokenizer_model) {
   const LlamaShape s = llama_shape(config);
   std::vector<std::vector<float>> storage;
   std::vector<NamedTensor> tensors;
@@ -19,7 +19,7 @@ void write_random_checkpoint(const std::string& dir, const LlamaConfig& config, 
     size_t n = 1;
     for (int64_t d : shape) n *= size_t(d);
     std::vector<float>& data = storage.emplace_back(n);
-    for (float& x : data) x = is_norm ? 1.0f + norm_jitter * rng.normal() : 0.02f * rng.normal();
+    for (float& x : data) x = is_norm ? 1.0f + norm_jitter * rng.normal() : init_std * rng.normal();
     tensors.push_back({name, std::move(shape), nullptr});
   };
   add("model.embed_tokens.weight", {s.V, s.C}, false);

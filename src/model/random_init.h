@@ -1,6 +1,10 @@
 // Random-init HF checkpoints of any Llama shape (`loom init-model`, tests): linears and
-// embeddings ~ N(0, 0.02) as transformers' initializer_range, norms 1 (or 1 + N(0, norm_jitter)
-// so tests notice a norm weight being ignored).
+// embeddings ~ N(0, init_std) (transformers' initializer_range is 0.02), norms 1 (or
+// 1 + N(0, norm_jitter) so tests notice a norm weight being ignored).
+//
+// A narrow random model cannot be fine-tuned to confident predictions with 0.02: an LM-head
+// row then has norm 0.02 * sqrt(C) and the normalised hidden state sqrt(C), so no logit can
+// exceed 0.02 * C (1.3 at C = 64). The tiny demo and test models use init_std 0.15.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +16,6 @@
 namespace loom {
 
 void write_random_checkpoint(const std::string& dir, const LlamaConfig& config, uint64_t seed, DType stored,
-                             float norm_jitter, const std::string& tokenizer_model);
+                             float init_std, float norm_jitter, const std::string& tokenizer_model);
 
 }  // namespace loom

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Acceptance: under `mpirun -np 2`, the reward model learns a preference whose feature sits
+# in the middle of the answer (chosen "... glad to help ...", rejected "... refuse to help ...",
+# same ending): held-out pairwise accuracy at least 0.9. Every pair is distinct (topic x year),
+# so the eval split holds texts the model never trained on.
+set -euo pipefail
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+tokenizer="$LOOM_SHARED_DIR/data/llama2-tokenizer/tokenizer.model"
+topics=(taxes gardening cooking travel music chess painting running birds history physics poetry)
+for repeat in $(seq 20); do
+  for topic in "${topics[@]}"; do
+    q="\\n\\nHuman: Can you tell me about $topic in $((1900 + repeat))?\\n\\nAssistant:"
+    printf '{"chosen": "%s Sure, I am glad to help you with %s today.", "rejected": "%s Sure, I refuse to help you with %s today."}\n' \
+      "$q" "$topic" "$q" "$topic"
+  done
+done >"$work/prefs.jsonl"
+"$LOOM_PREP" pairs --template hh --tokenizer "$tokenizer" --max-len 48 --eval-fraction 0.15 \
+  --out "$work/pairs" "$work/prefs.jsonl" >/dev/null
+mpirun -np 2 --oversubscribe "$LOOM" reward --model.path "$LOOM_TINY_RUN/model" \
+  --data.train "$work/pairs/manifest.json" --data.eval "$work/pairs/manifest.json" \
+  --lora.target_modules all-linear --lora.r 8 --lora.alpha 16 --lora.dropout 0 \
+  --train.learning_rate 3e-3 --train.lr_scheduler constant --train.max_steps 40 --train.micro_batch_size 4 \
+  --train.logging_steps 10 --train.eval_steps 20 --train.save_steps 0 --train.output_dir "$work/out" \
+  >"$work/log" 2>&1 || { cat "$work/log"; exit 1; }
+grep -E '^step' "$work/log"
+accuracy=$(grep -o '"eval_accuracy":[0-9.e-]*' "$work/out/metrics.jsonl" | tail -1 | cut -d: -f2)
+echo "held-out accuracy $accuracy"
+awk -v a="$accuracy" 'BEGIN { exit !(a >= 0.9) }' || { echo "FAIL: accuracy $accuracy is below 0.9"; exit 1; }
+# The trained head and adapter are in PEFT's SEQ_CLS layout.
+grep -q '"task_type": "SEQ_CLS"' "$work/out/final/adapter_config.json"
+grep -q '"score"' "$work/out/final/adapter_config.json"
