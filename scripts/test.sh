@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# The test command: install deps, configure, build, run every ctest test.
+# The test command: install deps, configure, build, run every ctest test, lint the shell
+# scripts, and (as root, where Slurm can be installed and started) the real-Slurm tests.
 # CPU and MPI tests run everywhere; `gpu` tests skip themselves without a CUDA device.
+# LOOM_SLURM_TESTS=0 skips the Slurm tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build_dir=${LOOM_BUILD_DIR:-build}
 scripts/install-deps.sh
 scripts/build.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-ctest --test-dir "${LOOM_BUILD_DIR:-build}" --output-on-failure -j "${LOOM_TEST_JOBS:-2}"
+ctest --test-dir "$build_dir" --output-on-failure -j "${LOOM_TEST_JOBS:-2}"
+scripts/lint.sh
+if [ "${LOOM_SLURM_TESTS:-1}" != 0 ] && [ "$(id -u)" -eq 0 ]; then
+  bash tests/slurm/run_all.sh "$build_dir"
+else
+  echo "test: real-Slurm tests skipped (they need root; LOOM_SLURM_TESTS=${LOOM_SLURM_TESTS:-1})"
+fi

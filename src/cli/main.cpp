@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "core/check.h"
+#include "train/stop_request.h"
 
 namespace {
 
@@ -34,6 +35,7 @@ int fail_all_ranks() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  loom::install_stop_handlers();  // first: a Slurm warning signal may come at any time
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     print_usage(argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

@@ -32,7 +32,6 @@ void TrainingSetup::start(const CommonTrainingOptions& options, int argc, char**
   common = &options;
   comm = dist::Comm::init(&argc, &argv);
   const int threads = dist::apply_thread_budget();
-  install_stop_handlers();
   choose_device(options.run.device, comm.rank);
   if (comm.rank == 0) std::printf("# effective configuration\n%s\n", config_ini.c_str());
   checkpoint = std::make_unique<HfCheckpoint>(options.model.path);

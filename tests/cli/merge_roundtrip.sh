@@ -11,7 +11,7 @@ field() { grep -o "\"$1\":[^]]*]" <<<"$2" || true; }
 
 "$LOOM" merge --base "$GOLDEN/llama_gqa" --adapter "$GOLDEN/llama_gqa_adapter" --out "$WORK/merged" >/dev/null
 grep -q '"torch_dtype": "float32"' "$WORK/merged/config.json" || fail "a float32 base merges to f32 by default"
-GEN=(generate --quant f32 --prompt-ids 1,17,300,42,9 --greedy --max-new-tokens 8 --format jsonl)
+GEN=(generate --quant f32 --prompt-ids "1,17,300,42,9" --greedy --max-new-tokens 8 --format jsonl)
 with_adapter=$("$LOOM" "${GEN[@]}" --model "$GOLDEN/llama_gqa" --adapter "$GOLDEN/llama_gqa_adapter" 2>/dev/null)
 merged=$("$LOOM" "${GEN[@]}" --model "$WORK/merged" 2>/dev/null)
 base=$("$LOOM" "${GEN[@]}" --model "$GOLDEN/llama_gqa" 2>/dev/null)
@@ -23,7 +23,8 @@ echo "ok: merged = base + adapter"
 "$LOOM" merge --base "$GOLDEN/llama_gqa" --adapter "$GOLDEN/llama_gqa_adapter" --out "$WORK/sharded" \
   --max-shard-size 100KB --dtype bf16 >/dev/null
 [ -f "$WORK/sharded/model.safetensors.index.json" ] || fail "no index.json past the shard size"
-[ "$(ls "$WORK/sharded"/model-*-of-*.safetensors | wc -l)" -gt 1 ] || fail "expected several shards"
+shards=("$WORK/sharded"/model-*-of-*.safetensors)
+[ "${#shards[@]}" -gt 1 ] || fail "expected several shards"
 grep -q '"torch_dtype": "bfloat16"' "$WORK/sharded/config.json" || fail "--dtype bf16 not recorded"
 "$LOOM" generate --model "$WORK/sharded" --quant f32 --prompt-ids 1,2,3 --max-new-tokens 2 --format jsonl >/dev/null 2>&1 ||
   fail "the sharded checkpoint does not load"

@@ -28,8 +28,9 @@ check_kind() {  # name datasets... -- loom-prep arguments
   local args=("$@" --tokenizer "$TOKENIZER" --template hh --seed 11 --eval-fraction 0.05 --on-error skip "$HH")
   "$LOOM_PREP" "${args[@]}" --out "$WORK/$name-1" >/dev/null
   "${MPIRUN[@]}" "$LOOM_PREP" "${args[@]}" --out "$WORK/$name-2" >/dev/null
-  [ "$(ls "$WORK/$name-2"/train-*.h5 | wc -l)" = 2 ] || fail "$name: expected two train shards from two ranks"
-  ! ls -A "$WORK/$name-2" | grep -q tmp || fail "$name: temporary files left"
+  shards=("$WORK/$name-2"/train-*.h5)
+  [ "${#shards[@]}" = 2 ] || fail "$name: expected two train shards from two ranks"
+  [ -z "$(find "$WORK/$name-2" -name '*tmp*')" ] || fail "$name: temporary files left"
   for split in train eval; do
     for dataset in "${datasets[@]}"; do
       dump_split "$WORK/$name-1" $split "$dataset" >"$WORK/one.txt"
@@ -70,7 +71,7 @@ for record in 0 17 100; do
   out=$("$LOOM_PREP" inspect "$WORK/prompts-2/manifest.json" --record $record)
   text=$(sed -n 's/^  text: //p' <<<"$out")
   decoded=$(sed -n 's/^  decoded: //p' <<<"$out")
-  [ -n "$text" ] && [ "$text" = "$decoded" ] || fail "prompt $record: decoded $decoded, text $text"
+  if [ -z "$text" ] || [ "$text" != "$decoded" ]; then fail "prompt $record: decoded $decoded, text $text"; fi
 done
 out=$("$LOOM_PREP" inspect "$WORK/pairs-1/train-00000-of-00001.h5" --record 3)
 grep -q 'kind = "pairs"' <<<"$out" || fail "inspect of a shard shows no kind: $out"

@@ -10,7 +10,7 @@ trap 'rm -rf "$work"' EXIT
 tokenizer="$LOOM_SHARED_DIR/data/llama2-tokenizer/tokenizer.model"
 keys=(sky grass snow coal blood sun sea night)
 values=(blue green white black red yellow deep dark)
-for repeat in $(seq 40); do
+for _ in $(seq 40); do
   for i in "${!keys[@]}"; do
     printf '{"prompt": "Q: what color is the %s? A:", "completion": " %s"}\n' "${keys[$i]}" "${values[$i]}"
   done
