@@ -10,6 +10,8 @@ const Command* commands(int* count) {
       {"generate", "sample continuations of prompts with the KV cache (greedy, temperature, top-k, top-p)", run_generate},
       {"reward", "stage 2: train a pairwise reward model (LoRA SEQ_CLS + score head)", run_reward},
       {"score", "rewards of pairs or texts from a reward model", run_score},
+      {"ppo", "stage 3: PPO of the policy against a reward model (or AFINN) with a KL penalty to the reference", run_ppo},
+      {"bench", "tokens/s, FLOP/s and peak memory of training steps or decoding on random weights", run_bench},
       {"inspect", "print a checkpoint's config, parameter count and resident bytes per quantization", run_inspect},
   };
   *count = sizeof(table) / sizeof(table[0]);

@@ -11,12 +11,14 @@ struct Command {
 
 // Each subcommand's entry point (argv[0] is the command name).
 int run_inspect(int argc, char** argv);
+int run_bench(int argc, char** argv);
 int run_init_model(int argc, char** argv);
 int run_sft(int argc, char** argv);
 int run_merge(int argc, char** argv);
 int run_generate(int argc, char** argv);
 int run_reward(int argc, char** argv);
 int run_score(int argc, char** argv);
+int run_ppo(int argc, char** argv);
 
 // All commands, in the order `loom --help` lists them.
 const Command* commands(int* count);

@@ -1,0 +1,154 @@
+// loom bench: throughput of LoRA training steps or of decoding on random weights of any
+// preset shape, with the figures and the command that made them.
+//   train:  tokens/s over all ranks, model FLOP/s = 4 x N x tokens/s (N = parameters that
+//           take part in matmuls: the decoder linears and the LM head; frozen-base LoRA costs
+//           a forward 2N and an input-gradient 2N per token, no weight gradients), peak RSS.
+//   decode: generated tokens/s for a batch, KV cache, greedy.
+// Every rank runs the same work on its own data; the step includes the gradient all-reduce
+// and the AdamW update, as in `loom sft`.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <unistd.h>
+
+#include "cli/command_line.h"
+#include "cli/commands.h"
+#include "core/check.h"
+#include "core/rng.h"
+#include "dist/comm.h"
+#include "dist/thread_budget.h"
+#include "model/causal_lm.h"
+#include "model/generator.h"
+#include "model/random_init.h"
+#include "train/metrics_log.h"
+#include "train/trainable_state.h"
+
+namespace loom::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+int64_t matmul_parameters(const LlamaConfig& c) {
+  const LlamaShape s = llama_shape(c);
+  int64_t n = 0;
+  for (int id = 0; id < kNumLinears; ++id) n += int64_t(s.linear_out(LinearId(id))) * s.linear_in(LinearId(id));
+  return n * s.L + int64_t(s.V) * s.C;
+}
+
+std::string command_line(int argc, char** argv) {
+  std::string text = "loom";
+  for (int i = 0; i < argc; ++i) text += std::string(" ") + argv[i];
+  return text;
+}
+
+}  // namespace
+
+int run_bench(int argc, char** argv) {
+  po::options_description options("bench options");
+  options.add_options()
+      ("preset", po::value<std::string>()->default_value("tiny"), "model shape (loom init-model presets)")
+      ("mode", po::value<std::string>()->default_value("train"), "train | decode")
+      ("quant", po::value<std::string>()->default_value("nf4"), "f32 | bf16 | int8 | nf4")
+      ("lora", po::value<std::string>()->default_value("all-linear"), "LoRA target modules")
+      ("r", po::value<int>()->default_value(16), "LoRA rank")
+      ("seq", po::value<int>()->default_value(256), "train: tokens per sequence")
+      ("micro-batch", po::value<int>()->default_value(4), "train: sequences per step and rank")
+      ("gradient-checkpointing", po::bool_switch(), "train: recompute layer activations in backward")
+      ("steps", po::value<int>()->default_value(5), "train: timed optimizer steps (after one warm-up step)")
+      ("batch", po::value<int>()->default_value(1), "decode: sequences decoded together")
+      ("new-tokens", po::value<int>()->default_value(64), "decode: tokens generated per sequence");
+  po::variables_map vm;
+  if (!parse_command_line(argc, argv, "loom bench --preset tiny|small|... [--mode train|decode]", options, {}, &vm))
+    return 0;
+  dist::Comm comm = dist::Comm::init(&argc, &argv);
+  const int threads = dist::apply_thread_budget();
+  const std::string preset = vm["preset"].as<std::string>(), mode = vm["mode"].as<std::string>();
+  LOOM_REQUIRE(is_llama_preset(preset), "--preset: unknown preset '", preset, "'");
+  LOOM_REQUIRE(mode == "train" || mode == "decode", "--mode: expected train or decode, got '", mode, "'");
+  const LlamaConfig config = llama_preset(preset);
+
+  // Random weights through the real loader: written once per rank to a private folder.
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           cat("loom-bench-", preset, "-", getpid())).string();
+  write_random_checkpoint(dir, config, 1, DType::F32, 0.02f, 0.0f, "");
+  const HfCheckpoint checkpoint(dir);
+  const FrozenWeights base(checkpoint, parse_quant_mode(vm["quant"].as<std::string>()));
+  std::filesystem::remove_all(dir);
+  LoraSpec spec;
+  spec.r = vm["r"].as<int>();
+  spec.alpha = 2.0f * spec.r;
+  spec.target_modules = parse_target_modules(vm["lora"].as<std::string>());
+  const TrainableLayout layout(base.shape(), spec, 0);
+  TrainableState state(layout.total());
+  init_trainable(state.params(), layout, 1, 0.0f);
+  Rng rng(7, comm.rank);
+
+  if (comm.rank == 0)
+    std::printf("# %s\n# %d rank(s) x %d thread(s) on %s; %s base, LoRA r=%d on %s (%zu trainable)\n",
+                command_line(argc, argv).c_str(), comm.world, threads, comm.host.c_str(),
+                quant_mode_name(base.mode()), spec.r, vm["lora"].as<std::string>().c_str(), layout.total());
+
+  if (mode == "decode") {
+    const int B = vm["batch"].as<int>(), new_tokens = vm["new-tokens"].as<int>(), prompt_len = 16;
+    Generator generator(base, layout, B, prompt_len + new_tokens);
+    std::vector<std::vector<int>> prompts(B, std::vector<int>(prompt_len));
+    for (auto& p : prompts)
+      for (int& t : p) t = 3 + int(rng.below(config.vocab_size - 3));
+    GenerationOptions g;
+    g.sampling.greedy = true;
+    g.max_new_tokens = new_tokens;
+    g.stop_at_eos = false;
+    const LoraContext lora{&layout, state.params(), nullptr, 0.0f, 0, true};
+    const auto start = Clock::now();
+    const GenerationResult result = generator.generate(prompts, g, lora, rng);
+    const double elapsed = seconds_since(start);
+    if (comm.rank == 0)
+      std::printf("decode: batch %d, %lld tokens in %.2f s: %.1f tokens/s per rank (prefill of %d included), peak RSS %.0f MiB\n",
+                  B, static_cast<long long>(result.new_tokens()), elapsed, result.new_tokens() / elapsed, prompt_len,
+                  peak_resident_mib());
+    comm.finalize();
+    return 0;
+  }
+
+  const int B = vm["micro-batch"].as<int>(), T = vm["seq"].as<int>(), steps = vm["steps"].as<int>();
+  LOOM_REQUIRE(B > 0 && T > 0 && steps > 0, "--micro-batch, --seq and --steps must be positive");
+  CausalLm model(base, layout, B, T, vm["gradient-checkpointing"].as<bool>());
+  std::vector<int> tokens(size_t(B) * T), pos(tokens.size()), targets(tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    tokens[i] = 3 + int(rng.below(config.vocab_size - 3));
+    pos[i] = int(i % T);
+  }
+  shift_labels(targets.data(), tokens.data(), B, T);
+  const TokenBatch batch{B, T, tokens.data(), pos.data(), nullptr};
+  LoraContext lora{&layout, state.params(), state.grads(), 0.05f, 0, true};
+  auto step = [&](int index) {
+    state.zero_grads();
+    lora.dropout_seed = uint64_t(index);
+    model.train_micro_batch(batch, targets.data(), lora, 1.0f / float(B * (T - 1)));
+    comm.allreduce_sum(state.grads(), state.count());
+    state.clip_grad_norm(1.0f);
+    state.adamw_step(1e-4f, AdamWSettings{});
+  };
+  step(0);  // warm-up: first touches of every buffer
+  comm.barrier();
+  const auto start = Clock::now();
+  for (int i = 1; i <= steps; ++i) step(i);
+  comm.barrier();
+  const double elapsed = seconds_since(start);
+  const double tokens_per_s = double(comm.world) * steps * B * T / elapsed;
+  double peak = peak_resident_mib();
+  comm.allreduce_sum(&peak, 1);
+  if (comm.rank == 0)
+    std::printf("train: %d x (%d x %d) tokens per step, %d steps in %.2f s: %.0f tokens/s, %.3f GFLOP/s "
+                "(4N, N = %lld matmul parameters), peak RSS %.0f MiB per rank (activations %.0f MiB)\n",
+                comm.world, B, T, steps, elapsed, tokens_per_s, 4.0 * double(matmul_parameters(config)) * tokens_per_s / 1e9,
+                static_cast<long long>(matmul_parameters(config)), peak / comm.world,
+                model.body().activation_bytes() / 1048576.0);
+  comm.finalize();
+  return 0;
+}
+
+}  // namespace loom::cli
