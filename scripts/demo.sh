@@ -54,6 +54,6 @@ echo "reward scores of the held-out pairs: out/tiny-rm-scores.jsonl"
 
 if "$loom" --help | grep -q '^  ppo '; then
   say "stage 3: PPO against the reward model, KL-penalised to the SFT model"
-  "${mpi[@]}" "$loom" ppo --config configs/tiny-ppo.ini | grep -vE '^(#|\[|[a-z_]+ = )' | grep -v '^$'
+  "${mpi[@]}" "$loom" ppo --config configs/tiny-ppo.ini --reward.model out/tiny-rm | grep -vE '^(#|\[|[a-z_]+ = )' | grep -v '^$'
 fi
 say "done in $((SECONDS - start)) s: outputs in out/"

@@ -1,5 +1,8 @@
 // The SentencePiece tokenizer of a Llama-family model (tokenizer.model), encoding as Hugging
 // Face's LlamaTokenizer does: BOS first, no EOS (packing appends EOS between documents).
+// For BPE models whose pieces never join a word to the spaces after it (Llama-2's), text is
+// encoded word by word through a cache of word ids, giving SentencePiece's ids (tokenizer.cpp says
+// why); other models go through SentencePiece whole.
 #pragma once
 
 #include <cstdint>
@@ -10,9 +13,11 @@
 
 namespace sentencepiece {
 class SentencePieceProcessor;
-}
+}  // namespace sentencepiece
 
 namespace loom::data {
+
+class WordCache;
 
 class Tokenizer {
  public:
@@ -36,9 +41,19 @@ class Tokenizer {
   int padding_id() const { return pad_id_ >= 0 ? pad_id_ : eos_id_; }
   const std::string& model_md5() const { return model_md5_; }
   const std::string& model_path() const { return model_path_; }
+  // Whether encode() goes word by word through the cache (true for Llama-2's tokenizer).
+  bool encodes_by_words() const { return word_cache_ != nullptr; }
+  // encode() through SentencePiece on the whole text, without the word cache: the reference the
+  // word-by-word path must equal.
+  std::vector<int32_t> encode_whole(std::string_view text, bool add_bos = true) const;
 
  private:
+  // Appends SentencePiece's ids of `text` to `out`.
+  void append_processor_ids(std::string_view text, std::vector<int32_t>* out) const;
+  void append_word_ids(std::string_view text, std::vector<int32_t>* out) const;
+
   std::unique_ptr<sentencepiece::SentencePieceProcessor> processor_;
+  std::unique_ptr<WordCache> word_cache_;  // null when the model cannot be encoded word by word
   std::string model_path_, model_md5_;
   int vocab_size_ = 0, bos_id_ = -1, eos_id_ = -1, pad_id_ = -1;
 };

@@ -2,7 +2,7 @@
 //   ln1 = rmsnorm(x); q,k,v = linears(ln1); rope(q,k); att = attention(q,k,v)
 //   mid = x + o_proj(att); ln2 = rmsnorm(mid); act = silu(gate(ln2)) * up(ln2)
 //   x_out = mid + down_proj(act)
-// The forward is split in its three parts so the KV-cache decoder (model/kv_cache.h) can put
+// The forward is split in its three parts so the KV-cache decoder (model/kv_decoder.h) can put
 // its own attention between the first and the last.
 #pragma once
 

@@ -10,7 +10,7 @@
 
 namespace loom {
 
-// Scratch shared by every linear of a model, sized once (model/activations.h).
+// Scratch shared by every linear of a model, sized once (model/llama_body.h, model/kv_decoder.h).
 struct LinearScratch {
   float* weight = nullptr;   // (max out*in) the dequantized frozen weight
   float* dropped = nullptr;  // (N, max in) dropout(x), recomputed in backward
