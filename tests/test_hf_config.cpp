@@ -14,16 +14,8 @@
 namespace loom {
 namespace {
 
-// The message of the loom::Error that f throws ("" and a test failure if it throws none).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a loom::Error";
-  return "";
-}
+using test::error_of;
+
 
 // meta-llama/Llama-2-7b-hf config.json as published.
 const char* const kLlama2_7b = R"({

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/test_support.h"
+
 #include <functional>
 
 #include <nlohmann/json.hpp>
@@ -12,16 +14,8 @@
 namespace loom {
 namespace {
 
-// The message of the loom::Error that f throws ("" and a test failure if it throws none).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a loom::Error";
-  return "";
-}
+using test::error_of;
+
 
 // adapter_config.json of a SEQ_CLS adapter as PEFT 0.21 saves it (unused keys trimmed).
 const char* const kPeftSeqCls = R"({

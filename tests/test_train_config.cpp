@@ -14,18 +14,10 @@
 namespace loom {
 namespace {
 
+using test::error_of;
+
 namespace fs = std::filesystem;
 
-// The message of the loom::Error that f throws ("" and a test failure if it throws none).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a loom::Error";
-  return "";
-}
 
 std::string write_ini(const std::string& dir, const std::string& name, const std::string& text) {
   const std::string path = (fs::path(dir) / name).string();

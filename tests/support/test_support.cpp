@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <sstream>
 
+#include <gtest/gtest.h>
+
+#include "core/check.h"
 #include "core/rng.h"
 
 namespace loom::test {
@@ -54,6 +57,20 @@ bool all_close(const float* a, const float* b, size_t n, double atol, double rto
     }
   }
   return true;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a loom::Error";
+  return "";
+}
+
+void expect_contains(const std::string& text, const std::string& part) {
+  EXPECT_NE(text.find(part), std::string::npos) << "'" << part << "' not in: " << text;
 }
 
 }  // namespace loom::test

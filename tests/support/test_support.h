@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,5 +23,11 @@ double max_abs_diff(const float* a, const float* b, size_t n);
 
 // True when |a - b| <= atol + rtol * |b| everywhere; on failure *where says the first index.
 bool all_close(const float* a, const float* b, size_t n, double atol, double rtol, std::string* where);
+
+// The message of the loom::Error that f throws ("" and a test failure if it throws none).
+std::string error_of(const std::function<void()>& f);
+
+// EXPECT that `part` occurs in `text` (the one-line error messages name files and keys).
+void expect_contains(const std::string& text, const std::string& part);
 
 }  // namespace loom::test
