@@ -14,9 +14,11 @@ for f in "$tokenizer" "$hh"; do
 done
 
 scripts/install-deps.sh
-scripts/build.sh -DBUILD_TESTING=OFF >/dev/null
-loom=build/src/loom
-prep=build/data_prep/loom-prep
+# The demo runs on the CPU path: its own build folder, without the CUDA twins or the tests.
+export LOOM_BUILD_DIR=build-demo
+scripts/build.sh -DLOOM_CUDA=OFF -DBUILD_TESTING=OFF >/dev/null
+loom=$LOOM_BUILD_DIR/src/loom
+prep=$LOOM_BUILD_DIR/data_prep/loom-prep
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mpi=(mpirun -np 2 --oversubscribe)
 say() { printf '\n== %s\n' "$*"; }
@@ -55,5 +57,7 @@ echo "reward scores of the held-out pairs: out/tiny-rm-scores.jsonl"
 if "$loom" --help | grep -q '^  ppo '; then
   say "stage 3: PPO against the reward model, KL-penalised to the SFT model"
   "${mpi[@]}" "$loom" ppo --config configs/tiny-ppo.ini --reward.model out/tiny-rm | grep -vE '^(#|\[|[a-z_]+ = )' | grep -v '^$'
+  echo "last logged sample (prompt, response, reward):"
+  tail -n 1 out/tiny-ppo/samples.jsonl
 fi
 say "done in $((SECONDS - start)) s: outputs in out/"

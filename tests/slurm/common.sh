@@ -58,7 +58,7 @@ expect_completed() {  # JOB LOG
 safetensors_header() {
   local n
   n=$(od -An -t u8 -N 8 "$1" | tr -d ' ')
-  tail -c +9 "$1" | head -c "$n"
+  head -c "$((n + 8))" "$1" | tail -c +9  # head reads only the header: nothing dies of SIGPIPE
 }
 
 expect_file() { [ -s "$1" ] || fail "$1: missing or empty"; }
@@ -72,8 +72,10 @@ expect_adapter() {  # DIR TASK_TYPE KEY_PATTERN
   expect_file "$1/adapter_model.safetensors"
   expect_grep '"peft_type": *"LORA"' "$1/adapter_config.json" "not a LoRA adapter"
   expect_grep "\"task_type\": *\"$2\"" "$1/adapter_config.json" "task type is not $2"
-  safetensors_header "$1/adapter_model.safetensors" | grep -q -- "$3" ||
-    fail "$1/adapter_model.safetensors: no tensor matching $3"
+  # Into a variable first: under pipefail, `| grep -q` fails when grep's early exit kills the writer.
+  local header
+  header=$(safetensors_header "$1/adapter_model.safetensors")
+  [[ "$header" == *"$3"* ]] || fail "$1/adapter_model.safetensors: no tensor matching $3"
 }
 
 # A merged HF checkpoint of architecture $2.
@@ -81,7 +83,9 @@ expect_model() {  # DIR ARCHITECTURE
   expect_file "$1/config.json"
   expect_grep "\"$2\"" "$1/config.json" "architecture is not $2"
   compgen -G "$1/*.safetensors" >/dev/null || fail "$1: no *.safetensors"
-  safetensors_header "$1/model.safetensors" | grep -q 'model.layers.0.self_attn.q_proj.weight' ||
+  local header
+  header=$(safetensors_header "$1/model.safetensors")
+  [[ "$header" == *model.layers.0.self_attn.q_proj.weight* ]] ||
     fail "$1/model.safetensors: no merged q_proj weight"
 }
 
