@@ -12,6 +12,7 @@
 
 #include "kernels/adamw.cuh"
 #include "kernels/attention.cuh"
+#include "kernels/cublas_handle.cuh"
 #include "kernels/cross_entropy.cuh"
 #include "kernels/cuda_check.cuh"
 #include "kernels/device.cuh"
@@ -240,6 +241,15 @@ TEST_P(GpuOps, MatchCpuOps) {
     EXPECT_TRUE(i32[name]->guards_intact()) << c.name() << ": write outside " << name;
     EXPECT_EQ(i32[name]->download(), values) << c.name() << ": input " << name << " was written";
   }
+}
+
+// cublas_handle: one handle per device, created once and reused by every matmul.
+TEST(CublasHandle, OneHandlePerDeviceIsReused) {
+  std::string why;
+  if (cuda::usable_device_count(&why) == 0) GTEST_SKIP() << "no usable CUDA device: " << why;
+  const cublasHandle_t first = cuda::cublas_handle();
+  EXPECT_NE(first, nullptr);
+  EXPECT_EQ(cuda::cublas_handle(), first);
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, GpuOps, ::testing::ValuesIn(all_case_indices()),
