@@ -1,7 +1,6 @@
 // loom sft --config configs/tiny-sft.ini [--section.key value ...]: stage 1, supervised
 // fine-tuning of LoRA adapters on a quantized frozen base, data-parallel under MPI.
 #include <cstdio>
-#include <iostream>
 
 #include "cli/commands.h"
 #include "cli/training_setup.h"

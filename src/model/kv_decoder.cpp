@@ -12,7 +12,7 @@
 namespace loom {
 
 KvDecoder::KvDecoder(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_len)
-    : base_(base), layout_(layout), max_batch_(max_batch), max_len_(max_len),
+    : base_(base), max_batch_(max_batch), max_len_(max_len),
       head_(base.lm_head(), base.shape().V, base.shape().C) {
   const LlamaShape& s = base.shape();
   const size_t rows = size_t(max_batch) * max_len;

@@ -35,7 +35,6 @@ class KvDecoder {
   void final_logits(float* logits, const float* x, int B, int T);
 
   const FrozenWeights& base_;
-  const TrainableLayout& layout_;
   int max_batch_, max_len_;
   int B_ = 0, length_ = 0;
   Arena arena_;

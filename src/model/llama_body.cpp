@@ -12,7 +12,7 @@ namespace loom {
 
 LlamaBody::LlamaBody(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_seq,
                      bool gradient_checkpointing)
-    : base_(base), layout_(layout), max_batch_(max_batch), max_seq_(max_seq),
+    : base_(base), max_batch_(max_batch), max_seq_(max_seq),
       checkpointing_(gradient_checkpointing) {
   const LlamaShape& s = base.shape();
   const size_t N = size_t(max_batch) * max_seq;

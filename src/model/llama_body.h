@@ -47,7 +47,6 @@ class LlamaBody {
   LayerActivations& layer_acts(int layer) { return acts_[checkpointing_ ? 0 : layer]; }
 
   const FrozenWeights& base_;
-  const TrainableLayout& layout_;
   int max_batch_, max_seq_;
   bool checkpointing_;
   Arena arena_;
