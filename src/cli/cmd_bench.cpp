@@ -13,6 +13,7 @@
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
+#include "core/blas_core.h"
 #include "core/check.h"
 #include "core/rng.h"
 #include "dist/comm.h"
@@ -87,8 +88,8 @@ int run_bench(int argc, char** argv) {
   Rng rng(7, comm.rank);
 
   if (comm.rank == 0)
-    std::printf("# %s\n# %d rank(s) x %d thread(s) on %s; %s base, LoRA r=%d on %s (%zu trainable)\n",
-                command_line(argc, argv).c_str(), comm.world, threads, comm.host.c_str(),
+    std::printf("# %s\n# %d rank(s) x %d thread(s) on %s (OpenBLAS %s kernels); %s base, LoRA r=%d on %s (%zu trainable)\n",
+                command_line(argc, argv).c_str(), comm.world, threads, comm.host.c_str(), blas_core_name(),
                 quant_mode_name(base.mode()), spec.r, vm["lora"].as<std::string>().c_str(), layout.total());
 
   if (mode == "decode") {
