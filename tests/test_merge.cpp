@@ -169,10 +169,45 @@ TEST(Merge, CopiesTheTokenizerAndRefusesToOverwriteItsInputs) {
   EXPECT_TRUE(fs::exists(m.dir + "/model.safetensors"));
 }
 
+TEST(Merge, TrainedLmHeadReplacesTheBaseHead) {
+  LoraSpec spec = adapter_spec();
+  spec.modules_to_save = {kLmHeadModule};
+  Merged r;
+  r.m = test::make_tiny_model("merge-head", test::tiny_test_config(), QuantMode::F32, spec);
+  r.adapter_dir = test::scratch_dir("merge-head-adapter");
+  save_peft_adapter(r.adapter_dir, *r.m.layout, r.m.params.data(), kLmHeadKey);
+  r.out_dir = test::scratch_dir("merge-head-out") + "/merged";
+  r.summary = merge_adapter(r.m.dir, r.adapter_dir, r.out_dir, MergeOptions{DType::F32, 0});
+  EXPECT_TRUE(r.summary.trained_lm_head);
+  EXPECT_EQ("LlamaForCausalLM", r.summary.config.architecture);
+  const LoraContext on{r.m.layout.get(), r.m.params.data(), nullptr, 0.0f, 0, true};
+  const std::vector<float> expected = model_logits(*r.m.base, &on, 2, 9, 4);
+  const std::vector<float> got = merged_logits(r.out_dir, 2, 9, 4);
+  std::string where;
+  EXPECT_TRUE(test::all_close(got.data(), expected.data(), got.size(), 1e-5, 1e-5, &where)) << where;
+}
+
+TEST(Merge, RefusesATrainedLmHeadOnATiedBase) {
+  LlamaConfig tied = test::tiny_test_config();
+  tied.tie_word_embeddings = true;
+  LoraSpec spec = adapter_spec();
+  spec.modules_to_save = {kLmHeadModule};
+  test::TinyModel m = test::make_tiny_model("merge-tied", tied, QuantMode::F32, spec);
+  const std::string adapter = test::scratch_dir("merge-tied-adapter");
+  save_peft_adapter(adapter, *m.layout, m.params.data(), kLmHeadKey);
+  try {
+    merge_adapter(m.dir, adapter, test::scratch_dir("merge-tied-out") + "/merged", MergeOptions{DType::F32, 0});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("adapter_config.json: the adapter trains lm_head but the base ties it"),
+              std::string::npos) << e.what();
+  }
+}
+
 TEST(Merge, RefusesModulesToSaveItCannotMerge) {
   test::TinyModel m = test::make_tiny_model("merge-mts", test::tiny_test_config(), QuantMode::F32, adapter_spec());
   LoraSpec spec = adapter_spec();
-  spec.modules_to_save = {"lm_head"};
+  spec.modules_to_save = {"embed_tokens"};
   const TrainableLayout layout(m.base->shape(), spec, 0);
   const std::string adapter = test::scratch_dir("merge-mts-adapter");
   save_peft_adapter(adapter, layout, m.params.data(), "");
@@ -180,7 +215,7 @@ TEST(Merge, RefusesModulesToSaveItCannotMerge) {
     merge_adapter(m.dir, adapter, test::scratch_dir("merge-mts-out") + "/merged", MergeOptions{DType::F32, 0});
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("modules_to_save entry 'lm_head'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("modules_to_save entry 'embed_tokens'"), std::string::npos) << e.what();
   }
 }
 

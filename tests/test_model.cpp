@@ -9,6 +9,7 @@
 
 #include "core/check.h"
 #include "core/rng.h"
+#include "io/safetensors.h"
 #include "model/causal_lm.h"
 #include "model/kv_decoder.h"
 #include "support/test_support.h"
@@ -22,6 +23,13 @@ LoraSpec all_linear_spec() {
   spec.r = 4;
   spec.alpha = 8.0f;
   spec.target_modules = parse_target_modules("all-linear");
+  return spec;
+}
+
+// All linears plus the whole LM head trained (modules_to_save lm_head).
+LoraSpec trained_head_spec() {
+  LoraSpec spec = all_linear_spec();
+  spec.modules_to_save = {kLmHeadModule};
   return spec;
 }
 
@@ -62,8 +70,8 @@ double loss_of(CausalLm& lm, const Batch& batch, LoraContext lora) {
 
 // Directional finite difference of the mean loss against the analytic gradient, along a
 // random direction over all LoRA parameters, and element-wise on the largest gradients.
-void check_lora_gradients(float dropout, bool checkpointing) {
-  test::TinyModel m = test::make_tiny_model("grad", test::tiny_test_config(), QuantMode::F32, all_linear_spec());
+void check_lora_gradients(float dropout, bool checkpointing, const LoraSpec& spec = all_linear_spec()) {
+  test::TinyModel m = test::make_tiny_model("grad", test::tiny_test_config(), QuantMode::F32, spec);
   const Batch batch = packed_batch(m.base->shape().V);
   CausalLm lm(*m.base, *m.layout, batch.B, batch.T, checkpointing);
   std::vector<float> grads(m.params.size(), 0.0f);
@@ -108,6 +116,7 @@ void check_lora_gradients(float dropout, bool checkpointing) {
 TEST(ModelGradients, LoraMatchesFiniteDifferences) { check_lora_gradients(0.0f, false); }
 TEST(ModelGradients, LoraWithDropoutMatchesFiniteDifferences) { check_lora_gradients(0.2f, false); }
 TEST(ModelGradients, CheckpointedMatchesFiniteDifferences) { check_lora_gradients(0.1f, true); }
+TEST(ModelGradients, TrainedLmHeadMatchesFiniteDifferences) { check_lora_gradients(0.0f, false, trained_head_spec()); }
 
 TEST(ModelGradients, CheckpointingGivesIdenticalGradients) {
   test::TinyModel m = test::make_tiny_model("ckpt", test::tiny_test_config(), QuantMode::NF4, all_linear_spec());
@@ -141,9 +150,31 @@ TEST(ModelAdapter, DisabledAdapterAndZeroAdapterGiveTheBaseModel) {
   EXPECT_EQ(0, std::memcmp(zero_b.data(), without.data(), sizeof(float) * with.size()));
 }
 
+TEST(ModelAdapter, TrainedLmHeadIsReadOnlyWithTheAdapterOn) {
+  test::TinyModel m = test::make_tiny_model("head", test::tiny_test_config(), QuantMode::F32, trained_head_spec());
+  ASSERT_TRUE(m.layout->trains_lm_head());
+  ASSERT_EQ(size_t(m.base->shape().V) * m.base->shape().C, m.layout->total() - m.layout->head_offset());
+  const Batch batch = packed_batch(m.base->shape().V);
+  CausalLm lm(*m.base, *m.layout, batch.B, batch.T, false);
+  LoraContext on{m.layout.get(), m.params.data(), nullptr, 0.0f, 0, true};
+  LoraContext off = on;
+  off.enabled = false;
+  EXPECT_EQ(m.params.data() + m.layout->head_offset(), active_lm_head(*m.base, on));
+  EXPECT_EQ(m.base->lm_head(), active_lm_head(*m.base, off));
+  EXPECT_EQ(nullptr, lm_head_grad(on));  // inference: no gradient buffer
+  std::vector<float> head_only(m.params.size(), 0.0f);  // a zero adapter with the trained head copied in
+  std::copy(m.params.begin() + m.layout->head_offset(), m.params.end(), head_only.begin() + m.layout->head_offset());
+  std::vector<float> with(batch.B * batch.T * m.base->shape().V), without(with.size());
+  LoraContext head_on{m.layout.get(), head_only.data(), nullptr, 0.0f, 0, true};
+  lm.logits(with.data(), batch.view(), head_on);
+  lm.logits(without.data(), batch.view(), off);
+  EXPECT_GT(test::max_abs_diff(with.data(), without.data(), with.size()), 1e-3) << "the trained head is not read";
+}
+
 TEST(KvDecoder, MatchesFullForwardWithLeftPadding) {
   LlamaConfig config = test::tiny_test_config();
-  test::TinyModel m = test::make_tiny_model("kv", config, QuantMode::F32, all_linear_spec());
+  // With a trained LM head, so generation is checked to read the adapter's head too.
+  test::TinyModel m = test::make_tiny_model("kv", config, QuantMode::F32, trained_head_spec());
   const int V = m.base->shape().V, B = 2, total = 11;
   const int lengths[B] = {5, 3};  // prompt lengths; row 1 is left-padded by 2
   std::vector<int> seq, pos;
@@ -195,6 +226,23 @@ TEST(PeftAdapter, SaveLoadRoundTripIsExact) {
   load_peft_adapter(dir, *m.layout, loaded.data(), "base_model.model.score.weight");
   EXPECT_EQ(0, std::memcmp(loaded.data(), m.params.data(), sizeof(float) * loaded.size()));
   EXPECT_TRUE(std::filesystem::exists(dir + "/adapter_config.json"));
+}
+
+TEST(PeftAdapter, TrainedLmHeadRoundTripsUnderPeftKey) {
+  test::TinyModel m = test::make_tiny_model("peft-head", test::tiny_test_config(), QuantMode::F32, trained_head_spec());
+  const std::string dir = test::scratch_dir("peft-head-out");
+  save_peft_adapter(dir, *m.layout, m.params.data(), kLmHeadKey);
+  const SafetensorsFile file(dir + "/adapter_model.safetensors");
+  const TensorInfo* head = file.find("base_model.model.lm_head.weight");
+  ASSERT_NE(nullptr, head);
+  EXPECT_EQ((std::vector<int64_t>{m.base->shape().V, m.base->shape().C}), head->shape);
+  const LoraSpec spec = load_adapter_config(dir + "/adapter_config.json");
+  EXPECT_EQ(std::vector<std::string>{"lm_head"}, spec.modules_to_save);
+  const TrainableLayout layout(m.base->shape(), spec, 0);
+  EXPECT_TRUE(layout.trains_lm_head());
+  std::vector<float> loaded(layout.total(), 0.0f);
+  load_peft_adapter(dir, layout, loaded.data(), kLmHeadKey);
+  EXPECT_EQ(0, std::memcmp(loaded.data(), m.params.data(), sizeof(float) * loaded.size()));
 }
 
 TEST(PeftAdapter, MissingTensorNamesFileAndKey) {

@@ -240,7 +240,7 @@ int run_generate(int argc, char** argv) {
   }
   const TrainableLayout layout(base.shape(), spec, /*head_rows=*/0);
   std::vector<float> params(layout.total());
-  if (!adapter_dir.empty()) load_peft_adapter(adapter_dir, layout, params.data(), "");
+  if (!adapter_dir.empty()) load_peft_adapter(adapter_dir, layout, params.data(), layout.trains_lm_head() ? kLmHeadKey : "");
   const LoraContext lora{&layout, params.data(), nullptr, 0.0f, 0, !adapter_dir.empty()};
 
   size_t longest = 0;

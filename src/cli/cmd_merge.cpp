@@ -52,11 +52,11 @@ int run_merge(int argc, char** argv) {
   merge.max_shard_bytes = parse_byte_size(vm["max-shard-size"].as<std::string>());
   const std::string out = vm["out"].as<std::string>();
   const MergeSummary s = merge_adapter(base, vm["adapter"].as<std::string>(), out, merge);
+  std::string head;
+  if (s.head_rows > 0) head = ", score head of " + std::to_string(s.head_rows) + " label(s) from the adapter";
+  if (s.trained_lm_head) head = ", lm_head from the adapter";
   std::printf("wrote %s: %s, %d merged linears, %d copied tensors%s, stored %s\n", out.c_str(),
-              s.config.architecture.c_str(), s.merged_linears, s.copied_tensors,
-              s.head_rows > 0 ? (", score head of " + std::to_string(s.head_rows) + " label(s) from the adapter").c_str()
-                              : "",
-              dtype.c_str());
+              s.config.architecture.c_str(), s.merged_linears, s.copied_tensors, head.c_str(), dtype.c_str());
   return 0;
 }
 

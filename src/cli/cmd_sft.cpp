@@ -24,7 +24,7 @@ int run_sft(int argc, char** argv) {
                 static_cast<long long>(task.steps_per_epoch() * sft.common.train.micro_batch_size *
                                        sft.common.train.grad_accum_steps * setup.comm.world),
                 task.seq_len(), static_cast<long long>(task.steps_per_epoch()), setup.comm.world);
-  return setup.train(task, "");
+  return setup.train(task, setup.layout->trains_lm_head() ? kLmHeadKey : "");
 }
 
 }  // namespace loom::cli

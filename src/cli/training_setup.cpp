@@ -1,5 +1,6 @@
 #include "cli/training_setup.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -44,6 +45,13 @@ void TrainingSetup::start(const CommonTrainingOptions& options, int argc, char**
   layout = std::make_unique<TrainableLayout>(base->shape(), options.lora, head_rows);
   state = std::make_unique<TrainableState>(layout->total());
   init_trainable(state->params(), *layout, options.train.seed, /*head_init_std=*/0.02f);
+  if (layout->trains_lm_head()) {  // PEFT's modules_to_save starts from a copy of the module
+    LOOM_REQUIRE(!base->config().tie_word_embeddings, options.model.path,
+                 "/config.json: tie_word_embeddings is true (lm_head is embed_tokens), so lora.modules_to_save = ",
+                 kLmHeadModule, " is not supported");
+    std::copy(base->lm_head(), base->lm_head() + layout->total() - layout->head_offset(),
+              state->params() + layout->head_offset());
+  }
   if (comm.rank == 0)
     std::printf("%s\n", trainable_summary(*layout, llama_parameter_count(base->config())).c_str());
 }

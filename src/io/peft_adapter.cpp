@@ -1,5 +1,6 @@
 #include "io/peft_adapter.h"
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <utility>
@@ -91,6 +92,10 @@ std::string peft_lora_key(int layer, const std::string& module, const std::strin
   const bool attention = module == "q_proj" || module == "k_proj" || module == "v_proj" || module == "o_proj";
   return cat("base_model.model.model.layers.", layer, attention ? ".self_attn." : ".mlp.", module, ".", which,
              ".weight");
+}
+
+bool LoraSpec::saves_module(const std::string& module) const {
+  return std::find(modules_to_save.begin(), modules_to_save.end(), module) != modules_to_save.end();
 }
 
 std::string peft_saved_module_key(const std::string& module) { return "base_model.model." + module + ".weight"; }

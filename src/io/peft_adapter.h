@@ -1,6 +1,7 @@
 // PEFT LoRA adapters: adapter_config.json + adapter_model.safetensors with PEFT's key
 // names (base_model.model.model.layers.N.self_attn.q_proj.lora_A.weight [r, in], lora_B
-// [out, r]; SEQ_CLS heads as base_model.model.score.weight with modules_to_save).
+// [out, r]; SEQ_CLS heads as base_model.model.score.weight and a trained LM head as
+// base_model.model.lm_head.weight, both listed in modules_to_save).
 #pragma once
 
 #include <string>
@@ -16,13 +17,17 @@ struct LoraSpec {
   std::vector<std::string> target_modules = {"q_proj", "v_proj"};  // HF module names
   bool use_rslora = false;
   std::string task_type = "CAUSAL_LM";  // or "SEQ_CLS"
-  std::vector<std::string> modules_to_save;  // e.g. {"score"}
+  std::vector<std::string> modules_to_save;  // e.g. {"score"}, {"lm_head"}
+  bool saves_module(const std::string& module) const;
   std::string base_model_name_or_path;
   float scale() const;  // alpha / r, or alpha / sqrt(r) with rslora
 };
 
 // PEFT key of a SEQ_CLS score head saved as a module to save.
 inline constexpr const char* kScoreHeadKey = "base_model.model.score.weight";
+// A causal LM's fully trained output layer: modules_to_save ["lm_head"], saved under this key.
+inline constexpr const char* kLmHeadModule = "lm_head";
+inline constexpr const char* kLmHeadKey = "base_model.model.lm_head.weight";
 
 // The seven Llama linears in the order loom stores them within a layer.
 const std::vector<std::string>& llama_linear_names();  // q_proj k_proj v_proj o_proj gate_proj up_proj down_proj

@@ -28,6 +28,7 @@ class CausalLm {
   LlamaBody& body() { return body_; }
 
  private:
+  const FrozenWeights& base_;
   LlamaBody body_;
   LmHeadLoss head_;
 };

@@ -13,7 +13,7 @@ namespace loom {
 
 KvDecoder::KvDecoder(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_len)
     : base_(base), max_batch_(max_batch), max_len_(max_len),
-      head_(base.lm_head(), base.shape().V, base.shape().C) {
+      head_(base.shape().V, base.shape().C) {
   const LlamaShape& s = base.shape();
   const size_t rows = size_t(max_batch) * max_len;
   const size_t cache = size_t(s.L) * max_batch * max_len * s.KVD();
@@ -51,14 +51,14 @@ void KvDecoder::copy_into_cache(int layer, const float* k, const float* v, int t
   }
 }
 
-void KvDecoder::final_logits(float* logits, const float* x, int B, int T) {
+void KvDecoder::final_logits(float* logits, const float* x, int B, int T, const LoraContext& lora) {
   const LlamaShape& s = base_.shape();
   for (int b = 0; b < B; ++b) {  // the last position of each row
     const float* row = x + (size_t(b) * T + T - 1) * s.C;
     cpu::rmsnorm_forward(last_hidden_ + size_t(b) * s.C, last_rstd_ + b, row, base_.final_norm(), 1, s.C,
                          base_.config().rms_norm_eps);
   }
-  head_.logits(logits, last_hidden_, B);
+  head_.logits(logits, last_hidden_, active_lm_head(base_, lora), B);
 }
 
 void KvDecoder::prefill(float* logits, const int* tokens, const int* key_begin, int B, int Tp,
@@ -90,7 +90,7 @@ void KvDecoder::prefill(float* logits, const int* tokens, const int* key_begin, 
     copy_into_cache(l, acts_.k, acts_.v, 0, Tp);
     std::swap(x_, x_next_);
   }
-  final_logits(logits, x_, B, Tp);
+  final_logits(logits, x_, B, Tp, lora);
 }
 
 void KvDecoder::step(float* logits, const int* tokens, const LoraContext& lora) {
@@ -118,7 +118,7 @@ void KvDecoder::step(float* logits, const int* tokens, const LoraContext& lora) 
     std::swap(x_, x_next_);
   }
   length_ = t + 1;
-  final_logits(logits, x_, B_, 1);
+  final_logits(logits, x_, B_, 1, lora);
 }
 
 }  // namespace loom

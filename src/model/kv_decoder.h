@@ -32,7 +32,7 @@ class KvDecoder {
 
  private:
   void copy_into_cache(int layer, const float* k, const float* v, int t0, int T);
-  void final_logits(float* logits, const float* x, int B, int T);
+  void final_logits(float* logits, const float* x, int B, int T, const LoraContext& lora);
 
   const FrozenWeights& base_;
   int max_batch_, max_len_;

@@ -7,8 +7,7 @@
 
 namespace loom {
 
-LmHeadLoss::LmHeadLoss(const float* lm_head, int V, int C, int chunk_rows)
-    : lm_head_(lm_head), V_(V), C_(C), chunk_(chunk_rows) {
+LmHeadLoss::LmHeadLoss(int V, int C, int chunk_rows) : V_(V), C_(C), chunk_(chunk_rows) {
   ArenaPlan plan;
   plan.add<float>(size_t(chunk_) * V);
   plan.add<float>(chunk_);
@@ -19,12 +18,13 @@ LmHeadLoss::LmHeadLoss(const float* lm_head, int V, int C, int chunk_rows)
   chunk_dloss_ = arena_.take<float>(chunk_);
 }
 
-LossSums LmHeadLoss::forward_backward(float* dhidden, const float* hidden, const int* targets, int N,
-                                      float loss_scale) {
+LossSums LmHeadLoss::forward_backward(float* dhidden, float* dlm_head, const float* hidden, const float* lm_head,
+                                      const int* targets, int N, float loss_scale) {
   LossSums sums;
   for (int row = 0; row < N; row += chunk_) {
     const int rows = std::min(chunk_, N - row);
-    cpu::matmul_forward(chunk_logits_, hidden + size_t(row) * C_, lm_head_, rows, C_, V_, false);
+    const float* chunk_hidden = hidden + size_t(row) * C_;  // (rows, C)
+    cpu::matmul_forward(chunk_logits_, chunk_hidden, lm_head, rows, C_, V_, false);
     cpu::cross_entropy_forward(chunk_losses_, chunk_logits_, targets + row, rows, V_);
     for (int i = 0; i < rows; ++i) {
       if (targets[row + i] < 0) continue;
@@ -34,21 +34,33 @@ LossSums LmHeadLoss::forward_backward(float* dhidden, const float* hidden, const
     if (dhidden == nullptr) continue;
     std::fill(chunk_dloss_, chunk_dloss_ + rows, loss_scale);
     cpu::cross_entropy_backward(chunk_logits_, chunk_logits_, targets + row, chunk_dloss_, rows, V_);
-    cpu::matmul_backward_input(dhidden + size_t(row) * C_, chunk_logits_, lm_head_, rows, C_, V_);
+    cpu::matmul_backward_input(dhidden + size_t(row) * C_, chunk_logits_, lm_head, rows, C_, V_);
+    if (dlm_head != nullptr) cpu::matmul_backward_weight(dlm_head, chunk_logits_, chunk_hidden, rows, C_, V_);
   }
   return sums;
 }
 
-void LmHeadLoss::logits(float* out, const float* hidden, int N) const {
-  cpu::matmul_forward(out, hidden, lm_head_, N, C_, V_, false);
+void LmHeadLoss::logits(float* out, const float* hidden, const float* lm_head, int N) const {
+  cpu::matmul_forward(out, hidden, lm_head, N, C_, V_, false);
 }
 
-void LmHeadLoss::target_logprobs(float* logprobs, const float* hidden, const int* targets, int N) {
+void LmHeadLoss::target_logprobs(float* logprobs, const float* hidden, const float* lm_head, const int* targets,
+                                 int N) {
   for (int row = 0; row < N; row += chunk_) {
     const int rows = std::min(chunk_, N - row);
-    cpu::matmul_forward(chunk_logits_, hidden + size_t(row) * C_, lm_head_, rows, C_, V_, false);
+    cpu::matmul_forward(chunk_logits_, hidden + size_t(row) * C_, lm_head, rows, C_, V_, false);
     cpu::token_logprobs(logprobs + row, chunk_logits_, targets + row, rows, V_);
   }
+}
+
+const float* active_lm_head(const FrozenWeights& base, const LoraContext& lora) {
+  const bool trained = lora.enabled && lora.layout != nullptr && lora.layout->trains_lm_head();
+  return trained ? lora.params + lora.layout->head_offset() : base.lm_head();
+}
+
+float* lm_head_grad(const LoraContext& lora) {
+  const bool trained = lora.grads != nullptr && lora.layout != nullptr && lora.layout->trains_lm_head();
+  return trained ? lora.grads + lora.layout->head_offset() : nullptr;
 }
 
 void shift_labels(int* targets, const int* labels, int B, int T) {

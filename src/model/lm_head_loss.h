@@ -1,11 +1,14 @@
 // The LM head and its cross-entropy, fused and computed in row chunks so the full (N, V)
 // logits are never held at once: per chunk, logits = hidden @ lm_head^T, the token losses,
-// and (training) d(hidden) += dlogits @ lm_head.
+// and (training) d(hidden) += dlogits @ lm_head, d(lm_head) += dlogits^T @ hidden when the
+// head is trained (PEFT modules_to_save "lm_head").
 #pragma once
 
 #include <cstdint>
 
 #include "core/arena.h"
+#include "model/frozen_weights.h"
+#include "model/lora_linear.h"
 
 namespace loom {
 
@@ -16,27 +19,33 @@ struct LossSums {
 
 class LmHeadLoss {
  public:
-  // lm_head (V, C), frozen.
-  LmHeadLoss(const float* lm_head, int V, int C, int chunk_rows = 32);
+  LmHeadLoss(int V, int C, int chunk_rows = 32);
 
-  // targets (N): the token each row predicts (< 0: ignored). With dhidden non-null, adds
-  // d(loss_scale * sum of token losses)/d(hidden) into dhidden (N, C).
-  LossSums forward_backward(float* dhidden, const float* hidden, const int* targets, int N, float loss_scale);
+  // hidden (N, C), lm_head (V, C), targets (N): the token each row predicts (< 0: ignored).
+  // With dhidden non-null, adds d(loss_scale * sum of token losses)/d(hidden) into dhidden
+  // (N, C); with dlm_head non-null also d(...)/d(lm_head) into dlm_head (V, C).
+  LossSums forward_backward(float* dhidden, float* dlm_head, const float* hidden, const float* lm_head,
+                            const int* targets, int N, float loss_scale);
 
   // logits (N, V) of every row (inference, tests).
-  void logits(float* out, const float* hidden, int N) const;
+  void logits(float* out, const float* hidden, const float* lm_head, int N) const;
 
   // logprobs (N) of targets[n] under the model (0 where targets < 0): PPO, generation logs.
-  void target_logprobs(float* logprobs, const float* hidden, const int* targets, int N);
+  void target_logprobs(float* logprobs, const float* hidden, const float* lm_head, const int* targets, int N);
 
  private:
-  const float* lm_head_;
   int V_, C_, chunk_;
   Arena arena_;
   float* chunk_logits_ = nullptr;  // (chunk, V)
   float* chunk_losses_ = nullptr;  // (chunk)
   float* chunk_dloss_ = nullptr;   // (chunk)
 };
+
+// The LM head (V, C) a forward reads: the adapter's trained copy while the adapter is on and
+// its layout trains the head, else the base's (PEFT's disable_adapter turns both off).
+const float* active_lm_head(const FrozenWeights& base, const LoraContext& lora);
+// Where the trained head's gradient (V, C) accumulates; nullptr when the head is frozen.
+float* lm_head_grad(const LoraContext& lora);
 
 // HF's label shift: targets[b, t] = labels[b, t + 1], and -1 at the last position of each row.
 void shift_labels(int* targets, const int* labels, int B, int T);

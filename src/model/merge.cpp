@@ -45,13 +45,19 @@ std::vector<PlannedTensor> output_tensors(const LlamaConfig& out_config, const L
   return list;
 }
 
-// Rows of the SEQ_CLS head in the adapter file (0 when it has none); refuses tensors the
-// merge would otherwise drop silently.
-int adapter_head_rows(const std::string& adapter_dir, const LoraSpec& spec) {
+// Rows of the SEQ_CLS head in the adapter file (0 when it has none; a trained lm_head is laid
+// out by the spec itself); refuses tensors the merge would otherwise drop silently.
+int adapter_score_rows(const std::string& adapter_dir, const LoraSpec& spec, const LlamaConfig& base_config) {
   const std::string config_path = (fs::path(adapter_dir) / "adapter_config.json").string();
   for (const std::string& module : spec.modules_to_save)
-    LOOM_REQUIRE(module == "score" || module == "classifier", config_path, ": modules_to_save entry '", module,
-                 "' is not supported (loom merges LoRA weights and the SEQ_CLS head 'score')");
+    LOOM_REQUIRE(module == "score" || module == "classifier" || module == kLmHeadModule, config_path,
+                 ": modules_to_save entry '", module,
+                 "' is not supported (loom merges LoRA weights, the SEQ_CLS head 'score' and a trained 'lm_head')");
+  if (spec.saves_module(kLmHeadModule)) {
+    LOOM_REQUIRE(!base_config.tie_word_embeddings, config_path,
+                 ": the adapter trains lm_head but the base ties it to embed_tokens");
+    return 0;
+  }
   const SafetensorsFile file((fs::path(adapter_dir) / "adapter_model.safetensors").string());
   const TensorInfo* head = file.find(kScoreHeadKey);
   if (head == nullptr) return 0;
@@ -83,13 +89,14 @@ MergeSummary merge_adapter(const std::string& base_dir, const std::string& adapt
   const HfCheckpoint base(base_dir);
   const LoraSpec spec = load_adapter_config((fs::path(adapter_dir) / "adapter_config.json").string());
   const LlamaShape shape = llama_shape(base.config());
-  const int head_rows = adapter_head_rows(adapter_dir, spec);
+  const int head_rows = adapter_score_rows(adapter_dir, spec, base.config());
   const TrainableLayout layout(shape, spec, head_rows);
   std::vector<float> adapter(layout.total());
-  load_peft_adapter(adapter_dir, layout, adapter.data(), kScoreHeadKey);
+  load_peft_adapter(adapter_dir, layout, adapter.data(), layout.trains_lm_head() ? kLmHeadKey : kScoreHeadKey);
 
   MergeSummary summary;
   summary.head_rows = head_rows;
+  summary.trained_lm_head = layout.trains_lm_head();
   summary.config = base.config();
   if (head_rows > 0) {
     summary.config.architecture = kSequenceClassification;
@@ -105,7 +112,9 @@ MergeSummary merge_adapter(const std::string& base_dir, const std::string& adapt
     for (int64_t d : t.shape) elements *= size_t(d);
     data[i].resize(elements);
     const LoraSlot* slot = t.layer >= 0 ? layout.slot(t.layer, t.id) : nullptr;
-    if (t.name == "score.weight" && head_rows > 0) {
+    const bool adapter_head = (t.name == "score.weight" && head_rows > 0) ||
+                              (t.name == "lm_head.weight" && layout.trains_lm_head());
+    if (adapter_head) {
       std::copy(adapter.begin() + layout.head_offset(), adapter.end(), data[i].begin());  // PEFT's trained copy
     } else {
       base.read_f32(t.name, t.shape, data[i].data());

@@ -27,6 +27,7 @@ struct MergeSummary {
   int merged_linears = 0;   // weights that received B @ A
   int copied_tensors = 0;   // weights copied unchanged
   int head_rows = 0;        // > 0 when the adapter carried a SEQ_CLS head
+  bool trained_lm_head = false;  // lm_head.weight is the adapter's (modules_to_save lm_head)
   LlamaConfig config;       // the config written
 };
 

@@ -12,8 +12,12 @@
 namespace loom {
 
 TrainableLayout::TrainableLayout(const LlamaShape& shape, const LoraSpec& spec, int head_rows)
-    : spec_(spec), C_(shape.C), head_rows_(head_rows) {
+    : spec_(spec),
+      C_(shape.C),
+      head_rows_(spec.saves_module(kLmHeadModule) ? shape.V : head_rows),
+      trains_lm_head_(spec.saves_module(kLmHeadModule)) {
   LOOM_REQUIRE(spec.r > 0, "lora.r must be positive, got ", spec.r);
+  LOOM_REQUIRE(!trains_lm_head_ || head_rows == 0, "modules_to_save lm_head cannot go with another head");
   const auto& names = llama_linear_names();
   std::array<bool, kNumLinears> targeted{};
   for (const std::string& module : spec.target_modules) {
@@ -42,7 +46,7 @@ TrainableLayout::TrainableLayout(const LlamaShape& shape, const LoraSpec& spec, 
     }
   }
   head_offset_ = offset;
-  total_ = offset + size_t(head_rows) * shape.C;
+  total_ = offset + size_t(head_rows_) * shape.C;
 }
 
 const LoraSlot* TrainableLayout::slot(int layer, LinearId id) const {

@@ -1,6 +1,7 @@
 // Where the trainable parameters live in the flat f32 buffer (and, at the same offsets,
 // in the gradient and optimizer-state buffers): the LoRA A (R, in) and B (out, R) of each
-// adapted linear, layer by layer, then an optional head (score or value head, rows x C).
+// adapted linear, layer by layer, then an optional head (rows x C): a score head, a value
+// head, or the whole trained LM head (V x C, modules_to_save "lm_head").
 // One flat buffer means one all-reduce, one AdamW call and one checkpoint tensor list.
 #pragma once
 
@@ -25,7 +26,8 @@ struct LoraSlot {
 
 class TrainableLayout {
  public:
-  // head_rows: 0 for no head, num_labels for a score head, 1 for a value head.
+  // head_rows: 0 for no head, num_labels for a score head, 1 for a value head. When the spec
+  // saves "lm_head" the head is the LM head (V rows) and head_rows must be 0.
   TrainableLayout(const LlamaShape& shape, const LoraSpec& spec, int head_rows);
 
   const LoraSpec& spec() const { return spec_; }
@@ -34,6 +36,7 @@ class TrainableLayout {
   const std::vector<LoraSlot>& slots() const { return slots_; }
   const LoraSlot* slot(int layer, LinearId id) const;  // nullptr when the linear has no adapter
   int head_rows() const { return head_rows_; }
+  bool trains_lm_head() const { return trains_lm_head_; }
   int head_cols() const { return C_; }
   size_t head_offset() const { return head_offset_; }  // (head_rows, C)
   size_t lora_count() const { return head_offset_; }
@@ -45,6 +48,7 @@ class TrainableLayout {
   std::vector<LoraSlot> slots_;
   std::vector<std::array<int, kNumLinears>> slot_index_;  // [layer][linear] -> index into slots_, -1 if none
   int head_rows_ = 0;
+  bool trains_lm_head_ = false;
   size_t head_offset_ = 0, total_ = 0;
 };
 

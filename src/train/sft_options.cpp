@@ -15,12 +15,18 @@ void add_sft_options(po::options_description& options) {
       ("data.sampling", po::value<std::string>()->default_value("strided"),
        "strided | block: how ranks split the records")
       ("data.seq_length", po::value<int>()->default_value(defaults.seq_length),
-       "tokens per packed sequence; 0 = take it from the shards");
+       "tokens per packed sequence; 0 = take it from the shards")
+      ("lora.modules_to_save", po::value<std::string>()->default_value(""),
+       "lm_head: also train the whole output layer (PEFT modules_to_save); empty = LoRA only");
 }
 
 SftOptions sft_options_from(const po::variables_map& values) {
   SftOptions o;
   o.common = common_training_options_from(values);
+  const std::string saved = values["lora.modules_to_save"].as<std::string>();
+  LOOM_REQUIRE(saved.empty() || saved == kLmHeadModule, "lora.modules_to_save: loom sft can train '", kLmHeadModule,
+               "' besides the LoRA weights, got '", saved, "'");
+  if (!saved.empty()) o.common.lora.modules_to_save = {saved};
   o.data.train = values["data.train"].as<std::string>();
   LOOM_REQUIRE(!o.data.train.empty(), "data.train must not be empty");
   o.data.eval = values["data.eval"].as<std::string>();

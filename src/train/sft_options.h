@@ -3,6 +3,7 @@
 //          eval        manifest.json whose "eval" split is evaluated (empty = no evaluation)
 //          sampling    strided | block: how ranks split the records (data/shard_sampler.h)
 //          seq_length  expected tokens per packed sequence; 0 = whatever the shards hold
+//   [lora]  modules_to_save  "lm_head" trains the output layer too (a PEFT modules_to_save copy)
 #pragma once
 
 #include <string>

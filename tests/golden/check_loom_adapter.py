@@ -4,7 +4,8 @@
 Steps (from the repository root, after building `loom` and `loom-prep`):
   1. `loom init-model --config tiny` with the real Llama-2 tokenizer (../shared/data).
   2. `loom-prep sft` on the HH-RLHF file, then `loom sft` for a few steps on an f32 base with
-     LoRA on all seven linears, so every lora_B is non-zero.
+     LoRA on all seven linears, so every lora_B is non-zero (with --modules-to-save lm_head the
+     output layer is trained too and PEFT loads it as a modules_to_save copy).
   3. transformers + PEFT: the base checkpoint, PeftModel.from_pretrained(loom's final adapter),
      greedy generation of prompts of different lengths (one at a time, no padding).
   4. `loom generate --greedy --format jsonl --quant f32` on the same prompt ids, all in one
@@ -51,6 +52,7 @@ def train_adapter(args, work):
     run([args.loom, "sft", "--config", ROOT / "configs" / "tiny-sft.ini",
          "--model.path", model, "--model.quant", "f32",
          "--lora.target_modules", "q,k,v,o,gate,up,down", "--lora.dropout", 0,
+         "--lora.modules_to_save", args.modules_to_save,
          "--data.train", manifest, "--data.eval", manifest,
          "--train.output_dir", work / "sft", "--train.max_steps", args.steps, "--train.learning_rate", 1e-2,
          "--train.warmup_steps", 1, "--train.eval_steps", 1000, "--train.save_steps", 1000,
@@ -90,6 +92,7 @@ def main():
     parser.add_argument("--adapter", help="check this adapter on --model instead of training one")
     parser.add_argument("--model", help="base checkpoint of --adapter")
     parser.add_argument("--steps", type=int, default=30, help="loom sft optimizer steps")
+    parser.add_argument("--modules-to-save", default="", help="lm_head: loom sft also trains the output layer")
     parser.add_argument("--new-tokens", type=int, default=16)
     parser.add_argument("--tolerance", type=float, default=1e-4, help="max |loom - HF| of a token log-prob")
     args = parser.parse_args()
