@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # loom ppo end to end under `mpirun -np 2` on the tiny fixture with the AFINN reward: TRL's
 # stat names in metrics.jsonl, samples, the final PEFT adapter and value head; a run
-# resumed from its step-2 checkpoint ends bit-identical to an uninterrupted one; a bad
-# reward directory is a one-line error.
+# resumed from its step-2 checkpoint ends bit-identical to an uninterrupted one; SIGUSR1
+# checkpoints and exits 75; a bad reward directory is a one-line error.
 set -euo pipefail
 : "${LOOM:?}" "${LOOM_SOURCE_DIR:?}" "${LOOM_SHARED_DIR:?}" "${LOOM_TINY_RUN:?}"
 WORK=$(mktemp -d)
@@ -42,6 +42,29 @@ for f in final/adapter_model.safetensors final/value_head.safetensors checkpoint
   cmp -s "$WORK/full/$f" "$WORK/split/$f" || fail "$f differs after resume"
 done
 echo "ok: resume is bit-identical"
+
+# A graceful stop (SIGUSR1, as Slurm's --signal sends it; mpirun forwards it to the ranks):
+# a checkpoint at the step in progress, exit 75 (requeue), and --train.resume auto goes on.
+"${MPIRUN[@]}" "${PPO[@]}" --train.output_dir "$WORK/stop" --train.max_steps 1000 \
+  >"$WORK/stop.log" 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  [ -f "$WORK/stop/metrics.jsonl" ] && [ "$(wc -l <"$WORK/stop/metrics.jsonl")" -ge 2 ] && break
+  sleep 0.2
+done
+kill -USR1 "$pid" || { cat "$WORK/stop.log"; fail "the run ended before it could be stopped"; }
+rc=0
+wait "$pid" || rc=$?
+[ "$rc" -eq 75 ] || { cat "$WORK/stop.log"; fail "a stopped run exited $rc, not 75"; }
+stopped=$(sed -nE 's/^interrupted at step ([0-9]+) of 1000.*/\1/p' "$WORK/stop.log")
+if [ -z "$stopped" ] || [ ! -d "$WORK/stop/checkpoint-$stopped" ]; then
+  cat "$WORK/stop.log"
+  fail "no checkpoint at the stop"
+fi
+"${MPIRUN[@]}" "${PPO[@]}" --train.output_dir "$WORK/stop" --train.max_steps $((stopped + 1)) \
+  --train.resume auto >"$WORK/stop2.log" 2>&1 || { cat "$WORK/stop2.log"; fail "resuming the stopped run failed"; }
+grep -q "resumed from .*checkpoint-$stopped at step $stopped" "$WORK/stop2.log" || fail "did not resume at the stop"
+echo "ok: SIGUSR1 checkpoints at step $stopped, exits 75, and the run resumes"
 
 if "$LOOM" ppo --config "$LOOM_SOURCE_DIR/configs/tiny-ppo.ini" --model.path "$LOOM_TINY_RUN/model" \
      --data.prompts "$LOOM_TINY_RUN/prompts/manifest.json" --reward.model "$WORK/no-such-rm" \

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# PPO acceptance with a transparent reward: the tiny fixture model is SFT-trained (LoRA on all
+# linears plus the LM head, configs/tiny-sft.ini) and merged, then `mpirun -np 2 loom ppo`
+# runs configs/tiny-ppo.ini's 50 steps against the AFINN lexicon (mean valence of the
+# response's lexicon words). Passes when the mean reward of steps 41-50 exceeds that of steps
+# 1-10 by at least MIN_RISE while the KL to the SFT model (summed over a response's ~20
+# tokens) stays below KL_BOUND nats at every step. Prints the reward and KL per 10 steps.
+set -euo pipefail
+: "${LOOM:?}" "${LOOM_SOURCE_DIR:?}" "${LOOM_SHARED_DIR:?}" "${LOOM_TINY_RUN:?}"
+MIN_RISE=0.5
+KL_BOUND=16
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+MPIRUN=(mpirun -np 2 --oversubscribe --allow-run-as-root)
+
+"${MPIRUN[@]}" "$LOOM" sft --config "$LOOM_SOURCE_DIR/configs/tiny-sft.ini" --model.path "$LOOM_TINY_RUN/model" \
+  --data.train "$LOOM_TINY_RUN/sft/manifest.json" --data.eval "$LOOM_TINY_RUN/sft/manifest.json" \
+  --train.micro_batch_size 16 --train.eval_steps 100 --train.save_steps 0 --train.logging_steps 50 \
+  --train.output_dir "$WORK/sft" >"$WORK/sft.log" 2>&1 || { cat "$WORK/sft.log"; exit 1; }
+grep -E '^step' "$WORK/sft.log"
+"$LOOM" merge --base "$LOOM_TINY_RUN/model" --adapter "$WORK/sft/final" --out "$WORK/sft-merged"
+
+"${MPIRUN[@]}" "$LOOM" ppo --config "$LOOM_SOURCE_DIR/configs/tiny-ppo.ini" --model.path "$WORK/sft-merged" \
+  --data.prompts "$LOOM_TINY_RUN/prompts/manifest.json" \
+  --reward.afinn_lexicon "$LOOM_SHARED_DIR/data/afinn/words.csv" --train.save_steps 0 \
+  --train.output_dir "$WORK/ppo" >"$WORK/ppo.log" 2>&1 || { cat "$WORK/ppo.log"; exit 1; }
+
+# One line per step: reward mean, KL.
+sed -E 's/.*"env\/reward_mean":([-0-9.e]+).*"objective\/kl":([-0-9.e]+).*/\1 \2/' "$WORK/ppo/metrics.jsonl" \
+  >"$WORK/curve"
+[ "$(wc -l <"$WORK/curve")" -eq 50 ] || { echo "FAIL: expected 50 logged steps"; cat "$WORK/curve"; exit 1; }
+awk -v min_rise="$MIN_RISE" -v kl_bound="$KL_BOUND" '
+  { block = int((NR - 1) / 10); reward[block] += $1 / 10; kl[block] += $2 / 10; if ($2 > max_kl) max_kl = $2 }
+  END {
+    for (b = 0; b < 5; ++b) printf "steps %2d-%2d: mean reward %7.3f, mean KL %5.2f\n", 10 * b + 1, 10 * b + 10, reward[b], kl[b]
+    rise = reward[4] - reward[0]
+    printf "reward rise %.3f (needs >= %.2f), largest KL %.2f nats (bound %d)\n", rise, min_rise, max_kl, kl_bound
+    exit !(rise >= min_rise && max_kl < kl_bound)
+  }' "$WORK/curve" || { echo "FAIL: the AFINN reward did not rise by $MIN_RISE within the KL bound"; exit 1; }
+echo "PASS"
