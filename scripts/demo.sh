@@ -54,10 +54,8 @@ say "stage 2: reward model on the HH preference pairs"
 "$loom" score --model out/tiny-rm --pairs out/hh-pairs/manifest.json --split eval --out out/tiny-rm-scores.jsonl
 echo "reward scores of the held-out pairs: out/tiny-rm-scores.jsonl"
 
-if "$loom" --help | grep -q '^  ppo '; then
-  say "stage 3: PPO against the reward model, KL-penalised to the SFT model"
-  "${mpi[@]}" "$loom" ppo --config configs/tiny-ppo.ini --reward.model out/tiny-rm | grep -vE '^(#|\[|[a-z_]+ = )' | grep -v '^$'
-  echo "last logged sample (prompt, response, reward):"
-  tail -n 1 out/tiny-ppo/samples.jsonl
-fi
+say "stage 3: PPO against the reward model, KL-penalised to the SFT model"
+"${mpi[@]}" "$loom" ppo --config configs/tiny-ppo.ini --reward.model out/tiny-rm | grep -vE '^(#|\[|[a-z_]+ = )' | grep -v '^$'
+echo "last logged sample (prompt, response, reward):"
+tail -n 1 out/tiny-ppo/samples.jsonl
 say "done in $((SECONDS - start)) s: outputs in out/"
