@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "core/check.h"
 
@@ -54,38 +56,100 @@ std::vector<InputFile> expand_inputs(const std::vector<std::string>& patterns, c
   return files;
 }
 
-int64_t count_line_starts(const InputFile& file, int64_t begin, int64_t end) {
-  LOOM_ASSERT(!file.gzip);
-  end = std::min(end, file.size);
-  if (begin >= end) return 0;
-  std::ifstream in(file.path, std::ios::binary);
-  LOOM_REQUIRE(in, file.path, ": cannot open input (", std::strerror(errno), ")");
-  // A line starts at byte o when o == 0 or byte o - 1 is a newline.
-  const int64_t from = begin == 0 ? 0 : begin - 1;
-  in.seekg(from);
-  int64_t count = begin == 0 ? 1 : 0;
-  std::vector<char> buffer(1 << 20);
-  for (int64_t at = from; at < end - 1;) {
-    const int64_t want = std::min<int64_t>(static_cast<int64_t>(buffer.size()), end - 1 - at);
-    in.read(buffer.data(), want);
-    LOOM_REQUIRE(in.gcount() == want, file.path, ": read failed at byte ", at);
-    count += std::count(buffer.data(), buffer.data() + want, '\n');
-    at += want;
+namespace {
+
+// Cuts a stream of bytes into lines. Only the lines that start before byte `starts_before` of the
+// stream are visited; feed() returns false once no more can be.
+class LineCutter {
+ public:
+  LineCutter(int64_t starts_before, const LineVisitor& visit) : starts_before_(starts_before), visit_(visit) {}
+
+  bool feed(std::string_view bytes) {
+    for (size_t newline; line_start_ < starts_before_ && (newline = bytes.find('\n')) != std::string_view::npos;
+         bytes.remove_prefix(newline + 1)) {
+      line_start_ += static_cast<int64_t>(pending_.size() + newline + 1);
+      if (pending_.empty()) {
+        emit(bytes.substr(0, newline));
+      } else {
+        pending_.append(bytes.substr(0, newline));
+        emit(pending_);
+        pending_.clear();
+      }
+    }
+    if (line_start_ >= starts_before_) return false;
+    pending_.append(bytes);
+    return true;
   }
-  return count;
+
+  // The last line, when the stream does not end with "\n".
+  void finish() {
+    if (!pending_.empty() && line_start_ < starts_before_) emit(pending_);
+  }
+
+ private:
+  void emit(std::string_view line) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    visit_(lines_++, line);
+  }
+
+  const int64_t starts_before_;
+  const LineVisitor& visit_;
+  int64_t line_start_ = 0;  // stream offset of the line in pending_
+  int64_t lines_ = 0;
+  std::string pending_;
+};
+
+constexpr size_t kReadBytes = 1 << 20;
+
+// Reads the next `size` bytes of `in`, which start at byte `at` of the file.
+std::string_view read_at(std::ifstream& in, const InputFile& file, int64_t at, int64_t size, std::vector<char>* buffer) {
+  buffer->resize(static_cast<size_t>(size));
+  in.read(buffer->data(), size);
+  LOOM_REQUIRE(in.gcount() == size, file.path, ": read failed at byte ", at);
+  return std::string_view(buffer->data(), static_cast<size_t>(size));
 }
 
-void for_each_line(const InputFile& file, const std::function<void(int64_t, std::string_view)>& visit) {
+// The first line start at or after `begin` (lines start at byte 0 and after each newline), or
+// the file's size when there is none.
+int64_t first_line_start(std::ifstream& in, const InputFile& file, int64_t begin, std::vector<char>* buffer) {
+  if (begin == 0) return 0;
+  in.seekg(begin - 1);
+  for (int64_t at = begin - 1; at < file.size;) {
+    const std::string_view chunk = read_at(in, file, at, std::min<int64_t>(1 << 16, file.size - at), buffer);
+    const size_t newline = chunk.find('\n');
+    if (newline != std::string_view::npos) return at + static_cast<int64_t>(newline) + 1;
+    at += static_cast<int64_t>(chunk.size());
+  }
+  return file.size;
+}
+
+}  // namespace
+
+void for_each_line_starting_in(const InputFile& file, int64_t begin, int64_t end, const LineVisitor& visit) {
+  LOOM_ASSERT(!file.gzip);
+  end = std::min(end, file.size);
+  if (begin >= end) return;
+  std::ifstream in(file.path, std::ios::binary);
+  LOOM_REQUIRE(in, file.path, ": cannot open input (", std::strerror(errno), ")");
+  std::vector<char> buffer;
+  const int64_t first = first_line_start(in, file, begin, &buffer);
+  if (first >= end) return;
+  in.seekg(first);
+  LineCutter cutter(end - first, visit);
+  for (int64_t at = first; at < file.size;) {
+    const std::string_view chunk = read_at(in, file, at, std::min<int64_t>(kReadBytes, file.size - at), &buffer);
+    if (!cutter.feed(chunk)) return;
+    at += static_cast<int64_t>(chunk.size());
+  }
+  cutter.finish();
+}
+
+void for_each_line(const InputFile& file, const LineVisitor& visit) {
   gzFile in = gzopen(file.path.c_str(), "rb");
   LOOM_REQUIRE(in, file.path, ": cannot open input (", std::strerror(errno), ")");
-  gzbuffer(in, 1 << 20);
-  std::vector<char> buffer(1 << 20);
-  std::string pending;
-  int64_t line = 0;
-  auto emit = [&](std::string_view text) {
-    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-    visit(line++, text);
-  };
+  gzbuffer(in, kReadBytes);
+  std::vector<char> buffer(kReadBytes);
+  LineCutter cutter(INT64_MAX, visit);
   try {
     for (;;) {
       const int n = gzread(in, buffer.data(), static_cast<unsigned>(buffer.size()));
@@ -95,19 +159,13 @@ void for_each_line(const InputFile& file, const std::function<void(int64_t, std:
         LOOM_FAIL(file.path, ": read failed (", message, ")");
       }
       if (n == 0) break;
-      std::string_view chunk(buffer.data(), static_cast<size_t>(n));
-      for (size_t newline; (newline = chunk.find('\n')) != std::string_view::npos; chunk.remove_prefix(newline + 1)) {
-        if (pending.empty()) {
-          emit(chunk.substr(0, newline));
-        } else {
-          pending.append(chunk.substr(0, newline));
-          emit(pending);
-          pending.clear();
-        }
-      }
-      pending.append(chunk);
+      cutter.feed(std::string_view(buffer.data(), static_cast<size_t>(n)));
     }
-    if (!pending.empty()) emit(pending);
+    int code = Z_OK;
+    gzerror(in, &code);  // zlib hands back what it could of a cut stream and flags it here
+    LOOM_REQUIRE(code == Z_OK, file.path, ": the gzip stream is truncated or corrupt (zlib: ", gzerror(in, &code),
+                 ")");
+    cutter.finish();
   } catch (...) {
     gzclose(in);
     throw;
@@ -115,16 +173,18 @@ void for_each_line(const InputFile& file, const std::function<void(int64_t, std:
   gzclose(in);
 }
 
-int64_t count_lines(const InputFile& file) {
-  int64_t lines = 0;
-  for_each_line(file, [&](int64_t, std::string_view) { ++lines; });
-  return lines;
-}
-
 size_t first_invalid_utf8(std::string_view text) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
   for (size_t i = 0; i < n;) {
+    if (n - i >= 8) {  // eight ASCII bytes at a time: none has its high bit set
+      uint64_t eight = 0;
+      std::memcpy(&eight, s + i, 8);
+      if ((eight & 0x8080808080808080ull) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     const unsigned char c = s[i];
     if (c < 0x80) {
       ++i;

@@ -20,12 +20,14 @@ struct InputFile {
 // format: auto (by extension: .txt/.txt.gz are text, the rest JSON Lines) | jsonl | text.
 std::vector<InputFile> expand_inputs(const std::vector<std::string>& patterns, const std::string& format);
 
-// Lines that start in bytes [begin, end) of an uncompressed file.
-int64_t count_line_starts(const InputFile& file, int64_t begin, int64_t end);
-// Lines of the whole file (decompressing a gzip file).
-int64_t count_lines(const InputFile& file);
-// Calls visit(line_index, line) for every line, without its "\n" (or "\r\n").
-void for_each_line(const InputFile& file, const std::function<void(int64_t, std::string_view)>& visit);
+// Called with each line's index (from 0) and text, without its "\n" (or "\r\n").
+using LineVisitor = std::function<void(int64_t, std::string_view)>;
+
+// Every line of the file (decompressing a gzip file).
+void for_each_line(const InputFile& file, const LineVisitor& visit);
+// The lines of an uncompressed file that start in bytes [begin, end), read to their ends; the
+// index counts from the first of them. Ranges that tile the file visit each line once.
+void for_each_line_starting_in(const InputFile& file, int64_t begin, int64_t end, const LineVisitor& visit);
 
 // Byte offset of the first invalid UTF-8 sequence, or npos.
 size_t first_invalid_utf8(std::string_view text);

@@ -22,6 +22,7 @@
 #include "data/tokenizer.h"
 #include "input_files.h"
 #include "io/atomic_file.h"
+#include "record_transfer.h"
 
 namespace loom::prep {
 
@@ -70,18 +71,22 @@ std::vector<int64_t> from_bytes(const std::vector<uint8_t>& bytes) {
   return values;
 }
 
-// One record this rank owns.
-struct OwnedRecord {
-  int64_t global = 0;  // (file, line) number over all inputs
+// A line this rank read, before it is numbered.
+struct ReadLine {
   int32_t file = 0;
-  int64_t line = 0;  // 1-based
-  std::string raw;
-  data::TokenizedRecord tokens;
+  int64_t index = 0;  // from 0, in the file (gzip) or in this rank's byte range of it (plain)
+  std::string text;
 };
+
+// Rank r of W keeps the lines of a gzip file whose index is r modulo W: of n lines, ceil((n - r) / W).
+bool keeps_gzip_line(int64_t index, int rank, int world) { return index % world == rank; }
+int64_t gzip_lines_kept(int64_t lines, int rank, int world) { return (lines - rank + world - 1) / world; }
 
 struct Split {
   std::string name;
-  std::vector<OwnedRecord> records;  // this rank's range of the split's order
+  int64_t order_begin = 0;            // the split's first position in the record order
+  std::vector<int64_t> rank_starts;   // (W + 1) rank r holds the split's records [rank_starts[r], rank_starts[r + 1])
+  std::vector<PlacedRecord> records;  // this rank's range of the split's order
   data::ShardCounts counts;
   data::ShardRows rows;
   int64_t tail_tokens_dropped = 0;
@@ -95,9 +100,10 @@ class PrepJob {
 
  private:
   void set_up();
-  void count_and_assign();
-  void read_owned_lines();
-  void tokenize_owned();
+  void read_my_lines();
+  void number_and_assign();
+  void tokenize_read();
+  void exchange_records();
   void resolve_bad_records();
   void build_rows();
   void pack_split(Split& split);
@@ -105,12 +111,22 @@ class PrepJob {
   void write_manifest();
   void remove_outputs();
 
+  // Which split a position of the record order is in, which rank holds it, and its slot there.
+  struct Place {
+    size_t split = 0;
+    int rank = 0;
+    int64_t slot = 0;
+  };
+  Place place_of(int64_t position) const;
+
   const PrepOptions& o_;
   const dist::Comm& comm_;
   std::unique_ptr<data::Tokenizer> tokenizer_;
   std::optional<data::Template> template_;
   std::vector<InputFile> files_;
   std::vector<int64_t> file_first_record_;  // global number of each file's first line; back() = total
+  std::vector<ReadLine> read_;              // the lines this rank read, in file and line order
+  std::vector<PlacedRecord> placed_;        // the same records, numbered, then tokenized
   data::ShardInfo info_;
   std::vector<Split> splits_;
   std::vector<std::string> written_;  // files this rank created
@@ -154,74 +170,100 @@ void PrepJob::set_up() {
   for (const auto& f : files_) info_.source_files.push_back(f.path);
 }
 
-// Lines per file, counted in parallel: plain files by byte range, gzip files whole, by one rank each.
-void PrepJob::count_and_assign() {
-  std::vector<int64_t> lines(files_.size(), 0);
+// Plain files by byte range: each rank reads the lines that start in its 1/W of the file's
+// bytes. Gzip files by line: every rank decompresses the whole file and keeps every W-th line.
+void PrepJob::read_my_lines() {
   step(comm_, [&] {
     for (size_t f = 0; f < files_.size(); ++f) {
       const InputFile& file = files_[f];
+      auto keep = [&](int64_t index, std::string_view text) {
+        read_.push_back({static_cast<int32_t>(f), index, std::string(text)});
+      };
       if (file.gzip) {
-        if (static_cast<int>(f % comm_.world) == comm_.rank) lines[f] = count_lines(file);
+        for_each_line(file, [&](int64_t index, std::string_view text) {
+          if (keeps_gzip_line(index, comm_.rank, comm_.world)) keep(index, text);
+        });
       } else {
-        lines[f] = count_line_starts(file, file.size * comm_.rank / comm_.world, file.size * (comm_.rank + 1) / comm_.world);
+        for_each_line_starting_in(file, file.size * comm_.rank / comm_.world, file.size * (comm_.rank + 1) / comm_.world,
+                                  keep);
       }
     }
   });
-  comm_.allreduce_sum(lines.data(), lines.size());
+}
+
+// Numbers the lines over all ranks (a plain file's lines in rank order), shuffles the record
+// order and places each line this rank read in it.
+void PrepJob::number_and_assign() {
+  const size_t n_files = files_.size();
+  std::vector<int64_t> mine(2 * n_files, 0);  // lines read from each file, then each file's size
+  for (const ReadLine& line : read_) ++mine[static_cast<size_t>(line.file)];
+  for (size_t f = 0; f < n_files; ++f) mine[n_files + f] = files_[f].size;
+  std::vector<std::vector<int64_t>> all;  // [rank] its `mine`
+  for (const std::vector<uint8_t>& bytes : comm_.allgather(to_bytes(mine))) all.push_back(from_bytes(bytes));
+  std::vector<int64_t> lines(n_files, 0), first_index(n_files, 0);  // first_index: a plain file's lines on lower ranks
+  for (int r = 0; r < comm_.world; ++r) {
+    const std::vector<int64_t>& theirs = all[static_cast<size_t>(r)];
+    for (size_t f = 0; f < n_files; ++f) {
+      // Byte ranges tile a file only when every rank saw the same size.
+      LOOM_REQUIRE(theirs[n_files + f] == all[0][n_files + f], files_[f].path, ": changed while being read (",
+                   all[0][n_files + f], " bytes on rank 0, ", theirs[n_files + f], " on rank ", r, ")");
+      lines[f] += theirs[f];
+      if (r < comm_.rank && !files_[f].gzip) first_index[f] += theirs[f];
+    }
+  }
+  // The ranks' shares of a gzip file's lines cover it only when every rank saw as many lines.
+  for (int r = 0; r < comm_.world; ++r)
+    for (size_t f = 0; f < n_files; ++f)
+      LOOM_REQUIRE(!files_[f].gzip || all[static_cast<size_t>(r)][f] == gzip_lines_kept(lines[f], r, comm_.world),
+                   files_[f].path, ": changed while being read (rank ", r, " kept ", all[static_cast<size_t>(r)][f],
+                   " of ", lines[f], " lines)");
   file_first_record_.assign(1, 0);
   for (int64_t n : lines) file_first_record_.push_back(file_first_record_.back() + n);
   const int64_t total = file_first_record_.back();
 
-  const std::vector<int64_t> order = data::shuffled_order(total, o_.seed, data::kRecordOrderStream);
   const int64_t eval_count = static_cast<int64_t>(static_cast<double>(total) * o_.eval_fraction + 0.5);
   struct Range { const char* name; int64_t begin, end; };
   const Range ranges[2] = {{"train", eval_count, total}, {"eval", 0, eval_count}};
   for (const Range& range : ranges) {
     if (range.end == range.begin && std::string(range.name) == "eval") continue;
-    Split split;
+    Split& split = splits_.emplace_back();
     split.name = range.name;
+    split.order_begin = range.begin;
     const int64_t n = range.end - range.begin;
-    const int64_t lo = range.begin + n * comm_.rank / comm_.world, hi = range.begin + n * (comm_.rank + 1) / comm_.world;
-    for (int64_t p = lo; p < hi; ++p) {
-      OwnedRecord record;
-      record.global = order[static_cast<size_t>(p)];
-      split.records.push_back(std::move(record));
-    }
-    splits_.push_back(std::move(split));
+    for (int r = 0; r <= comm_.world; ++r) split.rank_starts.push_back(n * r / comm_.world);
+    split.records.resize(static_cast<size_t>(split.rank_starts[comm_.rank + 1] - split.rank_starts[comm_.rank]));
+  }
+
+  std::vector<int64_t> position_of(static_cast<size_t>(total));  // record number -> position in the order
+  {
+    const std::vector<int64_t> order = data::shuffled_order(total, o_.seed, data::kRecordOrderStream);
+    for (size_t p = 0; p < order.size(); ++p) position_of[static_cast<size_t>(order[p])] = static_cast<int64_t>(p);
+  }
+  placed_.resize(read_.size());
+  for (size_t i = 0; i < read_.size(); ++i) {
+    const size_t f = static_cast<size_t>(read_[i].file);
+    const int64_t line = first_index[f] + read_[i].index;  // 0-based, in the file
+    placed_[i].file = read_[i].file;
+    placed_[i].line = line + 1;
+    placed_[i].position = position_of[static_cast<size_t>(file_first_record_[f] + line)];
   }
 }
 
-void PrepJob::read_owned_lines() {
-  // (global record number, split, slot) sorted by record number: one pass over the inputs fills them.
-  struct Want { int64_t global; size_t split, slot; };
-  std::vector<Want> wants;
-  for (size_t s = 0; s < splits_.size(); ++s)
-    for (size_t i = 0; i < splits_[s].records.size(); ++i) wants.push_back({splits_[s].records[i].global, s, i});
-  std::sort(wants.begin(), wants.end(), [](const Want& a, const Want& b) { return a.global < b.global; });
-  step(comm_, [&] {
-    size_t next = 0;
-    for (size_t f = 0; f < files_.size() && next < wants.size(); ++f) {
-      const int64_t first = file_first_record_[f], end = file_first_record_[f + 1];
-      if (wants[next].global >= end) continue;
-      int64_t seen = 0;
-      for_each_line(files_[f], [&](int64_t line, std::string_view text) {
-        ++seen;
-        while (next < wants.size() && wants[next].global == first + line) {
-          OwnedRecord& record = splits_[wants[next].split].records[wants[next].slot];
-          record.file = static_cast<int32_t>(f);
-          record.line = line + 1;
-          record.raw.assign(text);
-          ++next;
-        }
-      });
-      LOOM_REQUIRE(seen == end - first, files_[f].path, ": changed while being read (", seen, " lines, counted ",
-                   end - first, ")");
-    }
-  });
+PrepJob::Place PrepJob::place_of(int64_t position) const {
+  size_t s = 0;
+  while (s < splits_.size() && !(position >= splits_[s].order_begin &&
+                                 position < splits_[s].order_begin + splits_[s].rank_starts.back()))
+    ++s;
+  LOOM_ASSERT(s < splits_.size());
+  const std::vector<int64_t>& starts = splits_[s].rank_starts;
+  const int64_t index = position - splits_[s].order_begin;
+  // The last rank whose range starts at or before index (ranges of ranks with no records are empty).
+  const int rank = static_cast<int>(std::upper_bound(starts.begin(), starts.end(), index) - starts.begin()) - 1;
+  return {s, rank, index - starts[static_cast<size_t>(rank)]};
 }
 
 // Parse, apply the template and tokenize; nothing here throws for bad data.
-data::TokenizedRecord parse_and_tokenize(const OwnedRecord& record, const InputFile& file, const data::Template& tmpl,
+data::TokenizedRecord parse_and_tokenize(std::string_view raw, const InputFile& file, const data::Template& tmpl,
                                          const data::Tokenizer& tokenizer, const data::RecordLimits& limits) {
   auto reject = [](std::string message) {
     data::TokenizedRecord r;
@@ -229,16 +271,16 @@ data::TokenizedRecord parse_and_tokenize(const OwnedRecord& record, const InputF
     r.error = {data::RecordError::Reason::invalid, std::move(message)};
     return r;
   };
-  const size_t bad_byte = first_invalid_utf8(record.raw);
+  const size_t bad_byte = first_invalid_utf8(raw);
   if (bad_byte != std::string_view::npos) return reject(cat("invalid UTF-8 byte at column ", bad_byte + 1));
   data::Example example;
   if (file.json_lines) {
     nlohmann::json object;
     try {
-      object = nlohmann::json::parse(record.raw);
+      object = nlohmann::json::parse(raw);
     } catch (const nlohmann::json::parse_error& e) {
-      return reject(record.raw.empty() ? std::string("empty line, expected a JSON object")
-                                       : cat("malformed JSON at column ", e.byte));
+      return reject(raw.empty() ? std::string("empty line, expected a JSON object")
+                                : cat("malformed JSON at column ", e.byte));
     }
     data::RecordError error;
     if (!tmpl.apply(object, limits.kind == ShardKind::pairs, &example, &error)) {
@@ -248,37 +290,63 @@ data::TokenizedRecord parse_and_tokenize(const OwnedRecord& record, const InputF
       return r;
     }
   } else {
-    example = tmpl.apply_text(record.raw);
+    example = tmpl.apply_text(raw);
   }
   return data::tokenize_record(example, tokenizer, limits);
 }
 
-void PrepJob::tokenize_owned() {
+void PrepJob::tokenize_read() {
   const data::RecordLimits limits{o_.kind, o_.layout, o_.row_len};
   step(comm_, [&] {
-    for (Split& split : splits_) {
-      std::vector<OwnedRecord>& records = split.records;
-      const int64_t n = static_cast<int64_t>(records.size());
-      std::string failure;
+    const int64_t n = static_cast<int64_t>(read_.size());
+    std::string failure;
 #pragma omp parallel for schedule(dynamic, 16) num_threads(o_.threads)
-      for (int64_t i = 0; i < n; ++i) {
-        try {
-          records[i].tokens = parse_and_tokenize(records[i], files_[records[i].file], *template_, *tokenizer_, limits);
-        } catch (const std::exception& e) {
+    for (int64_t i = 0; i < n; ++i) {
+      try {
+        placed_[i].tokens = parse_and_tokenize(read_[i].text, files_[read_[i].file], *template_, *tokenizer_, limits);
+      } catch (const std::exception& e) {
 #pragma omp critical
-          if (failure.empty()) failure = e.what();
-        }
-        std::string().swap(records[i].raw);
+        if (failure.empty()) failure = e.what();
       }
-      if (!failure.empty()) throw Error(failure);
+      std::string().swap(read_[i].text);
     }
+    if (!failure.empty()) throw Error(failure);
   });
+  std::vector<ReadLine>().swap(read_);
+}
+
+// Each record goes to the rank that holds its position, into its slot there; the records this
+// rank holds itself stay in memory, the others travel as bytes.
+void PrepJob::exchange_records() {
+  size_t settled = 0;
+  auto settle = [&](PlacedRecord&& record) {
+    const Place place = place_of(record.position);
+    LOOM_ASSERT(place.rank == comm_.rank);
+    splits_[place.split].records[static_cast<size_t>(place.slot)] = std::move(record);
+    ++settled;
+  };
+  std::vector<std::vector<uint8_t>> to_ranks(static_cast<size_t>(comm_.world));
+  for (PlacedRecord& record : placed_) {
+    const int rank = place_of(record.position).rank;
+    if (rank == comm_.rank) {
+      settle(std::move(record));
+    } else {
+      append_record_bytes(&to_ranks[static_cast<size_t>(rank)], record);
+      record.tokens = data::TokenizedRecord();
+    }
+  }
+  std::vector<PlacedRecord>().swap(placed_);
+  for (const std::vector<uint8_t>& bytes : comm_.alltoallv(std::move(to_ranks)))
+    for (PlacedRecord& record : records_from_bytes(bytes)) settle(std::move(record));
+  size_t expected = 0;
+  for (const Split& split : splits_) expected += split.records.size();
+  LOOM_ASSERT(settled == expected);
 }
 
 void PrepJob::resolve_bad_records() {
   step(comm_, [&] {
     for (Split& split : splits_) {
-      for (const OwnedRecord& record : split.records) {
+      for (const PlacedRecord& record : split.records) {
         using Status = data::TokenizedRecord::Status;
         if (record.tokens.status == Status::identical) ++split.counts.dropped_identical;
         if (record.tokens.status != Status::rejected) continue;
@@ -296,10 +364,10 @@ void PrepJob::resolve_bad_records() {
 void PrepJob::pack_split(Split& split) {
   using Status = data::TokenizedRecord::Status;
   int64_t kept_documents = 0;
-  for (const OwnedRecord& r : split.records) kept_documents += r.tokens.status == Status::ok;
+  for (const PlacedRecord& r : split.records) kept_documents += r.tokens.status == Status::ok;
   // Global document and token offsets of this rank: exclusive scans over ranks.
   int64_t local_tokens = 0;
-  for (const OwnedRecord& r : split.records)
+  for (const PlacedRecord& r : split.records)
     if (r.tokens.status == Status::ok) local_tokens += static_cast<int64_t>(r.tokens.tokens.size()) + 1;
   const auto sizes = comm_.allgather(to_bytes({kept_documents, local_tokens}));
   int64_t doc_start = 0, token_start = 0, total_tokens = 0;
@@ -315,7 +383,7 @@ void PrepJob::pack_split(Split& split) {
   local.tokens.reserve(static_cast<size_t>(local_tokens));
   local.doc.reserve(static_cast<size_t>(local_tokens));
   int64_t doc = doc_start;
-  for (const OwnedRecord& r : split.records)
+  for (const PlacedRecord& r : split.records)
     if (r.tokens.status == Status::ok) local.append_document(r.tokens.tokens, info_.eos_id, doc++);
   // The heads (L - 1 tokens) of every rank; this rank's blocks may run into the following ones.
   const size_t head_len = static_cast<size_t>(o_.row_len - 1);
@@ -348,7 +416,7 @@ void PrepJob::build_rows() {
       pack_split(split);
       continue;
     }
-    for (const OwnedRecord& r : split.records) {
+    for (const PlacedRecord& r : split.records) {
       if (r.tokens.status != data::TokenizedRecord::Status::ok) continue;
       split.rows.append_record(r.tokens, info_, r.file, r.line);
       split.counts.tokens += static_cast<int64_t>(r.tokens.tokens.size() + r.tokens.rejected.size());
@@ -423,9 +491,10 @@ PrepSummary PrepJob::run() {
   const auto started = std::chrono::steady_clock::now();
   try {
     set_up();
-    count_and_assign();
-    read_owned_lines();
-    tokenize_owned();
+    read_my_lines();
+    number_and_assign();
+    tokenize_read();
+    exchange_records();
     resolve_bad_records();
     build_rows();
     write_shards();

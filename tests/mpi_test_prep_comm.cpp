@@ -1,4 +1,4 @@
-// The MPI wrapper under mpirun -np 2: sums, broadcast, gathers of unequal blocks.
+// The MPI wrapper under mpirun -np 2: sums, broadcast, gathers of unequal blocks, all-to-all.
 #include <gtest/gtest.h>
 
 #include "dist/comm.h"
@@ -51,6 +51,24 @@ TEST(PrepComm, BroadcastAndGathers) {
   ASSERT_EQ(everyone.size(), 2u);
   EXPECT_EQ(everyone[1], (std::vector<uint8_t>{2, 2, 2}));
   comm().barrier();
+}
+
+// Rank s sends rank d a block of 3 s + 2 d bytes, each 10 s + d: rank 0 sends itself nothing.
+std::vector<uint8_t> block_from_to(int s, int d) {
+  return std::vector<uint8_t>(static_cast<size_t>(3 * s + 2 * d), static_cast<uint8_t>(10 * s + d));
+}
+
+TEST(PrepComm, AlltoallvDeliversEveryBlock) {
+  // One piece per block, then pieces of 2 bytes (a 3-byte block travels as 2 + 1).
+  for (const size_t piece_bytes : {size_t{1} << 30, size_t{2}}) {
+    std::vector<std::vector<uint8_t>> to_ranks;
+    for (int d = 0; d < comm().world; ++d) to_ranks.push_back(block_from_to(comm().rank, d));
+    const auto from_ranks = comm().alltoallv(to_ranks, piece_bytes);
+    ASSERT_EQ(from_ranks.size(), 2u);
+    for (int s = 0; s < comm().world; ++s)
+      EXPECT_EQ(from_ranks[static_cast<size_t>(s)], block_from_to(s, comm().rank)) << "from rank " << s << ", pieces of "
+                                                                                   << piece_bytes;
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -149,6 +150,43 @@ std::vector<std::vector<uint8_t>> Comm::allgather(const std::vector<uint8_t>& mi
   }
 #endif
   return {mine};
+}
+
+std::vector<std::vector<uint8_t>> Comm::alltoallv(std::vector<std::vector<uint8_t>> to_ranks,
+                                                 size_t piece_bytes) const {
+  LOOM_ASSERT(to_ranks.size() == static_cast<size_t>(world));
+  LOOM_ASSERT(piece_bytes > 0 && piece_bytes <= static_cast<size_t>(INT32_MAX));
+  std::vector<std::vector<uint8_t>> from_ranks(to_ranks.size());
+  from_ranks[static_cast<size_t>(rank)] = std::move(to_ranks[static_cast<size_t>(rank)]);
+#if LOOM_HAVE_MPI
+  if (uses_mpi) {
+    std::vector<int64_t> send_sizes(static_cast<size_t>(world)), receive_sizes(static_cast<size_t>(world));
+    for (size_t r = 0; r < to_ranks.size(); ++r) send_sizes[r] = static_cast<int64_t>(to_ranks[r].size());
+    LOOM_MPI_CHECK(MPI_Alltoall(send_sizes.data(), 1, MPI_INT64_T, receive_sizes.data(), 1, MPI_INT64_T, MPI_COMM_WORLD));
+    // Sender and receiver cut a block into the same pieces; pieces between two ranks arrive in order.
+    std::vector<MPI_Request> requests;
+    auto post_pieces = [&](uint8_t* bytes, size_t size, int peer, bool send) {
+      for (size_t at = 0; at < size; at += piece_bytes) {
+        const int count = static_cast<int>(std::min(piece_bytes, size - at));
+        requests.emplace_back();
+        if (send)
+          LOOM_MPI_CHECK(MPI_Isend(bytes + at, count, MPI_BYTE, peer, 0, MPI_COMM_WORLD, &requests.back()));
+        else
+          LOOM_MPI_CHECK(MPI_Irecv(bytes + at, count, MPI_BYTE, peer, 0, MPI_COMM_WORLD, &requests.back()));
+      }
+    };
+    for (int r = 0; r < world; ++r) {
+      if (r == rank) continue;
+      std::vector<uint8_t>& block = from_ranks[static_cast<size_t>(r)];
+      block.resize(static_cast<size_t>(receive_sizes[static_cast<size_t>(r)]));
+      post_pieces(block.data(), block.size(), r, false);
+    }
+    for (int r = 0; r < world; ++r)
+      if (r != rank) post_pieces(to_ranks[static_cast<size_t>(r)].data(), to_ranks[static_cast<size_t>(r)].size(), r, true);
+    LOOM_MPI_CHECK(MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE));
+  }
+#endif
+  return from_ranks;
 }
 
 void Comm::abort(int code, const std::string& message) const {

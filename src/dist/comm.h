@@ -32,6 +32,10 @@ struct Comm {
   std::vector<std::vector<uint8_t>> gather_to_root(const std::vector<uint8_t>& mine) const;
   // Every rank receives every rank's block, in rank order.
   std::vector<std::vector<uint8_t>> allgather(const std::vector<uint8_t>& mine) const;
+  // Every rank sends to_ranks[r] to rank r (one block per rank) and receives, in rank order, the
+  // block each rank sent it. Blocks of any size: they travel in pieces of at most piece_bytes.
+  std::vector<std::vector<uint8_t>> alltoallv(std::vector<std::vector<uint8_t>> to_ranks,
+                                              size_t piece_bytes = size_t{1} << 30) const;
   // Prints "loom: rank R on HOST: message" and ends every rank with `code`.
   [[noreturn]] void abort(int code, const std::string& message) const;
 };

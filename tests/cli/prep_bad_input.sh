@@ -43,16 +43,35 @@ expect_skip() {
   echo "ok: $name skipped and counted in $attribute"
 }
 
+# expect_skip_once NAME loom-prep-arguments...: success, and the manifest's totals count one
+# invalid record (whichever rank read it).
+expect_skip_once() {
+  local name=$1; shift
+  local out="$WORK/skip-$name"
+  "$@" --on-error skip --out "$out" >/dev/null
+  tr -d ' \n' <"$out/manifest.json" | grep -q '"totals":{[^}]*"dropped_invalid":1,' ||
+    fail "$name: the manifest's totals do not count one invalid record: $(cat "$out/manifest.json")"
+  echo "ok: $name skipped and counted once"
+}
+
 good='{"text": "A good line of text."}'
 printf '%s\n{"text": "no closing brace"\n%s\n' "$good" "$good" >"$WORK/malformed.jsonl"
 printf '%s\n{"body": "wrong field"}\n%s\n' "$good" "$good" >"$WORK/missing.jsonl"
 printf '%s\n{"text": "bad \xff byte"}\n%s\n' "$good" "$good" >"$WORK/nonutf8.jsonl"
 printf '%s\n{"text": ""}\n%s\n' "$good" "$good" >"$WORK/empty.jsonl"
 printf '%s\n{"text": "%s"}\n%s\n' "$good" "$(printf 'word %.0s' $(seq 1 50))" "$good" >"$WORK/long.jsonl"
+# A bad line in the second half of a plain file's bytes: with 2 ranks, rank 1 reads it.
+{ for _ in $(seq 1 30); do echo "$good"; done; echo '{"text": "late"'; echo "$good"; } >"$WORK/late.jsonl"
+# A gzip file's lines are dealt out by index: with 2 or 3 ranks, rank 1 reads line 2.
+gzip -c "$WORK/malformed.jsonl" >"$WORK/malformed.jsonl.gz"
+# A gzip file cut short: its last line would arrive half, so the stream itself is the error.
+for i in $(seq 1 400); do echo "{\"text\": \"line $i of $((i * 7919 % 1000))\"}"; done | gzip -c | head -c 1000 \
+  >"$WORK/cut.jsonl.gz"
 
 SFT=("$LOOM_PREP" sft --tokenizer "$TOKENIZER" --seq-len 16)
 PADDED=("$LOOM_PREP" sft --tokenizer "$TOKENIZER" --layout padded --seq-len 32)
 MPIRUN=(mpirun -np 2 --oversubscribe --allow-run-as-root)
+MPIRUN3=(mpirun -np 3 --oversubscribe --allow-run-as-root)
 
 expect_failure malformed "malformed.jsonl:2: malformed JSON" "${SFT[@]}" "$WORK/malformed.jsonl"
 expect_failure malformed-2-ranks "malformed.jsonl:2: malformed JSON" "${MPIRUN[@]}" "${SFT[@]}" "$WORK/malformed.jsonl"
@@ -62,12 +81,19 @@ expect_failure empty "empty.jsonl:2: empty document" "${SFT[@]}" "$WORK/empty.js
 expect_failure too-long "long.jsonl:2: document of [0-9]* tokens does not fit seq_len 32" "${PADDED[@]}" "$WORK/long.jsonl"
 expect_failure too-long-2-ranks "long.jsonl:2: document of" "${MPIRUN[@]}" "${PADDED[@]}" "$WORK/long.jsonl"
 
+expect_failure late-2-ranks "late.jsonl:31: malformed JSON" "${MPIRUN[@]}" "${SFT[@]}" "$WORK/late.jsonl"
+expect_failure gzip-2-ranks "malformed.jsonl.gz:2: malformed JSON" "${MPIRUN[@]}" "${SFT[@]}" "$WORK/malformed.jsonl.gz"
+expect_failure gzip-3-ranks "malformed.jsonl.gz:2: malformed JSON" "${MPIRUN3[@]}" "${SFT[@]}" "$WORK/malformed.jsonl.gz"
+
 expect_skip malformed dropped_invalid "${SFT[@]}" "$WORK/malformed.jsonl"
 expect_skip missing dropped_invalid "${SFT[@]}" "$WORK/missing.jsonl"
 expect_skip nonutf8 dropped_invalid "${SFT[@]}" "$WORK/nonutf8.jsonl"
 expect_skip empty dropped_empty "${SFT[@]}" "$WORK/empty.jsonl"
 expect_skip too-long dropped_too_long "${PADDED[@]}" "$WORK/long.jsonl"
+expect_skip_once late-2-ranks "${MPIRUN[@]}" "${SFT[@]}" "$WORK/late.jsonl"
+expect_skip_once gzip-3-ranks "${MPIRUN3[@]}" "${SFT[@]}" "$WORK/malformed.jsonl.gz"
 
+expect_failure cut-gzip "cut.jsonl.gz: the gzip stream is truncated or corrupt" "${SFT[@]}" "$WORK/cut.jsonl.gz"
 expect_failure no-input "nothing.jsonl: cannot open input" "${SFT[@]}" "$WORK/nothing.jsonl"
 expect_failure bad-tokenizer "malformed.jsonl: cannot load tokenizer" \
   "$LOOM_PREP" sft --tokenizer "$WORK/malformed.jsonl" "$WORK/empty.jsonl"
