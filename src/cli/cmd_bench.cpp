@@ -13,8 +13,8 @@
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
-#include "core/blas_core.h"
 #include "core/check.h"
+#include "core/runtime_tuning.h"
 #include "core/rng.h"
 #include "dist/comm.h"
 #include "dist/thread_budget.h"

@@ -9,8 +9,8 @@
 #endif
 
 #include "cli/commands.h"
-#include "core/blas_core.h"
 #include "core/check.h"
+#include "core/runtime_tuning.h"
 #include "train/stop_request.h"
 
 namespace {
@@ -36,7 +36,7 @@ int fail_all_ranks() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  loom::reexec_with_tuned_blas(argv);  // before anything else: it may replace this process
+  loom::reexec_with_tuned_runtime(argv);  // before anything else: it may replace this process
   loom::install_stop_handlers();  // first: a Slurm warning signal may come at any time
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
     print_usage(argc < 2 ? stderr : stdout);

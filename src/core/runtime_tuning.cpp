@@ -1,4 +1,4 @@
-#include "core/blas_core.h"
+#include "core/runtime_tuning.h"
 
 #include <cblas.h>
 #include <unistd.h>
@@ -27,18 +27,21 @@ const char* best_core_for_this_cpu() {
   return nullptr;
 }
 
+// Sets name=value unless the environment has name; true when it set it.
+bool set_if_unset(const char* name, const char* value) {
+  if (value == nullptr || std::getenv(name) != nullptr) return false;
+  return setenv(name, value, 0) == 0;
+}
+
 }  // namespace
 
 const char* blas_core_name() { return openblas_get_corename(); }
 
-void reexec_with_tuned_blas(char** argv) {
-  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice, or already re-executed
-  if (!is_generic_core(blas_core_name())) return;
-  const char* better = best_core_for_this_cpu();
-  if (better == nullptr || std::strcmp(better, blas_core_name()) == 0) return;
-  setenv("OPENBLAS_CORETYPE", better, 1);
-  execv("/proc/self/exe", argv);
-  unsetenv("OPENBLAS_CORETYPE");  // exec failed: go on with the generic kernels
+void reexec_with_tuned_runtime(char** argv) {
+  const char* better_core = is_generic_core(blas_core_name()) ? best_core_for_this_cpu() : nullptr;
+  const bool set_core = set_if_unset("OPENBLAS_CORETYPE", better_core);
+  const bool set_wait = set_if_unset("OMP_WAIT_POLICY", "passive");
+  if (set_core || set_wait) execv("/proc/self/exe", argv);
 }
 
 }  // namespace loom
