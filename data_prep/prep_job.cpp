@@ -275,13 +275,11 @@ data::TokenizedRecord parse_and_tokenize(std::string_view raw, const InputFile& 
   if (bad_byte != std::string_view::npos) return reject(cat("invalid UTF-8 byte at column ", bad_byte + 1));
   data::Example example;
   if (file.json_lines) {
-    nlohmann::json object;
-    try {
-      object = nlohmann::json::parse(raw);
-    } catch (const nlohmann::json::parse_error& e) {
+    data::FlatJsonObject object;
+    size_t column = 0;
+    if (!object.parse(raw, &column))
       return reject(raw.empty() ? std::string("empty line, expected a JSON object")
-                                : cat("malformed JSON at column ", e.byte));
-    }
+                                : cat("malformed JSON at column ", column));
     data::RecordError error;
     if (!tmpl.apply(object, limits.kind == ShardKind::pairs, &example, &error)) {
       data::TokenizedRecord r;
@@ -432,7 +430,7 @@ void PrepJob::write_shards() {
   for (Split& split : splits_) {
     std::snprintf(name, sizeof(name), "%s-%05d-of-%05d.h5", split.name.c_str(), comm_.rank, comm_.world);
     split.final_path = (fs::path(o_.out_dir) / name).string();
-    split.temp_path = (fs::path(o_.out_dir) / ("." + std::string(name) + ".tmp")).string();
+    split.temp_path = (fs::path(o_.out_dir) / cat(".", name, ".tmp")).string();
   }
   step(comm_, [&] {
     for (Split& split : splits_) {

@@ -2,6 +2,9 @@
 // truncation from the left of the prompt, identical pairs, prompt truncation, empty and too-long records.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include "data/flat_json.h"
 #include "data/records.h"
 #include "data/templates.h"
 #include "support/test_support.h"
@@ -9,14 +12,23 @@
 namespace {
 
 using loom::data::Example;
+using loom::data::FlatJsonObject;
 using loom::data::RecordError;
 using loom::data::Template;
 using nlohmann::json;
 
+// The record as a JSON Lines line, parsed the way loom-prep parses it.
+FlatJsonObject record(const json& object) {
+  FlatJsonObject parsed;
+  size_t column = 0;
+  EXPECT_TRUE(parsed.parse(object.dump(), &column)) << object.dump();
+  return parsed;
+}
+
 Example apply(const Template& t, const json& object, bool want_rejected = false) {
   Example example;
   RecordError error;
-  EXPECT_TRUE(t.apply(object, want_rejected, &example, &error)) << error.message;
+  EXPECT_TRUE(t.apply(record(object), want_rejected, &example, &error)) << error.message;
   return example;
 }
 
@@ -65,11 +77,11 @@ TEST(PrepTemplates, MissingAndWrongFieldsAreRecordErrors) {
   const Template t("stackllama", "text", "rejected");
   Example e;
   RecordError error;
-  EXPECT_FALSE(t.apply(json{{"question", "q"}}, false, &e, &error));
+  EXPECT_FALSE(t.apply(record({{"question", "q"}}), false, &e, &error));
   EXPECT_EQ(error.message, "missing field 'response_j'");
-  EXPECT_FALSE(t.apply(json{{"question", 3}, {"response_j", "a"}}, false, &e, &error));
+  EXPECT_FALSE(t.apply(record({{"question", 3}, {"response_j", "a"}}), false, &e, &error));
   EXPECT_EQ(error.message, "field 'question' must be a string");
-  EXPECT_FALSE(Template("hh", "text", "r").apply(json{{"chosen", "no tag"}}, false, &e, &error));
+  EXPECT_FALSE(Template("hh", "text", "r").apply(record({{"chosen", "no tag"}}), false, &e, &error));
   EXPECT_THROW(Template("{unclosed", "text", "r"), loom::Error);
   EXPECT_THROW(Template("no placeholder", "text", "r"), loom::Error);
 }

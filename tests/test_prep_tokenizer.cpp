@@ -1,6 +1,5 @@
 // The SentencePiece wrapper against the genuine Llama-2 tokenizer and real HH-RLHF text.
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <nlohmann/json.hpp>
 
@@ -20,24 +19,6 @@ namespace {
 
 std::string tokenizer_path() { return loom::test::shared_dir() + "/data/llama2-tokenizer/tokenizer.model"; }
 
-std::vector<std::string> hh_lines(size_t count) {
-  const std::string path = loom::test::shared_dir() + "/data/hh-rlhf/harmless-base-test.jsonl.gz";
-  gzFile in = gzopen(path.c_str(), "rb");
-  EXPECT_TRUE(in) << path;
-  std::vector<std::string> lines;
-  char buffer[1 << 16];
-  std::string line;
-  while (in && lines.size() < count && gzgets(in, buffer, sizeof(buffer))) {
-    line += buffer;
-    if (!line.empty() && line.back() == '\n') {
-      line.pop_back();
-      lines.push_back(line);
-      line.clear();
-    }
-  }
-  if (in) gzclose(in);
-  return lines;
-}
 
 TEST(PrepTokenizer, EncodesAsHuggingFaceLlamaTokenizer) {
   loom::data::Tokenizer tokenizer(tokenizer_path());
@@ -53,7 +34,7 @@ TEST(PrepTokenizer, EncodesAsHuggingFaceLlamaTokenizer) {
 
 TEST(PrepTokenizer, RealDialoguesRoundTrip) {
   loom::data::Tokenizer tokenizer(tokenizer_path());
-  const std::vector<std::string> lines = hh_lines(300);
+  const std::vector<std::string> lines = loom::test::hh_jsonl_lines(300);
   ASSERT_EQ(lines.size(), 300u);
   for (size_t i = 0; i < lines.size(); ++i) {
     for (const char* field : {"chosen", "rejected"}) {
@@ -67,7 +48,7 @@ TEST(PrepTokenizer, RealDialoguesRoundTrip) {
 // Every `chosen` and `rejected` dialogue of the HH file.
 std::vector<std::string> hh_dialogues() {
   std::vector<std::string> texts;
-  for (const std::string& line : hh_lines(1 << 20)) {
+  for (const std::string& line : loom::test::hh_jsonl_lines(1 << 20)) {
     const nlohmann::json record = nlohmann::json::parse(line);
     texts.push_back(record["chosen"].get<std::string>());
     texts.push_back(record["rejected"].get<std::string>());

@@ -49,21 +49,21 @@ Template::Template(const std::string& spec, const std::string& text_field, const
   if (prompt_fields_.empty() && prompt_parts_.size() == 1 && prompt_parts_[0].empty()) prompt_parts_.clear();
 }
 
-static bool string_field(const nlohmann::json& object, const std::string& key, std::string* out, RecordError* error) {
-  const auto it = object.find(key);
-  if (it == object.end() || it->is_null()) {
+static bool string_field(const FlatJsonObject& object, const std::string& key, std::string* out, RecordError* error) {
+  const JsonMember* member = object.find(key);
+  if (member == nullptr || member->kind == JsonMember::Kind::null) {
     *error = {RecordError::Reason::invalid, "missing field '" + key + "'"};
     return false;
   }
-  if (!it->is_string()) {
+  if (member->kind != JsonMember::Kind::string) {
     *error = {RecordError::Reason::invalid, "field '" + key + "' must be a string"};
     return false;
   }
-  *out = it->get<std::string>();
+  *out = member->text;
   return true;
 }
 
-bool Template::apply(const nlohmann::json& object, bool want_rejected, Example* example, RecordError* error) const {
+bool Template::apply(const FlatJsonObject& object, bool want_rejected, Example* example, RecordError* error) const {
   if (!object.is_object()) {
     *error = {RecordError::Reason::invalid, "line is not a JSON object"};
     return false;
@@ -88,10 +88,11 @@ bool Template::apply(const nlohmann::json& object, bool want_rejected, Example* 
   return true;
 }
 
-bool Template::apply_hh(const nlohmann::json& object, bool want_rejected, Example* example, RecordError* error) const {
+bool Template::apply_hh(const FlatJsonObject& object, bool want_rejected, Example* example, RecordError* error) const {
   std::string chosen, rejected;
   if (!string_field(object, "chosen", &chosen, error)) return false;
-  const bool has_rejected = object.contains("rejected") && !object["rejected"].is_null();
+  const JsonMember* rejected_member = object.find("rejected");
+  const bool has_rejected = rejected_member != nullptr && rejected_member->kind != JsonMember::Kind::null;
   if (want_rejected || has_rejected) {
     if (!string_field(object, "rejected", &rejected, error)) return false;
   }

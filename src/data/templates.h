@@ -16,7 +16,8 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+
+#include "data/flat_json.h"
 
 namespace loom::data {
 
@@ -44,13 +45,13 @@ class Template {
 
   // From a JSON object; want_rejected asks for the rejected answer too.
   // Returns false and fills *error for a record that cannot be used.
-  bool apply(const nlohmann::json& object, bool want_rejected, Example* example, RecordError* error) const;
+  bool apply(const FlatJsonObject& object, bool want_rejected, Example* example, RecordError* error) const;
   // From one line of a plain-text file (template `text` only).
   Example apply_text(std::string_view line) const;
   bool reads_text_lines() const { return name_ == "text"; }
 
  private:
-  bool apply_hh(const nlohmann::json& object, bool want_rejected, Example* example, RecordError* error) const;
+  bool apply_hh(const FlatJsonObject& object, bool want_rejected, Example* example, RecordError* error) const;
 
   std::string name_;
   // A placeholder template, split into literal text and field names: prompt = literal[0]

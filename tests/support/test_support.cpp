@@ -1,6 +1,7 @@
 #include "support/test_support.h"
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -71,6 +72,25 @@ std::string error_of(const std::function<void()>& f) {
 
 void expect_contains(const std::string& text, const std::string& part) {
   EXPECT_NE(text.find(part), std::string::npos) << "'" << part << "' not in: " << text;
+}
+
+std::vector<std::string> hh_jsonl_lines(size_t count) {
+  const std::string path = shared_dir() + "/data/hh-rlhf/harmless-base-test.jsonl.gz";
+  gzFile in = gzopen(path.c_str(), "rb");
+  EXPECT_TRUE(in) << path;
+  std::vector<std::string> lines;
+  char buffer[1 << 16];
+  std::string line;
+  while (in && lines.size() < count && gzgets(in, buffer, sizeof(buffer))) {
+    line += buffer;
+    if (!line.empty() && line.back() == '\n') {
+      line.pop_back();
+      lines.push_back(line);
+      line.clear();
+    }
+  }
+  if (in) gzclose(in);
+  return lines;
 }
 
 }  // namespace loom::test

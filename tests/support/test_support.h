@@ -13,6 +13,9 @@ std::string source_dir();  // the repository (LOOM_SOURCE_DIR)
 std::string shared_dir();  // ../shared beside the repository (LOOM_SHARED_DIR)
 std::string binary_dir();  // the build folder (LOOM_BINARY_DIR)
 
+// The first `count` lines of ../shared/data/hh-rlhf/harmless-base-test.jsonl.gz, without "\n".
+std::vector<std::string> hh_jsonl_lines(size_t count);
+
 // A fresh empty directory under the system temp dir, unique per test and process.
 std::string scratch_dir(const std::string& name);
 
