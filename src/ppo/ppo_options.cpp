@@ -1,40 +1,9 @@
 #include "ppo/ppo_options.h"
 
 #include "core/check.h"
+#include "train/option_values.h"
 
 namespace loom::ppo {
-
-namespace {
-
-template <typename T>
-po::typed_value<T>* with_default(const T& value) {
-  return po::value<T>()->default_value(value);
-}
-
-template <typename T>
-T get(const po::variables_map& values, const char* key) {
-  return values[key].as<T>();
-}
-
-int positive(const po::variables_map& values, const char* key) {
-  const int v = get<int>(values, key);
-  LOOM_REQUIRE(v > 0, key, " must be positive, got ", v);
-  return v;
-}
-
-float non_negative(const po::variables_map& values, const char* key) {
-  const float v = get<float>(values, key);
-  LOOM_REQUIRE(v >= 0.0f, key, " must be 0 or more, got ", v);
-  return v;
-}
-
-float strictly_positive(const po::variables_map& values, const char* key) {
-  const float v = get<float>(values, key);
-  LOOM_REQUIRE(v > 0.0f, key, " must be positive, got ", v);
-  return v;
-}
-
-}  // namespace
 
 CommonTrainingOptions ppo_training_defaults() {
   CommonTrainingOptions d;
@@ -97,57 +66,57 @@ PpoOptions ppo_options_from(const po::variables_map& values) {
   o.common = common_training_options_from(values);
   o.common.lora.task_type = "CAUSAL_LM";
   PpoConfig& p = o.ppo;
-  p.batch_size = positive(values, "ppo.batch_size");
-  p.ppo_epochs = positive(values, "ppo.ppo_epochs");
-  p.adap_kl_ctrl = get<bool>(values, "ppo.adap_kl_ctrl");
-  p.init_kl_coef = non_negative(values, "ppo.init_kl_coef");
-  p.target = strictly_positive(values, "ppo.target");
-  p.horizon = strictly_positive(values, "ppo.horizon");
-  p.gamma = non_negative(values, "ppo.gamma");
-  p.lam = non_negative(values, "ppo.lam");
-  p.loss.cliprange = non_negative(values, "ppo.cliprange");
-  p.loss.cliprange_value = non_negative(values, "ppo.cliprange_value");
-  p.loss.vf_coef = non_negative(values, "ppo.vf_coef");
-  p.loss.ratio_threshold = strictly_positive(values, "ppo.ratio_threshold");
-  p.kl_penalty = kl_penalty_from_name(get<std::string>(values, "ppo.kl_penalty"), "ppo.kl_penalty");
-  p.early_stopping = get<bool>(values, "ppo.early_stopping");
-  p.target_kl = strictly_positive(values, "ppo.target_kl");
-  p.use_score_scaling = get<bool>(values, "ppo.use_score_scaling");
-  p.use_score_norm = get<bool>(values, "ppo.use_score_norm");
-  p.score_clip = non_negative(values, "ppo.score_clip");
-  p.whiten_rewards = get<bool>(values, "ppo.whiten_rewards");
-  p.value_head_dropout = get<float>(values, "ppo.value_head_dropout");
+  p.batch_size = positive_int(values, "ppo.batch_size");
+  p.ppo_epochs = positive_int(values, "ppo.ppo_epochs");
+  p.adap_kl_ctrl = option<bool>(values, "ppo.adap_kl_ctrl");
+  p.init_kl_coef = non_negative_float(values, "ppo.init_kl_coef");
+  p.target = positive_float(values, "ppo.target");
+  p.horizon = positive_float(values, "ppo.horizon");
+  p.gamma = non_negative_float(values, "ppo.gamma");
+  p.lam = non_negative_float(values, "ppo.lam");
+  p.loss.cliprange = non_negative_float(values, "ppo.cliprange");
+  p.loss.cliprange_value = non_negative_float(values, "ppo.cliprange_value");
+  p.loss.vf_coef = non_negative_float(values, "ppo.vf_coef");
+  p.loss.ratio_threshold = positive_float(values, "ppo.ratio_threshold");
+  p.kl_penalty = kl_penalty_from_name(option<std::string>(values, "ppo.kl_penalty"), "ppo.kl_penalty");
+  p.early_stopping = option<bool>(values, "ppo.early_stopping");
+  p.target_kl = positive_float(values, "ppo.target_kl");
+  p.use_score_scaling = option<bool>(values, "ppo.use_score_scaling");
+  p.use_score_norm = option<bool>(values, "ppo.use_score_norm");
+  p.score_clip = non_negative_float(values, "ppo.score_clip");
+  p.whiten_rewards = option<bool>(values, "ppo.whiten_rewards");
+  p.value_head_dropout = option<float>(values, "ppo.value_head_dropout");
   LOOM_REQUIRE(p.value_head_dropout >= 0.0f && p.value_head_dropout < 1.0f,
                "ppo.value_head_dropout must be in [0, 1), got ", p.value_head_dropout);
-  p.samples_per_log = get<int>(values, "ppo.samples_per_log");
+  p.samples_per_log = option<int>(values, "ppo.samples_per_log");
   LOOM_REQUIRE(p.samples_per_log >= 0, "ppo.samples_per_log must be 0 or more, got ", p.samples_per_log);
   const int backward_batch = o.common.train.micro_batch_size * o.common.train.grad_accum_steps;
   LOOM_REQUIRE(p.batch_size % backward_batch == 0, "ppo.batch_size (", p.batch_size,
                ") must be a multiple of train.micro_batch_size x train.grad_accum_steps (", backward_batch, ")");
 
   RolloutGeneration& g = o.generation;
-  g.output_min_length = positive(values, "generation.output_min_length");
-  g.output_max_length = positive(values, "generation.output_max_length");
+  g.output_min_length = positive_int(values, "generation.output_min_length");
+  g.output_max_length = positive_int(values, "generation.output_max_length");
   LOOM_REQUIRE(g.output_max_length > g.output_min_length, "generation.output_max_length (", g.output_max_length,
                ") must exceed output_min_length (", g.output_min_length, "): lengths are drawn from [min, max)");
-  g.sampling.top_k = get<int>(values, "generation.top_k");
-  g.sampling.top_p = get<float>(values, "generation.top_p");
-  g.sampling.temperature = get<float>(values, "generation.temperature");
+  g.sampling.top_k = option<int>(values, "generation.top_k");
+  g.sampling.top_p = option<float>(values, "generation.top_p");
+  g.sampling.temperature = option<float>(values, "generation.temperature");
   validate_sampling_options(g.sampling);
-  g.stop_at_eos = get<bool>(values, "generation.stop_at_eos");
-  g.batch_size = positive(values, "generation.batch_size");
+  g.stop_at_eos = option<bool>(values, "generation.stop_at_eos");
+  g.batch_size = positive_int(values, "generation.batch_size");
 
   RewardSource& r = o.reward;
-  r.model = get<std::string>(values, "reward.model");
+  r.model = option<std::string>(values, "reward.model");
   LOOM_REQUIRE(!r.model.empty(), "reward.model must name a reward-model directory or afinn");
-  r.afinn_lexicon = get<std::string>(values, "reward.afinn_lexicon");
-  r.quant = parse_quant_mode(get<std::string>(values, "reward.quant"));
-  r.baseline = get<float>(values, "reward.baseline");
-  r.batch_size = positive(values, "reward.batch_size");
+  r.afinn_lexicon = option<std::string>(values, "reward.afinn_lexicon");
+  r.quant = parse_quant_mode(option<std::string>(values, "reward.quant"));
+  r.baseline = option<float>(values, "reward.baseline");
+  r.batch_size = positive_int(values, "reward.batch_size");
 
-  o.prompts = get<std::string>(values, "data.prompts");
+  o.prompts = option<std::string>(values, "data.prompts");
   LOOM_REQUIRE(!o.prompts.empty(), "data.prompts must not be empty");
-  o.sampling = data::parse_partition(get<std::string>(values, "data.sampling"), "data.sampling");
+  o.sampling = data::parse_partition(option<std::string>(values, "data.sampling"), "data.sampling");
   return o;
 }
 

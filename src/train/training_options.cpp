@@ -1,10 +1,9 @@
 #include "train/training_options.h"
 
-#include <charconv>
 #include <filesystem>
-#include <type_traits>
 
 #include "core/check.h"
+#include "train/option_values.h"
 
 namespace loom {
 
@@ -25,75 +24,22 @@ const char* resume_text(const TrainOptions& train) {
   LOOM_ASSERT(false);
 }
 
-// A value with its default, shown in --help as written in the INI file.
-template <typename T>
-po::typed_value<T>* with_default(const T& value) {
-  if constexpr (std::is_same_v<T, std::string>) {
-    return po::value<T>()->default_value(value, value);
-  } else if constexpr (std::is_same_v<T, bool>) {
-    return po::value<T>()->default_value(value, value ? "true" : "false");
-  } else if constexpr (std::is_floating_point_v<T>) {
-    char digits[64];
-    const auto end = std::to_chars(digits, digits + sizeof(digits), value).ptr;
-    return po::value<T>()->default_value(value, std::string(digits, end));
-  } else {
-    return po::value<T>()->default_value(value);
-  }
-}
-
-template <typename T>
-T get(const po::variables_map& values, const char* key) {
-  return values[key].as<T>();
-}
-
-int positive_int(const po::variables_map& values, const char* key) {
-  const int v = get<int>(values, key);
-  LOOM_REQUIRE(v > 0, key, " must be positive, got ", v);
-  return v;
-}
-
-int non_negative_int(const po::variables_map& values, const char* key) {
-  const int v = get<int>(values, key);
-  LOOM_REQUIRE(v >= 0, key, " must be 0 or more, got ", v);
-  return v;
-}
-
-// A float above lo (strictly) or at least lo.
-float float_at_least(const po::variables_map& values, const char* key, float lo, bool strictly) {
-  const float v = get<float>(values, key);
-  LOOM_REQUIRE(strictly ? v > lo : v >= lo, key, " must be ", strictly ? "greater than " : "at least ", lo,
-               ", got ", v);
-  return v;
-}
-
-float fraction_below_one(const po::variables_map& values, const char* key) {
-  const float v = get<float>(values, key);
-  LOOM_REQUIRE(v >= 0.0f && v < 1.0f, key, " must be in [0, 1), got ", v);
-  return v;
-}
-
-std::string non_empty_string(const po::variables_map& values, const char* key) {
-  std::string v = get<std::string>(values, key);
-  LOOM_REQUIRE(!v.empty(), key, " must not be empty");
-  return v;
-}
-
 QuantMode quant_from(const po::variables_map& values) {
-  const std::string name = get<std::string>(values, "model.quant");
+  const std::string name = option<std::string>(values, "model.quant");
   for (QuantMode mode : {QuantMode::NF4, QuantMode::INT8, QuantMode::BF16, QuantMode::F32})
     if (name == quant_mode_name(mode)) return mode;
   LOOM_FAIL("model.quant must be nf4, int8, bf16 or f32, got '", name, "'");
 }
 
 DeviceKind device_from(const po::variables_map& values) {
-  const std::string name = get<std::string>(values, "run.device");
+  const std::string name = option<std::string>(values, "run.device");
   for (DeviceKind kind : {DeviceKind::Auto, DeviceKind::Cpu, DeviceKind::Cuda})
     if (name == device_kind_name(kind)) return kind;
   LOOM_FAIL("run.device must be auto, cpu or cuda, got '", name, "'");
 }
 
 void resume_from(const po::variables_map& values, TrainOptions* train) {
-  const std::string text = get<std::string>(values, "train.resume");
+  const std::string text = option<std::string>(values, "train.resume");
   if (text == "no") {
     train->resume = ResumeMode::No;
   } else if (text == "auto") {
@@ -169,29 +115,29 @@ CommonTrainingOptions common_training_options_from(const po::variables_map& valu
   CommonTrainingOptions o;
   o.model.path = non_empty_string(values, "model.path");
   o.model.quant = quant_from(values);
-  o.model.gradient_checkpointing = get<bool>(values, "model.gradient_checkpointing");
+  o.model.gradient_checkpointing = option<bool>(values, "model.gradient_checkpointing");
 
   o.lora.r = positive_int(values, "lora.r");
   o.lora.alpha = float_at_least(values, "lora.alpha", 0.0f, true);
   o.lora.dropout = fraction_below_one(values, "lora.dropout");
   try {
-    o.lora.target_modules = parse_target_modules(get<std::string>(values, "lora.target_modules"));
+    o.lora.target_modules = parse_target_modules(option<std::string>(values, "lora.target_modules"));
   } catch (const Error& e) {
     LOOM_FAIL("lora.target_modules: ", e.what());
   }
-  o.lora.use_rslora = get<bool>(values, "lora.use_rslora");
+  o.lora.use_rslora = option<bool>(values, "lora.use_rslora");
   o.lora.base_model_name_or_path = o.model.path;
 
   TrainOptions& t = o.train;
   t.output_dir = non_empty_string(values, "train.output_dir");
   t.micro_batch_size = positive_int(values, "train.micro_batch_size");
   t.grad_accum_steps = positive_int(values, "train.grad_accum_steps");
-  t.max_steps = get<int>(values, "train.max_steps");
+  t.max_steps = option<int>(values, "train.max_steps");
   LOOM_REQUIRE(t.max_steps == -1 || t.max_steps > 0, "train.max_steps must be positive or -1, got ", t.max_steps);
   t.epochs = positive_int(values, "train.epochs");
-  t.learning_rate = get<double>(values, "train.learning_rate");
+  t.learning_rate = option<double>(values, "train.learning_rate");
   LOOM_REQUIRE(t.learning_rate > 0.0, "train.learning_rate must be positive, got ", t.learning_rate);
-  const std::string schedule = get<std::string>(values, "train.lr_scheduler");
+  const std::string schedule = option<std::string>(values, "train.lr_scheduler");
   LOOM_REQUIRE(lr_schedule_from_name(schedule, &t.lr_scheduler),
                "train.lr_scheduler must be constant, linear or cosine, got '", schedule, "'");
   t.warmup_steps = non_negative_int(values, "train.warmup_steps");
@@ -200,7 +146,7 @@ CommonTrainingOptions common_training_options_from(const po::variables_map& valu
   t.adam_beta2 = fraction_below_one(values, "train.adam_beta2");
   t.adam_epsilon = float_at_least(values, "train.adam_epsilon", 0.0f, true);
   t.max_grad_norm = float_at_least(values, "train.max_grad_norm", 0.0f, false);
-  const int64_t seed = get<int64_t>(values, "train.seed");
+  const int64_t seed = option<int64_t>(values, "train.seed");
   LOOM_REQUIRE(seed >= 0, "train.seed must be 0 or more, got ", seed);
   t.seed = static_cast<uint64_t>(seed);
   t.logging_steps = positive_int(values, "train.logging_steps");
