@@ -615,6 +615,334 @@ def case_llama_seqcls():
                  {"input_ids": input_ids, "last_token": last_token, **reference})
 
 
+# ----------------------------------------------------------------------------------------------
+# training-step semantics: PEFT LoRA + torch AdamW + clip_grad_norm_ + transformers' cosine
+# schedule with warmup, over packed documents and completion-only masks
+
+TRAIN_SEQ = 24         # tokens per row; a micro-batch of 2 rows is 48 LM-head rows (> one 32-row chunk)
+TRAIN_STEPS = 5
+TRAIN_LR = 2e-3
+TRAIN_WARMUP = 2
+TRAIN_WEIGHT_DECAY = 0.05
+TRAIN_ADAM_EPS = 1e-6
+TRAIN_MAX_GRAD_NORM = 0.05  # well below every step's gradient norm (about 0.3): every step clips
+
+
+def train_runs():
+    """Two SFT runs over the llama_gqa checkpoint and adapter. `docs`: packed_docs rows (two to
+    four documents per row, positions restart and attention stays inside a document),
+    micro-batch 2 x 2 accumulation steps. `mask`: padded rows with a completion-only loss
+    mask (prompt and padding masked, pad id 0), micro-batch 2 x 1 step. Rows are listed in
+    the order the steps consume them."""
+    generator = seeded_generator(12)
+    runs = {}
+    rows = TRAIN_STEPS * 2 * 2
+    tokens = random_tokens(generator, rows, TRAIN_SEQ)
+    doc_index = torch.zeros(rows, TRAIN_SEQ, dtype=torch.int64)
+    for row in range(rows):
+        cuts = sorted(torch.randperm(TRAIN_SEQ - 4, generator=generator)[: 1 + row % 3].add(2).tolist())
+        for cut in cuts:
+            doc_index[row, cut:] += 1
+    runs["docs"] = {"tokens": tokens, "doc_index": doc_index, "loss_mask": torch.ones_like(tokens),
+                    "micro": 2, "accum": 2}
+    rows = TRAIN_STEPS * 2
+    tokens = random_tokens(generator, rows, TRAIN_SEQ)
+    loss_mask = torch.zeros(rows, TRAIN_SEQ, dtype=torch.int64)
+    for row in range(rows):
+        length = int(torch.randint(10, TRAIN_SEQ + 1, (1,), generator=generator))
+        prompt = int(torch.randint(2, length - 3, (1,), generator=generator))
+        tokens[row, length:] = 0
+        loss_mask[row, prompt:length] = 1
+    runs["mask"] = {"tokens": tokens, "doc_index": torch.zeros_like(tokens), "loss_mask": loss_mask,
+                    "micro": 2, "accum": 1}
+    return runs
+
+
+def documents_of_row(tokens, doc_index, loss_mask):
+    """(input_ids, labels) per document of one row: a document is a run of equal doc_index; its
+    labels are its ids with -100 where loss_mask is 0 (HF shifts them: labels[t + 1] is the
+    target of position t). Trailing padding (mask 0 to the end) is dropped."""
+    last = int(loss_mask.nonzero().max()) + 1
+    segments = []
+    start = 0
+    for t in range(1, last + 1):
+        if t == last or doc_index[t] != doc_index[start]:
+            ids = tokens[start:t]
+            labels = torch.where(loss_mask[start:t] > 0, ids, torch.full_like(ids, IGNORE_INDEX))
+            segments.append((ids, labels))
+            start = t
+    return segments
+
+
+def sft_train(peft_model, run, max_grad_norm, dtype):
+    """TRAIN_STEPS optimizer steps as transformers' Trainer takes them: the loss of a step is the
+    summed token loss over all its micro-batches divided by the step's target count, then
+    clip_grad_norm_, AdamW.step, scheduler.step. Returns per-step loss, pre-clip norm, lr and
+    the final LoRA weights (saved key names)."""
+    params = [p for p in peft_model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=TRAIN_LR, betas=(0.9, 0.999), eps=TRAIN_ADAM_EPS,
+                                  weight_decay=TRAIN_WEIGHT_DECAY)
+    scheduler = transformers.get_cosine_schedule_with_warmup(optimizer, TRAIN_WARMUP, TRAIN_STEPS)
+    rows_per_step = run["micro"] * run["accum"]
+    losses, norms, lrs = [], [], []
+    for step in range(TRAIN_STEPS):
+        optimizer.zero_grad(set_to_none=True)
+        segments = []
+        for row in range(step * rows_per_step, (step + 1) * rows_per_step):
+            segments += documents_of_row(run["tokens"][row], run["doc_index"][row], run["loss_mask"][row])
+        units = sum(int((labels[1:] != IGNORE_INDEX).sum()) for _, labels in segments)
+        loss_sum = 0.0
+        for ids, labels in segments:
+            if len(ids) < 2:
+                continue
+            logits = peft_model(input_ids=ids[None]).logits[0]
+            loss_sum = loss_sum + F.cross_entropy(logits[:-1], labels[1:], ignore_index=IGNORE_INDEX, reduction="sum")
+        loss = loss_sum / units
+        loss.backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(params, max_grad_norm if max_grad_norm > 0 else float("inf"))))
+        lrs.append(scheduler.get_last_lr()[0])
+        losses.append(float(loss))
+        optimizer.step()
+        scheduler.step()
+    weights = {saved_lora_key(name): p.detach().clone() for name, p in peft_model.named_parameters() if p.requires_grad}
+    return {"loss": torch.tensor(losses, dtype=torch.float64), "grad_norm": torch.tensor(norms, dtype=torch.float64),
+            "learning_rate": torch.tensor(lrs, dtype=torch.float64), **weights}
+
+
+def trainable_llama_gqa(dtype):
+    peft_model = PeftModel.from_pretrained(load_causal(DATA_DIR / "llama_gqa"), DATA_DIR / "llama_gqa_adapter",
+                                           is_trainable=True)
+    return peft_model.double() if dtype == torch.float64 else peft_model
+
+
+def max_weight_diff(a, b):
+    return max((a[k].double() - b[k].double()).abs().max().item() for k in a if k.endswith(".weight"))
+
+
+def case_train_steps():
+    tensors = {}
+    for name, run in train_runs().items():
+        observed = sft_train(trainable_llama_gqa(torch.float32), run, TRAIN_MAX_GRAD_NORM, torch.float32)
+        with native_precision():
+            reference = sft_train(trainable_llama_gqa(torch.float64), run, TRAIN_MAX_GRAD_NORM, torch.float64)
+            unclipped = sft_train(trainable_llama_gqa(torch.float64), run, 0.0, torch.float64)
+        assert (reference["grad_norm"] > TRAIN_MAX_GRAD_NORM).all(), "a step does not clip"
+        print(f"train_steps/{name}: loss {[round(x, 6) for x in reference['loss'].tolist()]}")
+        print(f"  grad_norm {[round(x, 6) for x in reference['grad_norm'].tolist()]}")
+        print(f"  learning_rate {reference['learning_rate'].tolist()}")
+        print(f"  f32 vs f64: max|loss diff| = {(observed['loss'] - reference['loss']).abs().max():.3e}, "
+              f"max|adapter diff| = {max_weight_diff(observed, reference):.3e}")
+        print(f"  without clipping the adapter moves by up to {max_weight_diff(unclipped, reference):.3e}")
+        tensors[f"{name}.tokens"] = run["tokens"]
+        tensors[f"{name}.doc_index"] = run["doc_index"]
+        tensors[f"{name}.loss_mask"] = run["loss_mask"]
+        tensors[f"{name}.micro_batch"] = torch.tensor([run["micro"]])
+        tensors[f"{name}.grad_accum"] = torch.tensor([run["accum"]])
+        for key, value in reference.items():
+            tensors[f"{name}.{key}"] = value.reshape(-1) if value.dim() == 0 else value
+    tensors["settings"] = torch.tensor([TRAIN_STEPS, TRAIN_LR, TRAIN_WARMUP, TRAIN_WEIGHT_DECAY, TRAIN_ADAM_EPS,
+                                        TRAIN_MAX_GRAD_NORM], dtype=torch.float64)
+    write_golden("train_steps_golden.safetensors", tensors)
+
+
+def case_clip_grad_norm():
+    """torch.nn.utils.clip_grad_norm_ over three tensors (as one flat vector in loom): a max_norm
+    that clips, one just above the norm (no clipping) and 0 < norm < max_norm edge."""
+    generator = seeded_generator(13)
+    parts = [torch.randn(shape, generator=generator) * scale for shape, scale in [((37, 5), 0.3), ((1000,), 0.01), ((4, 64), 2.0)]]
+    flat = torch.cat([p.reshape(-1) for p in parts])
+    tensors = {"grads": flat}
+    for label, max_norm in [("clip", 1.5), ("noclip", 100.0)]:
+        clones = [p.clone().requires_grad_(True) for p in parts]
+        for c, p in zip(clones, parts):
+            c.grad = p.clone()
+        norm = torch.nn.utils.clip_grad_norm_(clones, max_norm)
+        tensors[f"{label}.max_norm"] = torch.tensor([max_norm])
+        tensors[f"{label}.norm"] = norm.reshape(1)
+        tensors[f"{label}.clipped"] = torch.cat([c.grad.reshape(-1) for c in clones])
+    write_golden("clip_grad_norm_golden.safetensors", tensors)
+
+
+# ----------------------------------------------------------------------------------------------
+# PPO: TRL's classic PPOTrainer arithmetic (trl 0.11, ppo_trainer.py compute_rewards,
+# compute_advantages and loss; core.py masked_mean / masked_var / masked_whiten), over a
+# left-padded batch of three responses of different lengths (TRL's code whitens the padding
+# too, so with right padding a whitened reward would leak into the last response token)
+
+
+def masked_mean(values, mask):
+    return (values * mask).sum() / mask.sum()
+
+
+def masked_var(values, mask):
+    mean = masked_mean(values, mask)
+    centered = values - mean
+    variance = masked_mean(centered**2, mask)
+    return variance * mask.sum() / (mask.sum() - 1)  # unbiased (Bessel)
+
+
+def masked_whiten(values, mask, shift_mean=True):
+    mean, var = masked_mean(values, mask), masked_var(values, mask)
+    whitened = (values - mean) * torch.rsqrt(var + 1e-8)
+    return whitened if shift_mean else whitened + mean
+
+
+def trl_compute_rewards(scores, logprobs, ref_logprobs, mask, beta):
+    kl = logprobs - ref_logprobs  # kl_penalty "kl"
+    rewards = -beta * kl
+    for row in range(rewards.shape[0]):
+        rewards[row, int(mask[row].nonzero()[-1])] += scores[row]
+    return rewards * mask, kl * mask
+
+
+def trl_compute_advantages(values, rewards, mask, gamma, lam, whiten_rewards):
+    values = values * mask
+    rewards = rewards * mask
+    if whiten_rewards:
+        rewards = masked_whiten(rewards, mask, shift_mean=False)
+    lastgaelam = 0
+    advantages_reversed = []
+    length = rewards.shape[-1]
+    for t in reversed(range(length)):
+        nextvalues = values[:, t + 1] if t < length - 1 else 0.0
+        delta = rewards[:, t] + gamma * nextvalues - values[:, t]
+        lastgaelam = delta + gamma * lam * lastgaelam
+        advantages_reversed.append(lastgaelam)
+    advantages = torch.stack(advantages_reversed[::-1]).transpose(0, 1)
+    returns = advantages + values
+    advantages = masked_whiten(advantages, mask)
+    return advantages, returns
+
+
+def trl_loss(old_logprobs, values, logprobs, vpreds, mask, advantages, returns, cliprange, cliprange_value, vf_coef):
+    vpredclipped = torch.clamp(vpreds, values - cliprange_value, values + cliprange_value)
+    vf_losses1 = (vpreds - returns) ** 2
+    vf_losses2 = (vpredclipped - returns) ** 2
+    vf_loss = 0.5 * masked_mean(torch.max(vf_losses1, vf_losses2), mask)
+    vf_clipfrac = masked_mean(torch.gt(vf_losses2, vf_losses1).double(), mask)
+    ratio = torch.exp(logprobs - old_logprobs)
+    pg_losses = -advantages * ratio
+    pg_losses2 = -advantages * torch.clamp(ratio, 1.0 - cliprange, 1.0 + cliprange)
+    pg_loss = masked_mean(torch.max(pg_losses, pg_losses2), mask)
+    pg_clipfrac = masked_mean(torch.gt(pg_losses2, pg_losses).double(), mask)
+    loss = pg_loss + vf_coef * vf_loss
+    approxkl = 0.5 * masked_mean((logprobs - old_logprobs) ** 2, mask)
+    policykl = masked_mean(old_logprobs - logprobs, mask)
+    return loss, {"pg_loss": pg_loss, "vf_loss": vf_loss, "loss": loss, "pg_clipfrac": pg_clipfrac,
+                  "vf_clipfrac": vf_clipfrac, "approxkl": approxkl, "policykl": policykl}
+
+
+def case_ppo_step():
+    """Three responses (5, 3 and 7 tokens) with rollout log-probs, reference log-probs, values and
+    scores: the per-token KL, rewards, whitened advantages and returns (with and without
+    whiten_rewards), then one minibatch loss with new log-probs and values: its statistics and
+    the gradients d loss / d logprobs, d loss / d vpreds. Everything in float64; stored flat over
+    the response tokens (response i is [offsets[i], offsets[i+1]))."""
+    generator = seeded_generator(14)
+    lengths = [5, 3, 7]
+    width = max(lengths)
+    mask = torch.zeros(len(lengths), width, dtype=torch.float64)
+    for row, length in enumerate(lengths):  # left-padded as TRL batches them: the response ends the row
+        mask[row, width - length:] = 1.0
+    def draw(low, high):
+        return (low + (high - low) * torch.rand((len(lengths), width), generator=generator, dtype=torch.float64)) * mask
+    logprobs, ref_logprobs = draw(-3.0, -0.2), draw(-3.0, -0.2)
+    values = draw(-1.0, 1.0)
+    scores = torch.tensor([1.5, -0.7, 0.3], dtype=torch.float64)
+    beta, gamma, lam = 0.2, 0.97, 0.9
+    settings = {"cliprange": 0.2, "cliprange_value": 0.2, "vf_coef": 0.1}
+    flat = lambda x: x[mask > 0]
+    tensors = {"offsets": torch.tensor([0, 5, 8, 15]), "logprobs": flat(logprobs), "ref_logprobs": flat(ref_logprobs),
+               "values": flat(values), "scores": scores, "beta_gamma_lam": torch.tensor([beta, gamma, lam]),
+               "cliprange_cliprange_value_vf_coef": torch.tensor(list(settings.values()))}
+    rewards, kl = trl_compute_rewards(scores, logprobs, ref_logprobs, mask, beta)
+    tensors.update({"kl": flat(kl), "rewards": flat(rewards)})
+    for whiten_rewards in (False, True):
+        advantages, returns = trl_compute_advantages(values, rewards, mask, gamma, lam, whiten_rewards)
+        suffix = ".whiten_rewards" if whiten_rewards else ""
+        tensors["advantages" + suffix] = flat(advantages)
+        tensors["returns" + suffix] = flat(returns)
+    advantages, returns = trl_compute_advantages(values, rewards, mask, gamma, lam, False)
+    new_logprobs = (logprobs + draw(-0.35, 0.35)).requires_grad_(True)
+    vpreds = (values + draw(-0.4, 0.4)).requires_grad_(True)
+    loss, stats = trl_loss(logprobs, values, new_logprobs, vpreds, mask, advantages, returns, **settings)
+    loss.backward()
+    tensors.update({"new_logprobs": flat(new_logprobs.detach()), "vpreds": flat(vpreds.detach()),
+                    "dlogprobs": flat(new_logprobs.grad), "dvpreds": flat(vpreds.grad)})
+    tensors.update({f"stats.{name}": value.detach().reshape(1) for name, value in stats.items()})
+    print(f"ppo_step: pg_clipfrac {float(stats['pg_clipfrac']):.3f}, vf_clipfrac {float(stats['vf_clipfrac']):.3f}")
+    write_golden("ppo_step_golden.safetensors", tensors)
+
+
+def case_nf4_small():
+    """The 3 x 100 weight x[i] = ((37 i mod 101) - 50)(1 + i // 64) / 64: five 64-blocks, whose
+    absmax grows block by block, with its packed 4-bit bytes (first element in the high nibble),
+    8-bit absmax indices, the 256-block scale, the offset and the round trip."""
+    i = np.arange(300)
+    weight = ((((i * 37) % 101) - 50) * (1 + i // 64) / 64.0).astype(np.float32).reshape(3, 100)
+    roundtrip = nf4_double_quant_roundtrip(weight)
+    index = roundtrip["nf4_index"]
+    if index.size % 2:
+        index = np.append(index, 7)  # an odd count pads with the index of 0.0
+    packed = (index[0::2] << 4) | index[1::2]
+    tensors = {
+        "weight": weight,
+        "packed": packed.astype(np.float32),
+        "absmax_index": roundtrip["absmax_index"].astype(np.float32),
+        "absmax_scale": roundtrip["absmax_scale"],
+        "offset": np.array([roundtrip["offset"]], dtype=np.float32),
+        "dequant": roundtrip["dequant"],
+    }
+    safetensors.numpy.save_file(tensors, str(DATA_DIR / "nf4_small_golden.safetensors"))
+    print("nf4_small: NumPy vs bitsandbytes:")
+    print("  " + bitsandbytes_cross_check({"weight": weight}).replace("\n", "\n  "))
+
+
+def case_schedules_and_rope():
+    """transformers' learning-rate schedules (lr read before each scheduler.step(), as the
+    Trainer logs it) and RoPE inv_freq tables (default and Llama 3.1 scaling, head_dim 128),
+    as JSON: the schedules' base learning rates must stay Python floats (doubles)."""
+    cases = [("constant", 0.001, 5, 60), ("linear", 0.0002, 5, 60), ("cosine", 0.001, 5, 60),
+             ("cosine", 1.41e-05, 0, 7), ("linear", 0.0003, 10, 10)]
+    makers = {"constant": transformers.get_constant_schedule_with_warmup,
+              "linear": transformers.get_linear_schedule_with_warmup,
+              "cosine": transformers.get_cosine_schedule_with_warmup}
+    schedules = []
+    for kind, base_lr, warmup, total in cases:
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base_lr)
+        if kind == "constant":
+            scheduler = makers[kind](optimizer, warmup)
+        else:
+            scheduler = makers[kind](optimizer, warmup, total)
+        lrs = []
+        for _ in range(total + 1):
+            lrs.append(float(np.float32(optimizer.param_groups[0]["lr"])))
+            optimizer.step()
+            scheduler.step()
+        schedules.append({"kind": kind, "base_lr": base_lr, "warmup_steps": warmup, "total_steps": total,
+                          "lr_f32": lrs})
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+    def inv_freq(theta, scaling):
+        config = LlamaConfig(hidden_size=128 * 4, num_attention_heads=4, head_dim=128, rope_theta=theta,
+                             max_position_embeddings=131072, rope_scaling=scaling)
+        if scaling is None:
+            base = config.rope_parameters["rope_theta"]
+            values = 1.0 / (base ** (torch.arange(0, 128, 2, dtype=torch.int64).to(dtype=torch.float) / 128))
+        else:
+            values, _ = ROPE_INIT_FUNCTIONS["llama3"](config, "cpu")
+        return [int(v) for v in values.to(torch.float32).numpy().view(np.uint32)]
+    llama3 = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+              "original_max_position_embeddings": 8192}
+    tables = {
+        "lr_schedules": schedules,
+        "rope_inv_freq_bits": {
+            "default_head_dim_128_theta_10000": inv_freq(10000.0, None),
+            "llama3_head_dim_128_theta_500000": inv_freq(500000.0, llama3),
+        },
+    }
+    (DATA_DIR / "schedules_rope_golden.json").write_text(json.dumps(tables, indent=1) + "\n")
+
+
 def write_versions():
     lines = [
         f"torch {torch.__version__}",
@@ -626,6 +954,17 @@ def write_versions():
     (DATA_DIR / "versions.txt").write_text("\n".join(lines) + "\n")
 
 
+def record_partial_versions(cases):
+    """A partial run keeps versions.txt's first block (the full run) and records, per case, the
+    versions that last wrote it."""
+    path = DATA_DIR / "versions.txt"
+    lines = path.read_text().splitlines() if path.exists() else []
+    stamp = (f"torch {torch.__version__}, transformers {transformers.__version__}, peft {peft.__version__}, "
+             f"numpy {np.__version__}, safetensors {safetensors.__version__}")
+    kept = [line for line in lines if not any(line.startswith(f"case {case}:") for case in cases)]
+    path.write_text("\n".join(kept + [f"case {case}: {stamp}" for case in cases]) + "\n")
+
+
 def report_adapter_files():
     for adapter in ["llama_gqa_adapter", "llama_seqcls_adapter"]:
         config = json.loads((DATA_DIR / adapter / "adapter_config.json").read_text())
@@ -635,19 +974,41 @@ def report_adapter_files():
             print(f"  {key}")
 
 
+CASES = {
+    "llama_gqa": case_llama_gqa,
+    "llama_gqa_nf4": case_llama_gqa_nf4,
+    "nf4_unit": case_nf4_unit,
+    "llama_mqa_llama3": case_llama_mqa_llama3,
+    "llama_seqcls": case_llama_seqcls,
+    "train_steps": case_train_steps,
+    "clip_grad_norm": case_clip_grad_norm,
+    "ppo_step": case_ppo_step,
+    "nf4_small": case_nf4_small,
+    "schedules_rope": case_schedules_and_rope,
+}
+
+
 def main():
+    """No arguments: delete data/ and write every case. Case names as arguments: rewrite only
+    those files (later cases read the llama_gqa checkpoint and adapter already in data/)."""
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    if DATA_DIR.exists():
-        shutil.rmtree(DATA_DIR)
-    DATA_DIR.mkdir(parents=True)
-    case_llama_gqa()
-    case_llama_gqa_nf4()
-    case_nf4_unit()
-    case_llama_mqa_llama3()
-    case_llama_seqcls()
-    write_versions()
-    report_adapter_files()
+    only = sys.argv[1:]
+    unknown = [name for name in only if name not in CASES]
+    if unknown:
+        sys.exit(f"make_golden.py: unknown case(s) {unknown}; cases: {list(CASES)}")
+    if not only:
+        if DATA_DIR.exists():
+            shutil.rmtree(DATA_DIR)
+        DATA_DIR.mkdir(parents=True)
+    for name, case in CASES.items():
+        if not only or name in only:
+            case()
+    if only:
+        record_partial_versions(only)
+    else:
+        write_versions()
+        report_adapter_files()
 
 
 if __name__ == "__main__":
