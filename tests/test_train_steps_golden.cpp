@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -197,6 +198,14 @@ void check_run(const std::string& name, data::SftLayout layout) {
     }
   }
   std::printf("%s: max |loss - golden| %.2e, max |adapter - golden| %.2e\n", name.c_str(), worst_loss, worst_weight);
+  // Regenerating tests/golden/data/loom_sft_adapter (README): keep the docs run's adapter.
+  const char* keep = std::getenv("LOOM_KEEP_TRAINED_ADAPTER");
+  if (keep != nullptr && name == "docs") {
+    std::filesystem::remove_all(keep);
+    std::filesystem::create_directories(keep);
+    for (const char* file : {"adapter_config.json", "adapter_model.safetensors"})
+      std::filesystem::copy(final_adapter_dir(o.common.train.output_dir) + "/" + file, std::string(keep) + "/" + file);
+  }
 }
 
 TEST(TrainStepsGolden, PackedDocumentsMatchPeftTorchAdamWClipCosine) { check_run("docs", data::SftLayout::packed_docs); }

@@ -943,6 +943,60 @@ def case_schedules_and_rope():
     (DATA_DIR / "schedules_rope_golden.json").write_text(json.dumps(tables, indent=1) + "\n")
 
 
+LOOM_ADAPTER_PROMPTS = [4, 11, 2]  # prompt lengths
+LOOM_ADAPTER_NEW_TOKENS = 16
+
+
+def greedy_sequence(peft_model, prompt):
+    """Greedy decoding one token at a time without a cache or padding."""
+    ids = prompt.clone()
+    with torch.no_grad():
+        for _ in range(LOOM_ADAPTER_NEW_TOKENS):
+            next_id = peft_model(input_ids=ids[None]).logits[0, -1].argmax()
+            ids = torch.cat([ids, next_id.reshape(1)])
+    return ids
+
+
+def chosen_token_stats(peft_model, sequence, prompt_length):
+    """Log-probs of the generated tokens and the top-2 logit margin at each generated position."""
+    with torch.no_grad():
+        logits = peft_model(input_ids=sequence[None]).logits[0, prompt_length - 1 : -1]
+    chosen = sequence[prompt_length:]
+    logprobs = torch.log_softmax(logits, dim=-1).gather(1, chosen[:, None])[:, 0]
+    top2 = logits.topk(2, dim=-1).values
+    return logprobs, top2[:, 0] - top2[:, 1], logits.argmax(dim=-1)
+
+
+def case_loom_adapter():
+    """An adapter written by loom's SFT path (data/loom_sft_adapter: the `docs` run of
+    tests/test_train_steps_golden.cpp, copied there with LOOM_KEEP_TRAINED_ADAPTER) loaded with
+    PeftModel.from_pretrained on llama_gqa: greedy continuations of three prompts and the
+    log-probs of the chosen tokens, from a float64 pass over each whole sequence."""
+    adapter_dir = DATA_DIR / "loom_sft_adapter"
+    generator = seeded_generator(15)
+    peft_model = PeftModel.from_pretrained(load_causal(DATA_DIR / "llama_gqa"), adapter_dir)
+    reference_model = copy.deepcopy(peft_model).double()
+    tensors, worst_margin, effect = {}, float("inf"), 0.0
+    for index, length in enumerate(LOOM_ADAPTER_PROMPTS):
+        prompt = random_tokens(generator, 1, length)[0]
+        sequence = greedy_sequence(peft_model, prompt)
+        with native_precision():
+            logprobs, margin, argmax = chosen_token_stats(reference_model, sequence, length)
+        assert torch.equal(argmax, sequence[length:]), "float64 greedy choice differs from float32"
+        with torch.no_grad(), peft_model.disable_adapter():
+            base_logprobs, _, _ = chosen_token_stats(peft_model, sequence, length)
+        effect = max(effect, float((base_logprobs.double() - logprobs).abs().max()))
+        worst_margin = min(worst_margin, float(margin.min()))
+        tensors[f"prompt{index}"] = prompt
+        tensors[f"sequence{index}"] = sequence
+        tensors[f"logprobs{index}"] = logprobs
+        tensors[f"top2_margin{index}"] = margin
+    print(f"loom_adapter: smallest top-2 logit margin {worst_margin:.3e}, "
+          f"adapter moves the chosen log-probs by up to {effect:.3f}")
+    assert effect > 0.05, "the adapter barely changes the output"
+    write_golden("loom_sft_adapter_golden.safetensors", tensors)
+
+
 def write_versions():
     lines = [
         f"torch {torch.__version__}",
@@ -985,6 +1039,7 @@ CASES = {
     "ppo_step": case_ppo_step,
     "nf4_small": case_nf4_small,
     "schedules_rope": case_schedules_and_rope,
+    "loom_adapter": case_loom_adapter,
 }
 
 
@@ -998,9 +1053,15 @@ def main():
     if unknown:
         sys.exit(f"make_golden.py: unknown case(s) {unknown}; cases: {list(CASES)}")
     if not only:
+        # loom_sft_adapter/ is written by loom (see case_loom_adapter), not by this script: kept.
+        kept = {p.name: p.read_bytes() for p in (DATA_DIR / "loom_sft_adapter").glob("*")}
         if DATA_DIR.exists():
             shutil.rmtree(DATA_DIR)
         DATA_DIR.mkdir(parents=True)
+        if kept:
+            (DATA_DIR / "loom_sft_adapter").mkdir()
+            for name, data in kept.items():
+                (DATA_DIR / "loom_sft_adapter" / name).write_bytes(data)
     for name, case in CASES.items():
         if not only or name in only:
             case()
