@@ -34,21 +34,21 @@ echo "ok: sharded bf16"
 grep -q LlamaForSequenceClassification "$WORK/rm/config.json" || fail "SEQ_CLS merge is not a classifier"
 echo "ok: SEQ_CLS head"
 
-expect_error() {  # pattern -- loom arguments
+expect_error() {  # message (a fixed string) -- loom arguments
   local pattern=$1; shift; shift
   local rc=0
   "$LOOM" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
   [ "$rc" -ne 0 ] || fail "expected a failure: loom $*"
   [ "$(wc -l <"$WORK/err")" -eq 1 ] || fail "expected one line on stderr from loom $*, got: $(cat "$WORK/err")"
   grep -q '^loom: error: ' "$WORK/err" || fail "not a loom error: $(cat "$WORK/err")"
-  grep -q -- "$pattern" "$WORK/err" || fail "stderr lacks '$pattern': $(cat "$WORK/err")"
+  grep -qF -- "$pattern" "$WORK/err" || fail "stderr lacks '$pattern': $(cat "$WORK/err")"
   echo "ok: $pattern"
 }
 M=(merge --base "$GOLDEN/llama_gqa" --adapter "$GOLDEN/llama_gqa_adapter")
-expect_error "--dtype" -- "${M[@]}" --out "$WORK/x" --dtype f16
-expect_error "--max-shard-size" -- "${M[@]}" --out "$WORK/x" --max-shard-size 2XB
-expect_error "the base directory" -- "${M[@]}" --out "$GOLDEN/llama_gqa"
-expect_error "adapter_config.json" -- merge --base "$GOLDEN/llama_gqa" --adapter "$WORK/none" --out "$WORK/x"
-expect_error "out" -- merge --base "$GOLDEN/llama_gqa" --adapter "$GOLDEN/llama_gqa_adapter"
+expect_error "--dtype: expected f32 or bf16, got 'f16'" -- "${M[@]}" --out "$WORK/x" --dtype f16
+expect_error "--max-shard-size: expected a size such as 2GB, 500MB, 4GiB or a byte count, got '2XB'" -- "${M[@]}" --out "$WORK/x" --max-shard-size 2XB
+expect_error "llama_gqa: the output directory is the base directory" -- "${M[@]}" --out "$GOLDEN/llama_gqa"
+expect_error "$WORK/none/adapter_config.json: cannot read (No such file or directory)" -- merge --base "$GOLDEN/llama_gqa" --adapter "$WORK/none" --out "$WORK/x"
+expect_error "the option '--out' is required but missing" -- merge --base "$GOLDEN/llama_gqa" --adapter "$GOLDEN/llama_gqa_adapter"
 [ ! -e "$WORK/x" ] || fail "a failed merge left output behind"
 echo "all merge checks passed"

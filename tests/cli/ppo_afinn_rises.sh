@@ -5,6 +5,12 @@
 # response's lexicon words). Passes when the mean reward of steps 41-50 exceeds that of steps
 # 1-10 by at least MIN_RISE while the KL to the SFT model (summed over a response's ~20
 # tokens) stays below KL_BOUND nats at every step. Prints the reward and KL per 10 steps.
+# What this cannot tell apart: the AFINN reward still rises with advantages left unwhitened
+# (a mutation review found that defect passes here). The PPO step's arithmetic (TRL's KL
+# penalty, rewards, GAE, whitened advantages and returns, clipped losses and their gradients)
+# is pinned instead by the fast test test_ppo_step_golden against TRL's formulas on a fixed
+# batch; this script checks only that the whole loop improves a transparent reward within a
+# KL bound.
 set -euo pipefail
 : "${LOOM:?}" "${LOOM_SOURCE_DIR:?}" "${LOOM_SHARED_DIR:?}" "${LOOM_TINY_RUN:?}"
 MIN_RISE=0.5

@@ -71,5 +71,6 @@ if "$LOOM" ppo --config "$LOOM_SOURCE_DIR/configs/tiny-ppo.ini" --model.path "$L
      --train.output_dir "$WORK/bad" >"$WORK/bad.log" 2>&1; then
   fail "a missing reward model was accepted"
 fi
-grep -q "no-such-rm" "$WORK/bad.log" || { cat "$WORK/bad.log"; fail "the error does not name the reward directory"; }
+grep -qF "no-such-rm: checkpoint directory does not exist" "$WORK/bad.log" ||
+  { cat "$WORK/bad.log"; fail "the error does not say the reward directory is missing"; }
 echo "ok: a missing reward model is a clear error"
