@@ -37,6 +37,12 @@ double relative_max_error(const std::vector<float>& a, const std::vector<float>&
   return test::max_abs_diff(a.data(), b.data(), a.size()) / std::max(scale, 1e-30);
 }
 
+double max_abs(const std::vector<float>& v) {
+  double m = 1e-30;
+  for (float x : v) m = std::max(m, double(std::fabs(x)));
+  return m;
+}
+
 struct Case {
   const char* model;
   const char* adapter;  // nullptr: no adapter
@@ -70,18 +76,20 @@ void check_case(const Case& c) {
 
   std::vector<float> logits(size_t(B) * T * V);
   lm.logits(logits.data(), batch, lora);
-  const double logits_error = relative_max_error(logits, read_all(expected, "logits"));
-  EXPECT_LT(logits_error, 1e-5) << c.golden << ": logits";
+  // Tolerances: tests/golden/README.md (a few times the measured f32-vs-f64 differences).
+  const std::vector<float> want_logits = read_all(expected, "logits");
+  EXPECT_LE(test::max_abs_diff(logits.data(), want_logits.data(), logits.size()), 2e-6) << c.golden << ": logits";
 
   const LossSums sums = lm.eval_micro_batch(batch, targets.data(), lora);
   const double loss = sums.loss_sum / double(sums.tokens);
-  EXPECT_NEAR(loss, read_all(expected, "loss")[0], 1e-5 * loss) << c.golden << ": loss";
+  EXPECT_NEAR(loss, read_all(expected, "loss")[0], 5e-6) << c.golden << ": loss";
   if (!c.adapter) return;
 
   LoraContext off = lora;
   off.enabled = false;
   lm.logits(logits.data(), batch, off);
-  EXPECT_LT(relative_max_error(logits, read_all(expected, "base_logits")), 1e-5) << c.golden << ": base logits";
+  const std::vector<float> want_base = read_all(expected, "base_logits");
+  EXPECT_LE(test::max_abs_diff(logits.data(), want_base.data(), logits.size()), 2e-6) << c.golden << ": base logits";
 
   lm.train_micro_batch(batch, targets.data(), lora, 1.0f / float(sums.tokens));
   const auto& names = llama_linear_names();
@@ -91,7 +99,8 @@ void check_case(const Case& c) {
       const size_t offset = which[5] == 'A' ? s.a : s.b;
       const size_t count = size_t(layout.rank()) * (which[5] == 'A' ? s.in : s.out);
       const std::vector<float> mine(grads.begin() + offset, grads.begin() + offset + count);
-      EXPECT_LT(relative_max_error(mine, read_all(expected, key)), 1e-4) << c.golden << ": " << key;
+      const std::vector<float> want = read_all(expected, key);
+      EXPECT_LE(relative_max_error(mine, want), 1e-5 + 1e-8 / max_abs(want)) << c.golden << ": " << key;
     }
   }
 }
