@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Acceptance: under `mpirun -np 2`, SFT teaches the tiny model a fixed prompt -> answer
-# mapping (completion-only loss): eval loss falls from ~10.4 below 3.0, and greedy generation
-# answers all 8 prompts correctly. (The tiny model's 64-wide frozen LM head caps any token's
-# probability near 0.2, so the loss cannot approach 0: the answers are the real check.)
+# mapping (completion-only loss): eval loss falls below MAX_EVAL_LOSS, and greedy generation
+# answers all 8 prompts correctly. Measured (tiny-sft.ini, 80 steps): first logged loss 5.37,
+# final eval loss 0.0012, 8 of 8 right; MAX_EVAL_LOSS 0.05 leaves a 40x margin and fails a run
+# that stops half way (loss 0.14 at step 40). The task is memorising 8 facts, so the eval split
+# holds the same facts as the training split: it measures fit, not generalisation (the reward
+# acceptance test holds out distinct pairs).
 set -euo pipefail
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 work=$(mktemp -d)
@@ -27,7 +30,9 @@ grep -E '^step' "$work/log"
 first=$(grep -o '"loss":[0-9.]*' "$work/out/metrics.jsonl" | head -1 | cut -d: -f2)
 eval_loss=$(grep -o '"eval_loss":[0-9.]*' "$work/out/metrics.jsonl" | tail -1 | cut -d: -f2)
 echo "first logged loss $first, final eval loss $eval_loss"
-awk -v l="$eval_loss" 'BEGIN { exit !(l < 3.0) }' || { echo "FAIL: eval loss $eval_loss is not below 3.0"; exit 1; }
+MAX_EVAL_LOSS=0.05
+awk -v l="$eval_loss" -v max="$MAX_EVAL_LOSS" 'BEGIN { exit !(l < max) }' ||
+  { echo "FAIL: eval loss $eval_loss is not below $MAX_EVAL_LOSS"; exit 1; }
 right=0
 for i in "${!keys[@]}"; do
   answer=$("$LOOM" generate --model "$LOOM_TINY_RUN/model" --adapter "$work/out/final" --greedy --max-new-tokens 1 \
