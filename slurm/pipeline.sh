@@ -10,11 +10,13 @@
 #   merge    sft/final merged into the base                   -> sft-merged/
 #   reward   reward model on sft-merged and data/pairs, then merged -> reward/final, reward-merged/
 #   ppo      PPO on sft-merged against reward-merged, data/prompts -> ppo/final
+#   dpo      DPO on sft-merged and data/pairs (instead of reward + ppo) -> dpo/final
 # A stage's input comes from a listed stage or must already be in RUN_DIR, so `--stages sft`
-# is an SFT-only run and `--stages reward,ppo` continues a run whose SFT is merged. The shards
+# is an SFT-only run, `--stages sft,merge,dpo` the DPO chain, and `--stages reward,ppo`
+# continues a run whose SFT is merged. The shards
 # a listed stage reads are tokenized first (prep jobs) when --input is given; without --input
 # they must exist in RUN_DIR/data/.
-# CONFIG_DIR holds sft.ini, reward.ini, ppo.ini (PRESET-sft.ini ... with --preset) for the listed
+# CONFIG_DIR holds sft.ini, reward.ini, ppo.ini, dpo.ini (PRESET-sft.ini ... with --preset) for the listed
 # stages; they are copied to RUN_DIR/config/ so that later edits do not change queued jobs.
 # RUN_DIR must be on a filesystem every node sees; its layout is described in slurm/lib.sh.
 #
@@ -34,8 +36,9 @@
 #                          prompts: --max-prompt-len P --eval-fraction 0.05 --seed 0
 #                        with S = min(1024, max_position_embeddings) and P = min(256, S / 4);
 #                        pairs skip (and count) HH's records with an empty answer
-#   --preset NAME        read CONFIG_DIR/NAME-sft.ini, NAME-reward.ini, NAME-ppo.ini
-#   --sft-args "..." --reward-args "..." --ppo-args "..."   extra loom options for that stage
+#   --preset NAME        read CONFIG_DIR/NAME-sft.ini, NAME-reward.ini, NAME-ppo.ini, NAME-dpo.ini
+#   --sft-args "..." --reward-args "..." --ppo-args "..." --dpo-args "..."
+#                        extra loom options for that stage
 #   --ranks N            ranks (tasks) per node for prep and the training stages
 #   --nodes N            nodes for the training stages
 #   --cpus-per-rank N    CPUs per rank (and for the merges)
@@ -64,7 +67,7 @@ export LOOM=${LOOM:-$LOOM_HOME/build/src/loom}
 export LOOM_PREP=${LOOM_PREP:-$LOOM_HOME/build/data_prep/loom-prep}
 
 stages_arg=sft,merge,reward,ppo dry_run=0 base="" preset="" template=hh prep_args=""
-sft_args="" reward_args="" ppo_args="" ranks="" nodes="" cpus="" cpu=0 mem="" sbatch_extra=""
+sft_args="" reward_args="" ppo_args="" dpo_args="" ranks="" nodes="" cpus="" cpu=0 mem="" sbatch_extra=""
 launcher=${LOOM_LAUNCHER:-srun}
 declare -A kind_args=()
 inputs=()
@@ -83,6 +86,7 @@ while (($#)); do
     --sft-args) sft_args=$2; shift 2 ;;
     --reward-args) reward_args=$2; shift 2 ;;
     --ppo-args) ppo_args=$2; shift 2 ;;
+    --dpo-args) dpo_args=$2; shift 2 ;;
     --ranks) ranks=$2; shift 2 ;;
     --nodes) nodes=$2; shift 2 ;;
     --cpus-per-rank) cpus=$2; shift 2 ;;
@@ -106,7 +110,7 @@ done
 case $launcher in srun | mpirun) ;; *) die "--launcher $launcher: expected srun or mpirun" ;; esac
 
 # The stages, validated against the chain order.
-chain=(sft merge reward ppo)
+chain=(sft merge reward ppo dpo)
 declare -A listed=()
 IFS=, read -ra stages <<<"$stages_arg"
 ((${#stages[@]})) || die "--stages is empty"
@@ -120,8 +124,8 @@ for s in "${stages[@]}"; do
 done
 
 # What each stage reads, and which stage (or earlier run) provides it.
-declare -A stage_data=([sft]=sft [reward]=pairs [ppo]=prompts)
-declare -A stage_model_input=([merge]=sft/final [reward]=sft-merged [ppo]=sft-merged)
+declare -A stage_data=([sft]=sft [reward]=pairs [ppo]=prompts [dpo]=pairs)
+declare -A stage_model_input=([merge]=sft/final [reward]=sft-merged [ppo]=sft-merged [dpo]=sft-merged)
 declare -A made_by=([sft/final]=sft [sft-merged]=merge [reward-merged]=reward)
 require_input() {  # STAGE PATH: PATH made by a listed stage, or present in RUN_DIR
   local stage=$1 path=$2
@@ -135,7 +139,7 @@ for s in "${stages[@]}"; do
 done
 
 # Configs of the listed training stages.
-for s in sft reward ppo; do
+for s in sft reward ppo dpo; do
   [ -z "${listed[$s]:-}" ] || [ -s "$config_dir/$preset$s.ini" ] ||
     die "$config_dir/$preset$s.ini: no such config file (needed by stage $s)"
 done
@@ -155,7 +159,9 @@ compgen -G "$base/*.safetensors" >/dev/null || die "$base: no *.safetensors weig
 
 # The shards the listed stages read: made by prep jobs from --input, or already there.
 kinds=()
-for s in "${stages[@]}"; do [ -z "${stage_data[$s]:-}" ] || kinds+=("${stage_data[$s]}"); done
+for s in "${stages[@]}"; do
+  [ -z "${stage_data[$s]:-}" ] || [[ " ${kinds[*]} " == *" ${stage_data[$s]} "* ]] || kinds+=("${stage_data[$s]}")
+done
 if ((${#inputs[@]})); then
   for pattern in "${inputs[@]}"; do
     compgen -G "$pattern" >/dev/null || die "--input $pattern: no such file"
@@ -228,7 +234,7 @@ if ((dry_run)); then
 else
   mkdir -p "$run_dir"/{config,data,logs}
   ln -sfn "$base" "$run_dir/base"
-  for s in sft reward ppo; do
+  for s in sft reward ppo dpo; do
     [ -z "${listed[$s]:-}" ] || cp "$config_dir/$preset$s.ini" "$run_dir/config/$s.ini"
   done
   printf '%-14s %-8s %-40s %s\n' stage job output log >"$table"
@@ -273,6 +279,7 @@ fi
 read -ra sft_opts <<<"$sft_args"
 read -ra reward_opts <<<"$reward_args"
 read -ra ppo_opts <<<"$ppo_args"
+read -ra dpo_opts <<<"$dpo_args"
 if [ -n "${listed[sft]:-}" ]; then
   submit sft prep-sft "$run_dir/sft" "${ranked[@]}" --mem="$train_mem" -- \
     "$LOOM_HOME/slurm/sft.sbatch" "$run_dir/config/sft.ini" "$run_dir" "${stage_device[@]}" "${sft_opts[@]}"
@@ -289,6 +296,10 @@ fi
 if [ -n "${listed[ppo]:-}" ]; then
   submit ppo "merge-sft merge-reward prep-prompts" "$run_dir/ppo" "${ranked[@]}" --mem="$train_mem" -- \
     "$LOOM_HOME/slurm/ppo.sbatch" "$run_dir/config/ppo.ini" "$run_dir" "${stage_device[@]}" "${ppo_opts[@]}"
+fi
+if [ -n "${listed[dpo]:-}" ]; then
+  submit dpo "merge-sft prep-pairs" "$run_dir/dpo" "${ranked[@]}" --mem="$train_mem" -- \
+    "$LOOM_HOME/slurm/dpo.sbatch" "$run_dir/config/dpo.ini" "$run_dir" "${stage_device[@]}" "${dpo_opts[@]}"
 fi
 
 echo "dependencies (job <- the jobs it waits for):"

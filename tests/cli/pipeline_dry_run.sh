@@ -55,6 +55,16 @@ expect_out "prep.sbatch $WORK/run sft --template hh --seq-len 64 --seed 3 "
 expect_no "reward"
 echo "ok: --stages sft"
 
+# The DPO chain: sft, merge, dpo; one pairs prep job serves reward and dpo alike.
+dry "$WORK/run" --stages sft,merge,reward,ppo,dpo --base "$base" --input "$hh"
+expect_out "  dpo <- {merge-sft} {prep-pairs}\$"
+[ "$(grep -c 'prep.sbatch .* pairs ' "$WORK/out")" -eq 1 ] || fail "pairs are prepared more than once: $(cat "$WORK/out")"
+dry "$WORK/run" --stages sft,merge,dpo --base "$base" --input "$hh"
+[ "$(grep -c '^sbatch ' "$WORK/out")" -eq 5 ] || fail "--stages sft,merge,dpo: expected 5 jobs: $(cat "$WORK/out")"
+expect_out "dpo.sbatch $WORK/run/config/dpo.ini $WORK/run --run.device cpu"
+expect_no "prep-prompts"
+echo "ok: --stages sft,merge,dpo"
+
 # A later part of the chain continues a run whose SFT is merged and whose shards exist.
 mkdir -p "$WORK/done/sft-merged" "$WORK/done/data/pairs" "$WORK/done/data/prompts"
 ln -s "$base" "$WORK/done/base"
