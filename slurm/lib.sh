@@ -7,13 +7,12 @@
 # Environment (all optional):
 #   LOOM_HOME       the loom source tree (default: the directory sbatch was run in)
 #   LOOM, LOOM_PREP the programs (default: $LOOM_HOME/build/src/loom, .../build/data_prep/loom-prep)
-#   LOOM_DEVICE     cpu | cuda | auto: passed to training stages as --run.device
 #   LOOM_LAUNCHER   srun (default: srun --mpi=pmix) | mpirun
 #   LOOM_SIGNAL_GRACE_S  a stop signal arriving this soon after launch is held back until the
 #                   ranks have installed their handlers (default 10)
 #
 # Run directory (on a filesystem every node sees):
-#   base/           the base model (HF checkpoint with tokenizer.model), or a symlink to one
+#   base/           the base model (HF folder with its tokenizer), or a symlink to one
 #   config/         the stage configs the pipeline copied there (sft.ini, reward.ini, ppo.ini)
 #   data/sft/ data/pairs/ data/prompts/   loom-prep shards + manifest.json (prep)
 #   sft/ reward/ ppo/   checkpoint-N/, final/ (PEFT adapter), metrics.jsonl (training stages)
@@ -67,9 +66,10 @@ loom_export_threads() {
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}
 }
 
-# The training stages' device switch: prints `--run.device X` when LOOM_DEVICE is set.
-loom_device_args() {
-  [ -z "${LOOM_DEVICE:-}" ] || printf '%s\n' --run.device "$LOOM_DEVICE"
+# The tokenizer options of loom-prep for a model folder, one a line (tokenizer.model: the
+# SentencePiece file loom-prep reads).
+loom_tokenizer_args() {  # MODEL_DIR
+  printf '%s\n' --tokenizer "$1/tokenizer.model"
 }
 
 # The launcher that starts one rank per task of the allocation, as an array to prefix a

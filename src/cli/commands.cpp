@@ -9,6 +9,7 @@ const Command* commands(int* count) {
       {"merge", "fold a LoRA adapter (and a SEQ_CLS head) into a full HF checkpoint", run_merge},
       {"generate", "sample continuations of prompts with the KV cache (greedy, temperature, top-k, top-p)", run_generate},
       {"reward", "stage 2: train a pairwise reward model (LoRA SEQ_CLS + score head)", run_reward},
+      {"dpo", "align a LoRA policy on preference pairs with Direct Preference Optimization (TRL's DPOTrainer)", run_dpo},
       {"score", "rewards of pairs or texts from a reward model", run_score},
       {"ppo", "stage 3: PPO of the policy against a reward model (or AFINN) with a KL penalty to the reference", run_ppo},
       {"bench", "tokens/s, FLOP/s and peak memory of training steps or decoding on random weights", run_bench},

@@ -17,6 +17,7 @@ int run_sft(int argc, char** argv);
 int run_merge(int argc, char** argv);
 int run_generate(int argc, char** argv);
 int run_reward(int argc, char** argv);
+int run_dpo(int argc, char** argv);
 int run_score(int argc, char** argv);
 int run_ppo(int argc, char** argv);
 

@@ -1,16 +1,14 @@
 #!/usr/bin/env bash
 # The whole chain on a real Slurm cluster, on CPU with 2 ranks: slurm/pipeline.sh submits
-# prep -> sft -> merge -> reward -> merge -> ppo with the tiny configs; every job must complete
-# and leave its outputs in the run directory. First, a stage whose input is missing must
-# refuse to start. Usage: test_pipeline.sh BUILD_DIR WORK_DIR (a running cluster: README.md).
-# LOOM_TEST_CONFIG_DIR and LOOM_TEST_PRESET choose other configs (default configs/, tiny).
+# prep -> sft -> merge -> reward -> merge -> ppo with the tiny configs, by the command
+# docs/distributed.md documents; every job must complete and leave its outputs in the run
+# directory. First, a stage whose input is missing must refuse to start.
+# Usage: test_pipeline.sh BUILD_DIR WORK_DIR (a running cluster: README.md).
 set -euo pipefail
 # shellcheck source=tests/slurm/common.sh
 source "$(dirname "$0")/common.sh"
 use_build "${1:-}"
 work=${2:?usage: $0 BUILD_DIR WORK_DIR}
-config_dir=${LOOM_TEST_CONFIG_DIR:-$LOOM_SOURCE_DIR/configs}
-preset=${LOOM_TEST_PRESET:-tiny}
 mkdir -p "$work"
 
 # A stage refuses to start when the stage before it left nothing.
@@ -22,18 +20,29 @@ expect_grep "no config.json; the base model is missing or incomplete" "$work/emp
   "the refusal does not say what is missing"
 note "a stage with missing input refuses to start: ok"
 
-"$LOOM" init-model --config tiny --out "$work/base" \
+# The documented command (docs/distributed.md, the block after "pipeline-command"), run as
+# written from a folder laid out like the repository's root (configs/, out/tiny-model,
+# ../shared), with options inserted that shorten the stages for the test.
+repo=$work/repo
+rm -rf "$repo" "$work/shared"
+mkdir -p "$repo/out"
+ln -s "$LOOM_SOURCE_DIR/configs" "$repo/configs"
+ln -s "$LOOM_SOURCE_DIR/slurm" "$repo/slurm"
+ln -s "$(cd "$LOOM_SHARED_DIR" && pwd)" "$work/shared"
+"$LOOM" init-model --config tiny --out "$repo/out/tiny-model" \
   --tokenizer "$LOOM_SHARED_DIR/data/llama2-tokenizer/tokenizer.model" >/dev/null
-
-run=$work/run
+documented=$(sed -n '/pipeline-command/,/^$/p' "$LOOM_SOURCE_DIR/docs/distributed.md" | grep -v 'pipeline-command' |
+  sed 's/^ *//; s/\\$//' | tr '\n' ' ')
+[[ "$documented" == "slurm/pipeline.sh "*" --preset tiny "*" out/tiny-run "* ]] ||
+  fail "docs/distributed.md: no documented tiny pipeline command found (got '$documented')"
+note "documented command: $documented"
+shorten=(--prep-sft-args "'--seq-len 64 --eval-fraction 0.05 --seed 0'"
+  --sft-args "'${sft_test_args[*]}'"
+  --reward-args "'--train.max_steps 12 --train.save_steps 6 --train.eval_steps 12 --train.logging_steps 3'"
+  --ppo-args "'--train.max_steps 4 --train.save_steps 2 --train.logging_steps 1'")
+run=$repo/out/tiny-run
 started=$SECONDS
-"$LOOM_SOURCE_DIR/slurm/pipeline.sh" --cpu --ranks 2 --preset "$preset" --base "$work/base" \
-  --input "$LOOM_SHARED_DIR/data/hh-rlhf/harmless-base-test.jsonl.gz" \
-  --prep-args "--seq-len 64 --max-len 256 --max-prompt-len 48 --eval-fraction 0.05 --seed 0 --on-error skip" \
-  --sft-args "${sft_test_args[*]}" \
-  --reward-args "--train.max_steps 12 --train.save_steps 6 --train.eval_steps 12 --train.logging_steps 3" \
-  --ppo-args "--train.max_steps 4 --train.save_steps 2 --train.logging_steps 1" \
-  "$config_dir" "$run"
+(cd "$repo" && eval "${documented/slurm\/pipeline.sh /slurm/pipeline.sh ${shorten[*]} }")
 
 # pipeline.txt: a header, then "stage job output log" a line.
 while read -r stage job _ log; do

@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 use_build "${1:-}"
 work=${2:?usage: $0 BUILD_DIR WORK_DIR}
-reference=$work/run
+reference=$work/repo/out/tiny-run  # made by test_pipeline.sh
 expect_file "$reference/data/sft/manifest.json"  # made by test_pipeline.sh
 host=$(hostname -s)
 loom_exe=$(readlink -f "$LOOM")
@@ -29,9 +29,9 @@ for launcher in srun mpirun; do
   mkdir -p "$run/logs"
   ln -s "$reference/base" "$run/base"
   ln -s "$reference/data" "$run/data"
-  job=$(LOOM_DEVICE=cpu LOOM_LAUNCHER=$launcher sbatch --parsable --time=5 \
+  job=$(LOOM_LAUNCHER=$launcher sbatch --parsable --time=5 \
     --gpus-per-node=0 --ntasks-per-node=2 --cpus-per-task=1 --output="$run/logs/sft-%j.out" \
-    "$LOOM_SOURCE_DIR/slurm/sft.sbatch" "$reference/config/sft.ini" "$run" \
+    "$LOOM_SOURCE_DIR/slurm/sft.sbatch" "$reference/config/sft.ini" "$run" --run.device cpu \
     --train.max_steps 100000 --train.save_steps 0 --train.eval_steps 0 --train.logging_steps 1)
   log=$run/logs/sft-$job.out
   for _ in $(seq 120); do grep -q '^step ' "$log" 2>/dev/null && break; sleep 0.5; done

@@ -10,7 +10,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 use_build "${1:-}"
 work=${2:?usage: $0 BUILD_DIR WORK_DIR}
-reference=$work/run
+reference=$work/repo/out/tiny-run  # made by test_pipeline.sh
 expect_file "$reference/sft/final/adapter_model.safetensors"  # made by test_pipeline.sh
 
 run=$work/requeue
@@ -19,9 +19,9 @@ mkdir -p "$run/logs"
 ln -s "$reference/base" "$run/base"
 ln -s "$reference/data" "$run/data"
 started=$SECONDS
-sft=$(LOOM_DEVICE=cpu sbatch --parsable --time=1 --signal=B:USR1@45 \
+sft=$(sbatch --parsable --time=1 --signal=B:USR1@45 \
   --gpus-per-node=0 --ntasks-per-node=2 --cpus-per-task=1 --output="$run/logs/sft-%j.out" \
-  "$LOOM_SOURCE_DIR/slurm/sft.sbatch" "$reference/config/sft.ini" "$run" "${sft_test_args[@]}")
+  "$LOOM_SOURCE_DIR/slurm/sft.sbatch" "$reference/config/sft.ini" "$run" --run.device cpu "${sft_test_args[@]}")
 merge=$(sbatch --parsable --dependency="afterok:$sft" --cpus-per-task=1 --output="$run/logs/merge-%j.out" \
   "$LOOM_SOURCE_DIR/slurm/merge.sbatch" "$run" sft)
 log=$run/logs/sft-$sft.out

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Acceptance: under `mpirun -np 2`, DPO learns a preference whose feature sits in the middle of
+# the answer (chosen "... glad to help ...", rejected "... refuse to help ...", same ending):
+# held-out rewards/accuracies at least 0.9 and a positive held-out margin, from a start at
+# chance (the adapter starts as zero, so policy == reference: every reward is 0). Every pair is
+# distinct (topic x year), so the eval split holds texts the model never trained on. Then the
+# precomputed reference log-probs give the same first steps as the reference computed on the fly.
+set -euo pipefail
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+tokenizer="$LOOM_SHARED_DIR/data/llama2-tokenizer/tokenizer.model"
+topics=(taxes gardening cooking travel music chess painting running birds history physics poetry)
+for repeat in $(seq 20); do
+  for topic in "${topics[@]}"; do
+    q="\\n\\nHuman: Can you tell me about $topic in $((1900 + repeat))?\\n\\nAssistant:"
+    printf '{"chosen": "%s Sure, I am glad to help you with %s today.", "rejected": "%s Sure, I refuse to help you with %s today."}\n' \
+      "$q" "$topic" "$q" "$topic"
+  done
+done >"$work/prefs.jsonl"
+"$LOOM_PREP" pairs --template hh --tokenizer "$tokenizer" --max-len 48 --eval-fraction 0.15 \
+  --out "$work/pairs" "$work/prefs.jsonl" >/dev/null
+
+dpo() {  # OUT_DIR STEPS EXTRA...
+  local out=$1 steps=$2
+  shift 2
+  mpirun -np 2 --oversubscribe "$LOOM" dpo --model.path "$LOOM_TINY_RUN/model" \
+    --data.train "$work/pairs/manifest.json" --data.eval "$work/pairs/manifest.json" \
+    --lora.target_modules all-linear --lora.r 8 --lora.alpha 16 --lora.dropout 0 \
+    --dpo.beta 0.1 --train.learning_rate 3e-3 --train.lr_scheduler constant --train.max_steps "$steps" \
+    --train.micro_batch_size 4 --train.logging_steps 1 --train.eval_steps "$steps" --train.save_steps 0 \
+    --train.output_dir "$out" "$@" >"$out.log" 2>&1 || { cat "$out.log"; fail "loom dpo failed"; }
+}
+metric() { grep -o "\"$2\":[-0-9.e]*" "$1/metrics.jsonl" | sed -n "${3:-\$}p" | cut -d: -f2; }
+
+dpo "$work/run" 30
+grep -E '^step' "$work/run.log" | sed -n '1p;$p'
+first_loss=$(metric "$work/run" loss 1)
+awk -v l="$first_loss" 'BEGIN { exit !(l > 0.6926 && l < 0.6936) }' ||
+  fail "the first step's loss $first_loss is not log(2): policy and reference differ at the start"
+accuracy=$(metric "$work/run" eval_rewards/accuracies)
+margin=$(metric "$work/run" eval_rewards/margins)
+echo "held-out rewards/accuracies $accuracy, rewards/margins $margin"
+awk -v a="$accuracy" 'BEGIN { exit !(a >= 0.9) }' || fail "held-out accuracy $accuracy is below 0.9"
+awk -v m="$margin" 'BEGIN { exit !(m > 0) }' || fail "held-out margin $margin is not positive"
+for key in rewards/chosen rewards/rejected rewards/margins logps/chosen logps/rejected; do
+  [ -n "$(metric "$work/run" "$key")" ] || fail "metrics.jsonl logs no $key"
+done
+grep -q '"task_type": "CAUSAL_LM"' "$work/run/final/adapter_config.json" || fail "the adapter is not CAUSAL_LM"
+
+# Precomputed reference log-probs: kept in the output folder, and the same losses.
+dpo "$work/pre" 3 --dpo.precompute_ref_log_probs true
+[ -s "$work/pre/reference_logps.json" ] || fail "no reference_logps.json in the output folder"
+for step in 1 2 3; do
+  a=$(metric "$work/run" loss "$step") b=$(metric "$work/pre" loss "$step")
+  awk -v a="$a" -v b="$b" 'BEGIN { d = a - b; exit !(d < 1e-5 && d > -1e-5) }' ||
+    fail "step $step: loss $b with precomputed reference log-probs, $a without"
+done
+echo "precomputed reference log-probs: same losses: ok"
