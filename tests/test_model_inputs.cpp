@@ -204,6 +204,17 @@ TEST_F(AdapterInputs, LoraAlphaMustBePositive) {
   }
 }
 
+TEST_F(AdapterInputs, RankIsCheckedAgainstTheWeightsBeforeAllocating) {
+  std::string text = read_text_file(adapter_ + "/adapter_config.json");
+  const size_t at = text.find("\"r\": 4");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 6, "\"r\": 2000000000");  // 2e9 x (32 + 32) x 2 modules x 2 layers floats: 2 TB
+  std::ofstream(adapter_ + "/adapter_config.json") << text;
+  expect_contains(load_error(), adapter_ + "/adapter_model.safetensors: tensor '" +
+                                    peft_lora_key(0, "q_proj", "lora_A") + "' has shape [4, 32] but " + adapter_ +
+                                    "/adapter_config.json gives r=2000000000");
+}
+
 TEST_F(AdapterInputs, TensorsForModulesTheConfigDoesNotNameAreRefused) {
   rewrite_adapter(peft_lora_key(0, "k_proj", "lora_A"), {4, 32});
   expect_contains(load_error(), adapter_ + "/adapter_model.safetensors: tensor '" + peft_lora_key(0, "k_proj", "lora_A") +

@@ -12,8 +12,8 @@ namespace fs = std::filesystem;
 
 // Rows of the SEQ_CLS head in the adapter file (0 when it has none or trains the LM head);
 // refuses modules to save that loom would otherwise drop silently.
-static int adapter_head_rows(const std::string& dir, const LoraSpec& spec, const LlamaConfig& base) {
-  const std::string config_path = (fs::path(dir) / "adapter_config.json").string();
+static int adapter_head_rows(const SafetensorsFile& file, const std::string& config_path, const LoraSpec& spec,
+                             const LlamaConfig& base) {
   for (const std::string& module : spec.modules_to_save)
     LOOM_REQUIRE(module == "score" || module == "classifier" || module == kLmHeadModule, config_path,
                  ": modules_to_save entry '", module,
@@ -23,7 +23,6 @@ static int adapter_head_rows(const std::string& dir, const LoraSpec& spec, const
                  ": the adapter trains lm_head but the base ties it to embed_tokens");
     return 0;
   }
-  const SafetensorsFile file((fs::path(dir) / "adapter_model.safetensors").string());
   const TensorInfo* head = file.find(kScoreHeadKey);
   if (head == nullptr) return 0;
   LOOM_REQUIRE(head->shape.size() == 2 && head->shape[0] > 0 && head->shape[0] <= INT32_MAX &&
@@ -48,7 +47,15 @@ InferenceAdapter load_inference_adapter(const std::string& dir, const LlamaConfi
   adapter.spec = load_adapter_config(config_path);
   LOOM_REQUIRE(!for_generation || adapter.spec.task_type == "CAUSAL_LM", config_path, ": task_type '",
                adapter.spec.task_type, "' is not a generation adapter (expected CAUSAL_LM)");
-  const int rows_in_file = adapter_head_rows(dir, adapter.spec, base);
+  const SafetensorsFile file((fs::path(dir) / "adapter_model.safetensors").string());
+  // The rank the weights have, before anything is allocated from the config's r: lora_A of the
+  // first adapted linear is [r, in].
+  const std::string first_a = peft_lora_key(0, adapter.spec.target_modules.front(), "lora_A");
+  const TensorInfo* a = file.find(first_a);
+  LOOM_REQUIRE(a && a->shape.size() == 2 && a->shape[0] == adapter.spec.r, file.path(), ": tensor '", first_a, "' ",
+               a ? "has shape " + shape_string(a->shape) : std::string("is missing"), " but ", config_path, " gives r=",
+               adapter.spec.r);
+  const int rows_in_file = adapter_head_rows(file, config_path, adapter.spec, base);
   const int rows = head_rows == kHeadRowsOfAdapter ? rows_in_file : head_rows;
   LOOM_REQUIRE(rows_in_file == 0 || rows_in_file == rows, dir, ": the adapter's score head has ", rows_in_file,
                " rows, this command needs ", rows);
