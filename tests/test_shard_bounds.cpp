@@ -25,25 +25,9 @@ using loom::test::expect_contains;
 
 constexpr int kRowLen = 16;
 
-ShardInfo shard_info(const Tokenizer& tokenizer, ShardKind kind) {
-  ShardInfo info;
-  info.kind = kind;
-  info.layout = SftLayout::padded;
-  info.row_len = kRowLen;
-  info.tokenizer_md5 = tokenizer.model_md5();
-  info.tokenizer_path = tokenizer.model_path();
-  info.vocab_size = tokenizer.vocab_size();
-  info.bos_id = tokenizer.bos_id();
-  info.eos_id = tokenizer.eos_id();
-  info.pad_id = tokenizer.padding_id();
-  info.template_name = "hh";
-  info.source_files = {"a.jsonl"};
-  return info;
-}
-
 // One shard of `n` records of `kind` and its manifest in `dir`; returns the manifest's path.
 std::string write_shards(const std::string& dir, const Tokenizer& tokenizer, ShardKind kind, int n) {
-  const ShardInfo info = shard_info(tokenizer, kind);
+  const ShardInfo info = loom::test::shard_info_for(tokenizer, kind, kRowLen);
   ShardRows rows;
   for (int i = 0; i < n; ++i) {
     TokenizedRecord r;

@@ -14,7 +14,7 @@ expect_error() {
   local name=$1 pattern=$2; shift 3
   local rc=0
   "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
-  [ "$rc" -ne 0 ] && [ "$rc" -lt 128 ] || fail "expected a clean failure (rc $rc): $*: $(cat "$WORK/err")"
+  if [ "$rc" -eq 0 ] || [ "$rc" -ge 128 ]; then fail "expected a clean failure (rc $rc): $*: $(cat "$WORK/err")"; fi
   [ "$(wc -l <"$WORK/err")" -eq 1 ] || fail "expected one line on stderr from $*, got: $(cat "$WORK/err")"
   grep -q "^$name: error: " "$WORK/err" || fail "not a $name error: $(cat "$WORK/err")"
   grep -q -- "$pattern" "$WORK/err" || fail "stderr lacks '$pattern': $(cat "$WORK/err")"
