@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/check.h"
+#include "dist/thread_budget.h"
 
 namespace loom::prep {
 
@@ -53,7 +54,7 @@ bool parse_prep_options(data::ShardKind kind, int argc, char** argv, PrepOptions
   LOOM_REQUIRE(o->row_len >= 2, "--", kind == data::ShardKind::sft ? "seq-len" : kind == data::ShardKind::pairs ? "max-len" : "max-prompt-len",
                ": must be at least 2");
   LOOM_REQUIRE(o->eval_fraction >= 0.0 && o->eval_fraction < 1.0, "--eval-fraction: must lie in [0, 1)");
-  LOOM_REQUIRE(o->threads >= 1, "--threads: must be at least 1");
+  dist::checked_thread_count(o->threads, "--threads");
   return true;
 }
 

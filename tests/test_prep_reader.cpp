@@ -18,18 +18,7 @@ namespace {
 using namespace loom::data;
 
 ShardInfo prompt_info(const Tokenizer& tokenizer) {
-  ShardInfo info;
-  info.kind = ShardKind::prompts;
-  info.row_len = 8;
-  info.tokenizer_md5 = tokenizer.model_md5();
-  info.tokenizer_path = tokenizer.model_path();
-  info.vocab_size = tokenizer.vocab_size();
-  info.bos_id = tokenizer.bos_id();
-  info.eos_id = tokenizer.eos_id();
-  info.pad_id = tokenizer.padding_id();
-  info.template_name = "hh";
-  info.source_files = {"a.jsonl"};
-  return info;
+  return loom::test::shard_info_for(tokenizer, ShardKind::prompts, 8);
 }
 
 // Two shards of prompts "p0".."p{n-1}", split at `first_shard_rows`.

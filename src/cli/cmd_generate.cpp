@@ -20,6 +20,7 @@
 #include "io/hf_checkpoint.h"
 #include "model/frozen_weights.h"
 #include "model/generator.h"
+#include "model/inference_adapter.h"
 
 namespace loom::cli {
 
@@ -230,18 +231,11 @@ int run_generate(int argc, char** argv) {
   gen.eos_id = base.config().eos_token_id;
   if (gen.eos_id < 0) gen.stop_at_eos = false;  // the model names no EOS
 
-  LoraSpec spec;
-  spec.target_modules.clear();  // no adapter: an empty layout, the base alone
   const std::string adapter_dir = vm["adapter"].as<std::string>();
-  if (!adapter_dir.empty()) {
-    spec = load_adapter_config((fs::path(adapter_dir) / "adapter_config.json").string());
-    LOOM_REQUIRE(spec.task_type == "CAUSAL_LM", adapter_dir, "/adapter_config.json: task_type '", spec.task_type,
-                 "' is not a generation adapter (expected CAUSAL_LM)");
-  }
-  const TrainableLayout layout(base.shape(), spec, /*head_rows=*/0);
-  std::vector<float> params(layout.total());
-  if (!adapter_dir.empty()) load_peft_adapter(adapter_dir, layout, params.data(), layout.trains_lm_head() ? kLmHeadKey : "");
-  const LoraContext lora{&layout, params.data(), nullptr, 0.0f, 0, !adapter_dir.empty()};
+  const InferenceAdapter adapter = load_inference_adapter(adapter_dir, base.config(), /*head_rows=*/0,
+                                                         /*for_generation=*/true);
+  const TrainableLayout& layout = *adapter.layout;
+  const LoraContext lora{&layout, adapter.params.data(), nullptr, 0.0f, 0, adapter.loaded};
 
   size_t longest = 0;
   for (const PromptInput& p : prompts) longest = std::max(longest, p.ids.size());

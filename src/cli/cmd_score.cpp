@@ -91,6 +91,8 @@ int run_score(int argc, char** argv) {
 
   if (!pairs.empty()) {
     data::ShardReader reader(pairs, vm["split"].as<std::string>(), data::ShardKind::pairs, tokenizer.get());
+    require_within_positions(load_llama_config((std::filesystem::path(model_dir) / "config.json").string()),
+                             reader.row_len(), pairs + ": max_len");
     RewardScorer scorer(model_dir, vm["adapter"].as<std::string>(), parse_quant_mode(vm["quant"].as<std::string>()),
                         2 * batch, reader.row_len());
     PairBatcher batcher(batch, reader.row_len());

@@ -1,9 +1,7 @@
 #include "data/manifest.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "core/check.h"
+#include "io/json_file.h"
 
 namespace loom::data {
 
@@ -34,15 +32,29 @@ json ShardCounts::to_json() const {
 }
 
 static int64_t int_field(const json& object, const char* key, const std::string& where) {
-  const auto it = object.find(key);
-  LOOM_REQUIRE(it != object.end() && it->is_number_integer(), where, ": '", key, "' must be an integer");
-  return it->get<int64_t>();
+  int64_t value = 0;
+  LOOM_REQUIRE(object.is_object() && json_int(object, key, where, &value), where, ": '", key, "' is missing");
+  return value;
 }
 
 static std::string string_field(const json& object, const char* key, const std::string& where) {
-  const auto it = object.find(key);
-  LOOM_REQUIRE(it != object.end() && it->is_string(), where, ": '", key, "' must be a string");
-  return it->get<std::string>();
+  std::string value;
+  LOOM_REQUIRE(object.is_object() && json_string(object, key, where, &value), where, ": '", key, "' is missing");
+  return value;
+}
+
+int bounded_int(int64_t value, int64_t low, int64_t high, const std::string& where, const char* key) {
+  LOOM_REQUIRE(value >= low && value <= high, where, ": ", key, " = ", value, " is outside ", low, "..", high);
+  return static_cast<int>(value);
+}
+
+void read_shard_numbers(ShardInfo* info, const std::function<int64_t(const char*)>& get, const std::string& where) {
+  const char* row_key = row_length_attribute(info->kind);
+  info->row_len = bounded_int(get(row_key), 1, kMaxShardRowLen, where, row_key);
+  info->vocab_size = bounded_int(get(names::kVocabSize), 1, kMaxShardVocab, where, names::kVocabSize);
+  for (auto [key, id] : {std::pair{names::kBosId, &info->bos_id}, std::pair{names::kEosId, &info->eos_id},
+                         std::pair{names::kPadId, &info->pad_id}})
+    *id = bounded_int(get(key), -1, info->vocab_size - 1, where, key);
 }
 
 ShardCounts ShardCounts::from_json(const json& o, const std::string& where) {
@@ -55,6 +67,9 @@ ShardCounts ShardCounts::from_json(const json& o, const std::string& where) {
   c.dropped_too_long = int_field(o, names::kDroppedTooLong, where);
   c.dropped_identical = int_field(o, names::kDroppedIdentical, where);
   c.truncated = int_field(o, names::kTruncated, where);
+  for (int64_t count : {c.records, c.documents, c.tokens, c.dropped_invalid, c.dropped_empty, c.dropped_too_long,
+                        c.dropped_identical, c.truncated})
+    LOOM_REQUIRE(count >= 0, where, ": counts must not be negative (", o.dump(), ")");
   return c;
 }
 
@@ -94,13 +109,9 @@ std::string manifest_to_json(const Manifest& m) {
 }
 
 Manifest read_manifest(const std::string& path) {
-  std::ifstream in(path);
-  LOOM_REQUIRE(in, path, ": cannot read manifest");
-  std::stringstream text;
-  text << in.rdbuf();
-  json root = json::parse(text.str(), nullptr, false);
-  LOOM_REQUIRE(!root.is_discarded() && root.is_object(), path, ": not a JSON object");
-  LOOM_REQUIRE(root.value("format", "") == kManifestFormat, path, ": not a loom token-shard manifest");
+  const json root = parse_json_object(read_text_file(path), path);
+  LOOM_REQUIRE(root.contains("format") && root["format"] == kManifestFormat, path,
+               ": not a loom token-shard manifest ('format' is not \"", kManifestFormat, "\")");
   const int64_t version = int_field(root, names::kFormatVersion, path);
   LOOM_REQUIRE(version == kShardFormatVersion, path, ": format_version ", version, " is not the supported ",
                kShardFormatVersion);
@@ -108,26 +119,29 @@ Manifest read_manifest(const std::string& path) {
   ShardInfo& info = m.info;
   info.kind = parse_shard_kind(string_field(root, names::kKind, path), path);
   if (info.kind == ShardKind::sft) info.layout = parse_sft_layout(string_field(root, names::kSftLayout, path), path);
-  info.row_len = static_cast<int>(int_field(root, row_length_attribute(info.kind), path));
+  read_shard_numbers(&info, [&](const char* key) { return int_field(root, key, path); }, path);
   info.tokenizer_md5 = string_field(root, names::kTokenizerMd5, path);
   info.tokenizer_path = string_field(root, names::kTokenizerPath, path);
-  info.vocab_size = static_cast<int>(int_field(root, names::kVocabSize, path));
-  info.bos_id = static_cast<int>(int_field(root, names::kBosId, path));
-  info.eos_id = static_cast<int>(int_field(root, names::kEosId, path));
-  info.pad_id = static_cast<int>(int_field(root, names::kPadId, path));
   info.template_name = string_field(root, names::kTemplate, path);
   info.seed = static_cast<uint64_t>(int_field(root, names::kSeed, path));
   LOOM_REQUIRE(root.contains(names::kSourceFiles) && root[names::kSourceFiles].is_array(), path,
                ": 'source_files' must be a list");
-  for (const auto& f : root[names::kSourceFiles]) info.source_files.push_back(f.get<std::string>());
+  for (const auto& f : root[names::kSourceFiles]) {
+    LOOM_REQUIRE(f.is_string(), path, ": 'source_files' must be a list of strings, found ", f.dump());
+    info.source_files.push_back(f.get<std::string>());
+  }
   LOOM_REQUIRE(root.contains("splits") && root["splits"].is_object(), path, ": 'splits' must be an object");
   for (const auto& [name, body] : root["splits"].items()) {
     const std::string where = path + ": splits." + name;
     ManifestSplit split;
     split.name = name;
     LOOM_REQUIRE(body.contains("shards") && body["shards"].is_array(), where, ": 'shards' must be a list");
-    for (const auto& entry : body["shards"])
-      split.shards.push_back({string_field(entry, "file", where), ShardCounts::from_json(entry, where)});
+    for (const auto& entry : body["shards"]) {
+      const std::string file = string_field(entry, "file", where);
+      LOOM_REQUIRE(!file.empty() && file.find('/') == std::string::npos && file.find("..") == std::string::npos,
+                   where, ": shard file '", file, "' is not a file name inside the manifest's folder");
+      split.shards.push_back({file, ShardCounts::from_json(entry, where)});
+    }
     LOOM_REQUIRE(body.contains("totals"), where, ": 'totals' is missing");
     split.totals = ShardCounts::from_json(body["totals"], where);
     split.tail_tokens_dropped = int_field(body, "tail_tokens_dropped", where);

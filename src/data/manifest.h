@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,6 +53,13 @@ struct Manifest {
   std::vector<ManifestSplit> splits;
   const ManifestSplit& split(const std::string& name, const std::string& where) const;
 };
+
+// `value` as an int when it lies in [low, high], else "<where>: <key> = value is outside low..high".
+int bounded_int(int64_t value, int64_t low, int64_t high, const std::string& where, const char* key);
+// Reads the description's numbers from `get(key)` (a manifest's members or a shard's
+// attributes) with the bounds everything downstream relies on: 1 <= row length <=
+// kMaxShardRowLen, 1 <= vocab_size <= kMaxShardVocab, special ids in -1..vocab_size-1.
+void read_shard_numbers(ShardInfo* info, const std::function<int64_t(const char*)>& get, const std::string& where);
 
 std::string manifest_to_json(const Manifest& manifest);
 // "<path>: ..." for anything missing or malformed.

@@ -8,9 +8,14 @@
 
 namespace loom::data {
 
-inline constexpr int kShardFormatVersion = 1;
+// 2: every dataset carries HDF5 Fletcher-32 chunk checksums.
+inline constexpr int kShardFormatVersion = 2;
 inline constexpr const char* kManifestFile = "manifest.json";
 inline constexpr const char* kManifestFormat = "loom-token-shards";
+
+// Bounds on a shard's description, checked when it is read (a row is allocated from row_len).
+inline constexpr int kMaxShardRowLen = 1 << 20;
+inline constexpr int kMaxShardVocab = 1 << 24;
 
 enum class ShardKind { sft, pairs, prompts };
 // How sft rows are made: TRL ConstantLengthDataset blocks, the same with document indices,

@@ -15,20 +15,12 @@ static ShardInfo read_shard_info(hid_t file, const std::string& path) {
   info.kind = parse_shard_kind(h5_read_attr_string(file, names::kKind, path), path);
   if (info.kind == ShardKind::sft)
     info.layout = parse_sft_layout(h5_read_attr_string(file, names::kSftLayout, path), path);
-  info.row_len = static_cast<int>(h5_read_attr_int(file, row_length_attribute(info.kind), path));
+  read_shard_numbers(&info, [&](const char* key) { return h5_read_attr_int(file, key, path); }, path);
   info.tokenizer_md5 = h5_read_attr_string(file, names::kTokenizerMd5, path);
   info.tokenizer_path = h5_read_attr_string(file, names::kTokenizerPath, path);
-  info.vocab_size = static_cast<int>(h5_read_attr_int(file, names::kVocabSize, path));
-  info.bos_id = static_cast<int>(h5_read_attr_int(file, names::kBosId, path));
-  info.eos_id = static_cast<int>(h5_read_attr_int(file, names::kEosId, path));
-  info.pad_id = static_cast<int>(h5_read_attr_int(file, names::kPadId, path));
   info.source_files = h5_read_attr_strings(file, names::kSourceFiles, path);
   info.template_name = h5_read_attr_string(file, names::kTemplate, path);
   info.seed = static_cast<uint64_t>(h5_read_attr_int(file, names::kSeed, path));
-  LOOM_REQUIRE(info.row_len > 0, path, ": ", row_length_attribute(info.kind), " must be positive");
-  LOOM_REQUIRE(info.vocab_size > 0 && info.bos_id < info.vocab_size && info.eos_id < info.vocab_size &&
-                   info.pad_id < info.vocab_size,
-               path, ": special token ids must lie inside the vocabulary of ", info.vocab_size);
   return info;
 }
 
@@ -104,8 +96,41 @@ ShardReader ShardReader::open_shard(const std::string& shard_path) {
   return reader;
 }
 
+// The whole (N) dataset of one value a record.
+template <typename T>
+static std::vector<T> read_column(hid_t dataset, hid_t memory_type, int64_t rows, const std::string& path,
+                                  const char* name) {
+  std::vector<T> values(static_cast<size_t>(rows));
+  if (rows == 0) return values;
+  LOOM_REQUIRE(H5Dread(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()) >= 0, path,
+               ": cannot read dataset '", name, "' (", hdf5_error_detail(), ")");
+  return values;
+}
+
+// Every value of a length dataset lies in [low, high]; `bound` names where high comes from.
+static void require_lengths(const std::vector<int32_t>& values, const std::vector<int32_t>* high_per_record,
+                            int32_t low, int32_t high, const std::string& path, const char* name, const char* bound) {
+  for (size_t row = 0; row < values.size(); ++row) {
+    const int32_t limit = high_per_record ? std::min(high, (*high_per_record)[row]) : high;
+    LOOM_REQUIRE(values[row] >= low && values[row] <= limit, path, ": dataset '", name, "' record ", row, ": ",
+                 values[row], " is outside ", low, "..", limit, " (", bound, ")");
+  }
+}
+
+// Numeric datasets must carry the Fletcher-32 filter, so that HDF5 verifies every chunk it reads.
+static void require_checksum(hid_t dataset, const std::string& path, const char* name) {
+  H5Handle create_list(LOOM_H5_CHECK(H5Dget_create_plist(dataset)), H5Pclose);
+  unsigned flags = 0, filter_config = 0;
+  size_t values = 0;
+  const bool present = H5Pget_filter_by_id2(create_list.id(), H5Z_FILTER_FLETCHER32, &flags, &values, nullptr, 0,
+                                            nullptr, &filter_config) >= 0;
+  if (!present) hdf5_error_detail();  // clears the error stack the lookup left
+  LOOM_REQUIRE(present, path, ": dataset '", name, "' has no Fletcher-32 checksum (write it again with loom-prep)");
+}
+
 void ShardReader::add_shard(const std::string& path, int64_t expected_rows) {
-  Shard shard{path, h5_open_file_read(path), {}};
+  LOOM_REQUIRE(expected_rows >= 0, path, ": record count ", expected_rows, " is negative");
+  Shard shard{path, h5_open_file_read(path), {}, {}};
   const std::vector<const char*> slots = dataset_names(info_);
   for (size_t slot = 0; slot < slots.size(); ++slot) {
     if (!*slots[slot]) {
@@ -115,16 +140,56 @@ void ShardReader::add_shard(const std::string& path, int64_t expected_rows) {
     H5Handle dataset = h5_open_dataset(shard.file.id(), slots[slot], path);
     H5Handle space(LOOM_H5_CHECK(H5Dget_space(dataset.id())), H5Sclose);
     hsize_t dims[2] = {0, 0};
-    const int rank = H5Sget_simple_extent_dims(space.id(), dims, nullptr);
+    const int rank = H5Sget_simple_extent_ndims(space.id());
     const bool is_rows = slot <= kMask;
-    LOOM_REQUIRE(rank == (is_rows ? 2 : 1) && static_cast<int64_t>(dims[0]) == expected_rows &&
+    const bool rank_ok = rank == (is_rows ? 2 : 1);
+    if (rank_ok) H5Sget_simple_extent_dims(space.id(), dims, nullptr);
+    LOOM_REQUIRE(rank_ok && static_cast<int64_t>(dims[0]) == expected_rows &&
                      (!is_rows || dims[1] == static_cast<hsize_t>(info_.row_len)),
                  path, ": dataset '", slots[slot], "' has the wrong shape for ", expected_rows, " records of ",
                  info_.row_len);
+    if (slot != kText) require_checksum(dataset.id(), path, slots[slot]);
     shard.datasets.push_back(std::move(dataset));
   }
+  read_record_values(shard, expected_rows);
   shards_.push_back(std::move(shard));
   offsets_.push_back(offsets_.back() + expected_rows);
+}
+
+// Reads the one-value-a-record datasets and checks every length and index against the bound
+// it is used with, so that no later read can index past a row or a list.
+void ShardReader::read_record_values(Shard& shard, int64_t rows) {
+  const std::string& path = shard.path;
+  const std::vector<const char*> slots = dataset_names(info_);
+  const int32_t L = info_.row_len;
+  const char* row_bound = row_length_attribute(info_.kind);
+  RecordValues& v = shard.values;
+  auto ints = [&](DatasetSlot slot) {
+    return read_column<int32_t>(shard.datasets[slot].id(), H5T_NATIVE_INT32, rows, path, slots[slot]);
+  };
+  if (shard.datasets[kLengths]) {
+    v.lengths = ints(kLengths);
+    require_lengths(v.lengths, nullptr, 1, L, path, slots[kLengths], row_bound);
+  }
+  if (shard.datasets[kLengths2]) {
+    v.lengths2 = ints(kLengths2);
+    require_lengths(v.lengths2, nullptr, 1, L, path, slots[kLengths2], row_bound);
+  }
+  if (shard.datasets[kPromptLengths]) {
+    v.prompt_lengths = ints(kPromptLengths);
+    require_lengths(v.prompt_lengths, &v.lengths, 0, L, path, slots[kPromptLengths], "the record's length");
+    if (!v.lengths2.empty())
+      require_lengths(v.prompt_lengths, &v.lengths2, 0, L, path, slots[kPromptLengths], "the rejected length");
+  }
+  if (shard.datasets[kSrcFile]) {
+    v.source_file = ints(kSrcFile);
+    const int32_t files = static_cast<int32_t>(info_.source_files.size());
+    require_lengths(v.source_file, nullptr, 0, files - 1, path, slots[kSrcFile], "index into source_files");
+    v.source_line = read_column<int64_t>(shard.datasets[kSrcLine].id(), H5T_NATIVE_INT64, rows, path, slots[kSrcLine]);
+    for (size_t row = 0; row < v.source_line.size(); ++row)
+      LOOM_REQUIRE(v.source_line[row] >= 1, path, ": dataset '", slots[kSrcLine], "' record ", row, ": line ",
+                   v.source_line[row], " is not a 1-based line number");
+  }
 }
 
 ShardReader::Shard& ShardReader::locate(int64_t id, hsize_t* row) {
@@ -181,9 +246,9 @@ void ShardReader::read_pair(int64_t id, int32_t* chosen, int32_t* rejected, Pair
   const hsize_t L = static_cast<hsize_t>(info_.row_len);
   read_row(shard, kRows, row, H5T_NATIVE_INT32, chosen, L);
   read_row(shard, kRows2, row, H5T_NATIVE_INT32, rejected, L);
-  read_row(shard, kLengths, row, H5T_NATIVE_INT32, &lengths->chosen, 0);
-  read_row(shard, kLengths2, row, H5T_NATIVE_INT32, &lengths->rejected, 0);
-  read_row(shard, kPromptLengths, row, H5T_NATIVE_INT32, &lengths->prompt, 0);
+  lengths->chosen = shard.values.lengths[row];
+  lengths->rejected = shard.values.lengths2[row];
+  lengths->prompt = shard.values.prompt_lengths[row];
   check_tokens(shard, row, chosen, info_.row_len);
   check_tokens(shard, row, rejected, info_.row_len);
 }
@@ -193,7 +258,7 @@ void ShardReader::read_prompt(int64_t id, int32_t* tokens, int32_t* length, std:
   hsize_t row = 0;
   Shard& shard = locate(id, &row);
   read_row(shard, kRows, row, H5T_NATIVE_INT32, tokens, static_cast<hsize_t>(info_.row_len));
-  read_row(shard, kLengths, row, H5T_NATIVE_INT32, length, 0);
+  *length = shard.values.lengths[row];
   check_tokens(shard, row, tokens, info_.row_len);
   if (!text_or_null) return;
   H5Handle type(LOOM_H5_CHECK(H5Tcopy(H5T_C_S1)), H5Tclose);
@@ -210,24 +275,14 @@ void ShardReader::read_prompt(int64_t id, int32_t* tokens, int32_t* length, std:
 RecordSource ShardReader::source(int64_t id) {
   hsize_t row = 0;
   Shard& shard = locate(id, &row);
-  LOOM_REQUIRE(shard.datasets[kSrcFile], shard.path, ": packed blocks do not record their source lines");
-  int32_t file = 0;
-  RecordSource source;
-  read_row(shard, kSrcFile, row, H5T_NATIVE_INT32, &file, 0);
-  read_row(shard, kSrcLine, row, H5T_NATIVE_INT64, &source.line, 0);
-  LOOM_REQUIRE(file >= 0 && file < static_cast<int32_t>(info_.source_files.size()), shard.path, ": record ", row,
-               " names source file ", file, " of ", info_.source_files.size());
-  source.file = info_.source_files[static_cast<size_t>(file)];
-  return source;
+  LOOM_REQUIRE(!shard.values.source_file.empty(), shard.path, ": packed blocks do not record their source lines");
+  return {info_.source_files[static_cast<size_t>(shard.values.source_file[row])], shard.values.source_line[row]};
 }
 
 int32_t ShardReader::record_length(int64_t id) {
   hsize_t row = 0;
-  Shard& shard = locate(id, &row);
-  if (!shard.datasets[kLengths]) return info_.row_len;
-  int32_t length = 0;
-  read_row(shard, kLengths, row, H5T_NATIVE_INT32, &length, 0);
-  return length;
+  const Shard& shard = locate(id, &row);
+  return shard.values.lengths.empty() ? info_.row_len : shard.values.lengths[row];
 }
 
 }  // namespace loom::data

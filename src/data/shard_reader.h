@@ -49,14 +49,25 @@ class ShardReader {
   int32_t record_length(int64_t id);
 
  private:
+  // The one-value-a-record datasets, read and bounds-checked when the shard is opened (empty
+  // when the kind has none).
+  struct RecordValues {
+    std::vector<int32_t> lengths;         // lengths / chosen_lengths: 1..L
+    std::vector<int32_t> lengths2;        // rejected_lengths: 1..L
+    std::vector<int32_t> prompt_lengths;  // 0..the record's length (both lengths for pairs)
+    std::vector<int32_t> source_file;     // index into info().source_files
+    std::vector<int64_t> source_line;     // >= 1
+  };
   struct Shard {
     std::string path;
     H5Handle file;
     std::vector<H5Handle> datasets;  // by DatasetSlot
+    RecordValues values;
   };
   enum DatasetSlot { kRows, kRows2, kDocs, kMask, kLengths, kLengths2, kPromptLengths, kText, kSrcFile, kSrcLine, kSlots };
   ShardReader() = default;
   void add_shard(const std::string& path, int64_t expected_rows);
+  void read_record_values(Shard& shard, int64_t rows);
   Shard& locate(int64_t id, hsize_t* row);
   void read_row(Shard& shard, DatasetSlot slot, hsize_t row, hid_t memory_type, void* out, hsize_t width);
   void check_tokens(const Shard& shard, hsize_t row, const int32_t* ids, int count) const;

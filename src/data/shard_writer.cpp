@@ -48,9 +48,12 @@ void ShardRows::append_record(const TokenizedRecord& record, const ShardInfo& in
 // About 512 KiB a chunk: large enough to stream, small enough for HDF5's default chunk cache.
 static hsize_t chunk_rows(int64_t row_bytes) { return std::max<hsize_t>(1, (512 * 1024) / row_bytes); }
 
-// A chunked dataset of `rows` x `cols` (cols == 0: one-dimensional) holding `data`.
+// A chunked dataset of `rows` x `cols` (cols == 0: one-dimensional) holding `data`. Numeric
+// datasets get HDF5's Fletcher-32 chunk checksum, which the library verifies on every read
+// (HDF5 filters cannot apply to variable-length strings).
 static void write_dataset(hid_t file, const char* name, hid_t file_type, hid_t memory_type, int64_t rows, int64_t cols,
                           size_t element_bytes, const void* data) {
+  const bool numeric = H5Tget_class(file_type) != H5T_STRING;
   const int rank = cols > 0 ? 2 : 1;
   const hsize_t dims[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(cols)};
   const hsize_t max_dims[2] = {H5S_UNLIMITED, static_cast<hsize_t>(cols)};
@@ -59,6 +62,7 @@ static void write_dataset(hid_t file, const char* name, hid_t file_type, hid_t m
   H5Handle space(LOOM_H5_CHECK(H5Screate_simple(rank, dims, max_dims)), H5Sclose);
   H5Handle plist(LOOM_H5_CHECK(H5Pcreate(H5P_DATASET_CREATE)), H5Pclose);
   LOOM_H5_CHECK(H5Pset_chunk(plist.id(), rank, chunk));
+  if (numeric) LOOM_H5_CHECK(H5Pset_fletcher32(plist.id()));
   H5Handle dataset(LOOM_H5_CHECK(H5Dcreate2(file, name, file_type, space.id(), H5P_DEFAULT, plist.id(), H5P_DEFAULT)),
                    H5Dclose);
   if (rows > 0) LOOM_H5_CHECK(H5Dwrite(dataset.id(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));

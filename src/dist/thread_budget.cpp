@@ -4,15 +4,23 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdlib>
 #include <thread>
 
+#include "core/check.h"
+
 namespace loom::dist {
+
+int checked_thread_count(long long count, const char* what) {
+  LOOM_REQUIRE(count >= 1 && count <= kMaxThreads, what, ": ", count, " threads is outside 1..", kMaxThreads);
+  return static_cast<int>(count);
+}
 
 static int env_positive(const char* name) {
   const char* value = std::getenv(name);
-  const int n = value ? std::atoi(value) : 0;
-  return n > 0 ? n : 0;
+  const long long n = value ? std::atoll(value) : 0;
+  return n > 0 ? static_cast<int>(std::min<long long>(n, INT32_MAX)) : 0;
 }
 
 int apply_thread_budget() {
@@ -22,7 +30,10 @@ int apply_thread_budget() {
     if (ranks_here == 0) ranks_here = env_positive("SLURM_NTASKS_PER_NODE");
     const int cpus_per_task = env_positive("SLURM_CPUS_PER_TASK");
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    threads = cpus_per_task ? cpus_per_task : std::max(1, cores / std::max(1, ranks_here));
+    threads = cpus_per_task ? checked_thread_count(cpus_per_task, "SLURM_CPUS_PER_TASK")
+                            : std::max(1, cores / std::max(1, ranks_here));
+  } else {
+    checked_thread_count(threads, "OMP_NUM_THREADS");
   }
   omp_set_num_threads(threads);
   openblas_set_num_threads(threads);

@@ -5,6 +5,14 @@
 
 namespace loom::dist {
 
+// The most threads a rank may be given (OMP_NUM_THREADS, SLURM_CPUS_PER_TASK, loom-prep
+// --threads): far above any node's cores, far below the count at which thread stacks exhaust
+// memory (libgomp crashed at 100000).
+inline constexpr int kMaxThreads = 1024;
+
+// `count` when it lies in 1..kMaxThreads, else "<what>: ..." as an error.
+int checked_thread_count(long long count, const char* what);
+
 // Applies the budget (OpenMP and OpenBLAS) and returns the thread count chosen.
 int apply_thread_budget();
 

@@ -164,11 +164,15 @@ HfCheckpoint::HfCheckpoint(const std::string& dir) : dir_(dir) {
   }
 }
 
-bool HfCheckpoint::has(const std::string& name) const {
+HfCheckpoint::Located HfCheckpoint::locate(const std::string& name) const {
   const auto it = std::lower_bound(tensor_file_.begin(), tensor_file_.end(), name,
                                    [](const auto& entry, const std::string& n) { return entry.first < n; });
-  return it != tensor_file_.end() && it->first == name;
+  if (it == tensor_file_.end() || it->first != name) return {};
+  const SafetensorsFile& file = *files_[it->second];
+  return {file.find(name), file.path()};
 }
+
+bool HfCheckpoint::has(const std::string& name) const { return locate(name).info != nullptr; }
 
 std::vector<std::string> HfCheckpoint::tensor_names() const {
   std::vector<std::string> names;

@@ -22,6 +22,12 @@ class HfCheckpoint {
   const LlamaConfig& config() const { return config_; }
   bool has(const std::string& name) const;
   std::vector<std::string> tensor_names() const;
+  // The header of the named tensor and the file holding it (info null when absent).
+  struct Located {
+    const TensorInfo* info = nullptr;
+    std::string file;
+  };
+  Located locate(const std::string& name) const;
   // f32 copy of the named tensor, shape-checked; errors name the file and the tensor, and
   // a missing tensor names the directory.
   void read_f32(const std::string& name, const std::vector<int64_t>& shape, float* out) const;

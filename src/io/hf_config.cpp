@@ -1,5 +1,8 @@
 #include "io/hf_config.h"
 
+#include <climits>
+#include <utility>
+
 #include <nlohmann/json.hpp>
 
 #include "core/check.h"
@@ -119,6 +122,8 @@ LlamaConfig parse_llama_config(const std::string& json_text, const std::string& 
   optional_positive(j, "head_dim", source, &c.head_dim);
   LOOM_REQUIRE(c.head_dim > 0 && c.head_dim % 2 == 0, source, ": head_dim ", c.head_dim,
                " must be a positive even number (rotary embeddings rotate pairs)");
+  LOOM_REQUIRE(int64_t(c.num_attention_heads) * c.head_dim <= INT32_MAX, source, ": num_attention_heads ",
+               c.num_attention_heads, " x head_dim ", c.head_dim, " is too large a projection");
   optional_positive(j, "max_position_embeddings", source, &c.max_position_embeddings);
   optional_float(j, "rms_norm_eps", source, &c.rms_norm_eps);
   LOOM_REQUIRE(c.rms_norm_eps > 0, source, ": rms_norm_eps must be positive");
@@ -128,6 +133,10 @@ LlamaConfig parse_llama_config(const std::string& json_text, const std::string& 
   c.bos_token_id = token_id(j, "bos_token_id", source, c.bos_token_id);
   c.eos_token_id = token_id(j, "eos_token_id", source, c.eos_token_id);
   c.pad_token_id = token_id(j, "pad_token_id", source, c.pad_token_id);
+  for (const auto& [key, id] : {std::pair{"bos_token_id", c.bos_token_id}, std::pair{"eos_token_id", c.eos_token_id},
+                                std::pair{"pad_token_id", c.pad_token_id}})
+    LOOM_REQUIRE(id < c.vocab_size, source, ": ", key, " ", id, " is outside the vocabulary of vocab_size ",
+                 c.vocab_size);
 
   if (c.architecture == kSequenceClassification) {
     const auto id2label = j.find("id2label");

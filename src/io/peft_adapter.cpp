@@ -9,6 +9,7 @@
 
 #include "core/check.h"
 #include "io/json_file.h"
+#include "io/safetensors.h"
 
 namespace loom {
 
@@ -141,6 +142,8 @@ LoraSpec parse_adapter_config(const std::string& json_text, const std::string& s
   double number = 0;
   spec.alpha = 8.0f;  // PEFT's default lora_alpha
   if (json_number(j, "lora_alpha", source, &number)) spec.alpha = static_cast<float>(number);
+  LOOM_REQUIRE(std::isfinite(spec.alpha) && spec.alpha > 0.0f, source, ": lora_alpha must be a positive number, found ",
+               number);
   spec.dropout = 0.0f;
   if (json_number(j, "lora_dropout", source, &number)) spec.dropout = static_cast<float>(number);
   LOOM_REQUIRE(spec.dropout >= 0.0f && spec.dropout < 1.0f, source, ": lora_dropout must be in [0, 1), found ",
@@ -196,5 +199,12 @@ LoraSpec parse_adapter_config(const std::string& json_text, const std::string& s
 }
 
 LoraSpec load_adapter_config(const std::string& path) { return parse_adapter_config(read_text_file(path), path); }
+
+void require_only_named_tensors(const SafetensorsFile& file, const std::set<std::string>& expected,
+                                const std::string& config_path) {
+  for (const TensorInfo& t : file.tensors())
+    LOOM_REQUIRE(expected.count(t.name), file.path(), ": tensor '", t.name,
+                 "' is for a module, layer or head that ", config_path, " and the base model do not name");
+}
 
 }  // namespace loom

@@ -4,10 +4,13 @@
 // base_model.model.lm_head.weight, both listed in modules_to_save).
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
 namespace loom {
+
+class SafetensorsFile;
 
 // Mirrors PEFT's LoraConfig fields that loom supports.
 struct LoraSpec {
@@ -54,5 +57,10 @@ std::string adapter_config_json(const LoraSpec& spec);
 // seven Llama linears or the string "all-linear". Keys loom does not use are ignored.
 LoraSpec parse_adapter_config(const std::string& json_text, const std::string& source);
 LoraSpec load_adapter_config(const std::string& path);
+
+// Refuses an adapter file holding a tensor outside `expected` (the keys its adapter_config.json
+// names: target modules of layers the model has, the head): "<file>: tensor '<key>' is not ...".
+void require_only_named_tensors(const SafetensorsFile& file, const std::set<std::string>& expected,
+                                const std::string& config_path);
 
 }  // namespace loom

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 #include <nlohmann/json.hpp>
@@ -168,7 +169,7 @@ void SafetensorsFile::read_f32(const std::string& name, const std::vector<int64_
   switch (info->dtype) {
     case DType::F32:
       std::memcpy(out, src, static_cast<size_t>(n) * sizeof(float));
-      return;
+      break;
     case DType::BF16:
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < n; ++i) {
@@ -176,7 +177,7 @@ void SafetensorsFile::read_f32(const std::string& name, const std::vector<int64_
         std::memcpy(&h, src + 2 * i, 2);
         out[i] = bf16_to_f32(h);
       }
-      return;
+      break;
     case DType::F16:
 #pragma omp parallel for schedule(static)
       for (int64_t i = 0; i < n; ++i) {
@@ -184,11 +185,19 @@ void SafetensorsFile::read_f32(const std::string& name, const std::vector<int64_
         std::memcpy(&h, src + 2 * i, 2);
         out[i] = f16_to_f32(h);
       }
-      return;
+      break;
     default:
       LOOM_FAIL(path_, ": tensor '", name, "' has dtype ", dtype_name(info->dtype),
                 ", which cannot be read as floating point (F32, F16 or BF16)");
   }
+  int64_t non_finite = 0;
+#pragma omp parallel for schedule(static) reduction(+ : non_finite)
+  for (int64_t i = 0; i < n; ++i) non_finite += !std::isfinite(out[i]);
+  if (non_finite == 0) return;
+  int64_t first = 0;
+  while (std::isfinite(out[first])) ++first;
+  LOOM_FAIL(path_, ": tensor '", name, "' holds ", non_finite, " NaN or infinite values (the first at element ", first,
+            ")");
 }
 
 void SafetensorsWriter::add_f32(const std::string& name, const std::vector<int64_t>& shape,

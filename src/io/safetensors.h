@@ -40,7 +40,9 @@ class SafetensorsFile {
 
   // Converts the named tensor (F32, F16 or BF16) to f32 into out, after checking that its
   // shape equals expected_shape. Errors name the file, the tensor and both shapes;
-  // shape_origin (e.g. "config.json") says where the expected shape came from.
+  // shape_origin (e.g. "config.json") says where the expected shape came from. A tensor holding
+  // NaN or infinite values is refused, naming the file, the tensor and the count (weights are
+  // scanned once, when they are loaded).
   void read_f32(const std::string& name, const std::vector<int64_t>& expected_shape, float* out,
                 const std::string& shape_origin = "") const;
 

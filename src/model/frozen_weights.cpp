@@ -3,15 +3,9 @@
 #include <vector>
 
 #include "core/check.h"
-#include "io/peft_adapter.h"
+#include "model/llama_tensors.h"
 
 namespace loom {
-
-std::string linear_tensor_name(int layer, LinearId id) {
-  const std::string& module = llama_linear_names()[id];
-  const char* block = (id <= kO) ? "self_attn" : "mlp";
-  return cat("model.layers.", layer, ".", block, ".", module, ".weight");
-}
 
 static bool has_lm_head(const LlamaConfig& c) {
   return !c.tie_word_embeddings && c.architecture == "LlamaForCausalLM";
@@ -30,6 +24,7 @@ FrozenBytes frozen_bytes(const LlamaConfig& config, QuantMode mode) {
 
 FrozenWeights::FrozenWeights(const HfCheckpoint& ckpt, QuantMode mode)
     : config_(ckpt.config()), shape_(llama_shape(config_)), mode_(mode) {
+  check_llama_checkpoint(ckpt);  // config.json against the headers, before the arena is sized from it
   const LlamaShape& s = shape_;
   const bool untied_head = has_lm_head(config_);
 
@@ -46,33 +41,31 @@ FrozenWeights::FrozenWeights(const HfCheckpoint& ckpt, QuantMode mode)
     linear_bytes += quantized_matrix_bytes(mode, s.linear_out(LinearId(id)), s.linear_in(LinearId(id)));
   arena_ = Arena("frozen params", plan.bytes() + size_t(s.L) * linear_bytes);
 
-  embed_ = arena_.take<float>(size_t(s.V) * s.C);
-  ckpt.read_f32("model.embed_tokens.weight", {s.V, s.C}, embed_);
-
   std::vector<float> staging(size_t(s.max_linear_elements()));  // one linear in f32 before quantizing
   layers_.resize(s.L);
-  for (int l = 0; l < s.L; ++l) {
-    FrozenLayer& layer = layers_[l];
-    float* input_norm = arena_.take<float>(s.C);
-    float* post_norm = arena_.take<float>(s.C);
-    ckpt.read_f32(cat("model.layers.", l, ".input_layernorm.weight"), {s.C}, input_norm);
-    ckpt.read_f32(cat("model.layers.", l, ".post_attention_layernorm.weight"), {s.C}, post_norm);
-    layer.input_norm = input_norm;
-    layer.post_norm = post_norm;
-    for (int id = 0; id < kNumLinears; ++id) {
-      const int out = s.linear_out(LinearId(id)), in = s.linear_in(LinearId(id));
-      ckpt.read_f32(linear_tensor_name(l, LinearId(id)), {out, in}, staging.data());
-      layer.linear[id] = quantize_matrix(arena_, mode, staging.data(), out, in);
+  using Role = LlamaTensorRole;
+  for (const LlamaTensor& t : llama_tensors(config_)) {
+    const auto take_and_read = [&](size_t elements) {
+      float* out = arena_.take<float>(elements);
+      ckpt.read_f32(t.name, t.shape, out);
+      return out;
+    };
+    switch (t.role) {
+      case Role::embed: embed_ = take_and_read(size_t(s.V) * s.C); break;
+      case Role::input_norm: layers_[t.layer].input_norm = take_and_read(s.C); break;
+      case Role::post_norm: layers_[t.layer].post_norm = take_and_read(s.C); break;
+      case Role::linear: {
+        const int out = int(t.shape[0]), in = int(t.shape[1]);
+        ckpt.read_f32(t.name, t.shape, staging.data());
+        layers_[t.layer].linear[t.id] = quantize_matrix(arena_, mode, staging.data(), out, in);
+        break;
+      }
+      case Role::final_norm: final_norm_ = take_and_read(s.C); break;
+      case Role::lm_head: lm_head_ = take_and_read(size_t(s.V) * s.C); break;
+      case Role::score: break;  // the reward model reads its head (model/reward_model.h)
     }
   }
-  final_norm_ = arena_.take<float>(s.C);
-  ckpt.read_f32("model.norm.weight", {s.C}, final_norm_);
-  if (untied_head) {
-    lm_head_ = arena_.take<float>(size_t(s.V) * s.C);
-    ckpt.read_f32("lm_head.weight", {s.V, s.C}, lm_head_);
-  } else {
-    lm_head_ = embed_;
-  }
+  if (!untied_head) lm_head_ = embed_;
   bytes_ = frozen_bytes(config_, mode);
 }
 

@@ -29,7 +29,8 @@ FrozenBytes frozen_bytes(const LlamaConfig& config, QuantMode mode);
 
 class FrozenWeights {
  public:
-  // Reads the checkpoint and quantizes its linears; errors name the file and tensor.
+  // Checks the checkpoint's headers against its config (check_llama_checkpoint), then reads it
+  // and quantizes its linears; errors name the file and tensor.
   FrozenWeights(const HfCheckpoint& checkpoint, QuantMode mode);
 
   const LlamaConfig& config() const { return config_; }
@@ -52,8 +53,5 @@ class FrozenWeights {
   float* lm_head_ = nullptr;
   FrozenBytes bytes_;
 };
-
-// HF tensor name of a decoder linear: "model.layers.3.self_attn.q_proj.weight".
-std::string linear_tensor_name(int layer, LinearId id);
 
 }  // namespace loom

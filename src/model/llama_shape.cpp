@@ -1,6 +1,9 @@
 #include "model/llama_shape.h"
 
 #include <algorithm>
+#include <climits>
+
+#include "core/check.h"
 
 namespace loom {
 
@@ -22,10 +25,10 @@ int LlamaShape::linear_in(LinearId id) const {
   }
 }
 
-int LlamaShape::max_linear_elements() const {
-  int most = 0;
+int64_t LlamaShape::max_linear_elements() const {
+  int64_t most = 0;
   for (int id = 0; id < kNumLinears; ++id)
-    most = std::max(most, linear_out(LinearId(id)) * linear_in(LinearId(id)));
+    most = std::max(most, int64_t(linear_out(LinearId(id))) * linear_in(LinearId(id)));
   return most;
 }
 
@@ -38,7 +41,13 @@ LlamaShape llama_shape(const LlamaConfig& c) {
   s.NKV = c.num_key_value_heads;
   s.HD = c.head_dim;
   s.V = c.vocab_size;
+  LOOM_ASSERT(int64_t(s.NH) * s.HD <= INT32_MAX && int64_t(s.NKV) * s.HD <= INT32_MAX);
   return s;
+}
+
+void require_within_positions(const LlamaConfig& config, int64_t tokens, const std::string& what) {
+  LOOM_REQUIRE(tokens <= config.max_position_embeddings, what, ": ", tokens,
+               " tokens exceed the model's max_position_embeddings of ", config.max_position_embeddings);
 }
 
 }  // namespace loom

@@ -1,6 +1,9 @@
 // The dimensions of a Llama model, derived once from its config.
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 #include "io/hf_config.h"
 
 namespace loom {
@@ -20,9 +23,15 @@ struct LlamaShape {
   int KVD() const { return NKV * HD; }  // key/value projection width
   int linear_out(LinearId id) const;
   int linear_in(LinearId id) const;
-  int max_linear_elements() const;  // the largest out*in over the seven linears
+  int64_t max_linear_elements() const;  // the largest out*in over the seven linears
 };
 
+// Every dimension is positive and fits an int, and so do NH*HD and NKV*HD (parse_llama_config
+// guarantees it); element counts are int64_t.
 LlamaShape llama_shape(const LlamaConfig& config);
+
+// Refuses `tokens` positions (a row of a shard, a prompt plus its generated tokens) past the
+// model's max_position_embeddings: "<what>: N tokens exceed max_position_embeddings M of <config>".
+void require_within_positions(const LlamaConfig& config, int64_t tokens, const std::string& what);
 
 }  // namespace loom

@@ -4,29 +4,20 @@
 #include <filesystem>
 
 #include "core/check.h"
+#include "model/inference_adapter.h"
 
 namespace loom {
-
-static LoraSpec scorer_spec(const std::string& adapter_dir) {
-  if (!adapter_dir.empty())
-    return load_adapter_config((std::filesystem::path(adapter_dir) / "adapter_config.json").string());
-  LoraSpec none;
-  none.target_modules.clear();  // no adapted linears: the checkpoint alone
-  return none;
-}
 
 RewardScorer::RewardScorer(const std::string& model_dir, const std::string& adapter_dir, QuantMode mode,
                            int max_batch, int max_len)
     : checkpoint_(model_dir), base_(checkpoint_, mode), max_batch_(max_batch), max_len_(max_len) {
-  layout_ = std::make_unique<TrainableLayout>(base_.shape(), scorer_spec(adapter_dir), 1);
-  params_.assign(layout_->total(), 0.0f);
-  const bool head_in_checkpoint = load_score_head(checkpoint_, params_.data() + layout_->head_offset(), 1, base_.shape().C);
-  if (!adapter_dir.empty()) {
-    load_peft_adapter(adapter_dir, *layout_, params_.data(), kScoreHeadKey);
-  } else {
-    LOOM_REQUIRE(head_in_checkpoint, model_dir, ": no score.weight: not a reward model (merge a reward adapter "
-                 "with `loom merge`, or pass its --adapter)");
-  }
+  InferenceAdapter adapter = load_inference_adapter(adapter_dir, base_.config(), 1, false);
+  layout_ = std::move(adapter.layout);
+  params_ = std::move(adapter.params);
+  if (!adapter.loaded)
+    LOOM_REQUIRE(load_score_head(checkpoint_, params_.data() + layout_->head_offset(), 1, base_.shape().C), model_dir,
+                 ": no score.weight: not a reward model (merge a reward adapter with `loom merge`, or pass its "
+                 "--adapter)");
   model_ = std::make_unique<RewardModel>(base_, *layout_, max_batch, max_len, false);
   tokens_.resize(size_t(max_batch) * max_len);
   pos_.resize(size_t(max_batch) * max_len);

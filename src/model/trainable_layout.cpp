@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "core/check.h"
 #include "core/rng.h"
@@ -111,17 +112,19 @@ void load_peft_adapter(const std::string& dir, const TrainableLayout& layout, fl
   LOOM_REQUIRE(spec.r == layout.rank(), config_path, ": r=", spec.r, " but the run expects r=", layout.rank());
   const SafetensorsFile file((fs::path(dir) / "adapter_model.safetensors").string());
   const auto& names = llama_linear_names();
+  std::set<std::string> read;
   for (const LoraSlot& s : layout.slots()) {
     for (const char* which : {"lora_A", "lora_B"}) {
-      const std::string key = peft_lora_key(s.layer, names[s.id], which);
+      const std::string key = *read.insert(peft_lora_key(s.layer, names[s.id], which)).first;
       const bool is_a = which[5] == 'A';
       file.read_f32(key, is_a ? a_shape(layout, s) : b_shape(layout, s), params + (is_a ? s.a : s.b));
     }
   }
   if (layout.head_rows() > 0) {
-    file.read_f32(head_key, {layout.head_rows(), layout.head_cols()},
+    file.read_f32(*read.insert(head_key).first, {layout.head_rows(), layout.head_cols()},
                   params + layout.head_offset());
   }
+  require_only_named_tensors(file, read, config_path);
 }
 
 }  // namespace loom

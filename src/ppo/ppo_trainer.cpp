@@ -90,6 +90,8 @@ PpoTrainer::PpoTrainer(const PpoOptions& options, const FrozenWeights& base, con
               prompts_.row_len() + options.generation.output_max_length, options.common.model.gradient_checkpointing),
       batcher_(options.common.train.micro_batch_size, prompts_.row_len() + options.generation.output_max_length),
       kl_ctl_(options.ppo.adap_kl_ctrl, options.ppo.init_kl_coef, options.ppo.target, options.ppo.horizon) {
+  require_within_positions(base.config(), int64_t(prompts_.row_len()) + options.generation.output_max_length,
+                           options.prompts + ": max_prompt_len + generation.output_max_length");
   LOOM_REQUIRE(state.count() == policy_parameter_count(layout), "PpoTrainer: the state holds ", state.count(),
                " parameters, the policy needs ", policy_parameter_count(layout));
   LOOM_REQUIRE(sampler_.records_per_rank() >= options.ppo.batch_size, options.prompts, ": ", prompts_.num_records(),

@@ -61,6 +61,7 @@ RewardTask::RewardTask(const RewardOptions& options, const FrozenWeights& base, 
       model_(base, layout, 2 * micro_, train_.row_len(), options.common.model.gradient_checkpointing),
       batcher_(micro_, train_.row_len()),
       step_ids_(size_t(accum_) * micro_), rewards_(2 * micro_), d_rewards_(2 * micro_) {
+  require_within_positions(base.config(), train_.row_len(), options.train_pairs + ": max_len");
   LOOM_REQUIRE(train_.info().vocab_size <= base.shape().V, options.train_pairs, ": shards use a vocabulary of ",
                train_.info().vocab_size, " tokens but the model has ", base.shape().V);
   if (!options.eval_pairs.empty()) {

@@ -37,6 +37,7 @@ SftTask::SftTask(const SftOptions& options, const FrozenWeights& base, const Tra
       model_(base, layout, micro_, T_, options.common.model.gradient_checkpointing) {
   LOOM_REQUIRE(options.data.seq_length == 0 || options.data.seq_length == T_, options.data.train,
                ": shards hold rows of ", T_, " tokens but data.seq_length is ", options.data.seq_length);
+  require_within_positions(base.config(), T_, options.data.train + ": seq_len");
   LOOM_REQUIRE(train_.info().vocab_size <= base.shape().V, options.data.train, ": shards use a vocabulary of ",
                train_.info().vocab_size, " tokens but the model has ", base.shape().V);
   if (!options.data.eval.empty())

@@ -12,12 +12,30 @@
 
 #include "core/check.h"
 #include "core/rng.h"
+#include "data/manifest.h"
+#include "data/tokenizer.h"
 
 namespace loom::test {
 
 static std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v && *v ? std::string(v) : fallback;
+}
+
+data::ShardInfo shard_info_for(const data::Tokenizer& tokenizer, data::ShardKind kind, int row_len) {
+  data::ShardInfo info;
+  info.kind = kind;
+  info.layout = data::SftLayout::padded;
+  info.row_len = row_len;
+  info.tokenizer_md5 = tokenizer.model_md5();
+  info.tokenizer_path = tokenizer.model_path();
+  info.vocab_size = tokenizer.vocab_size();
+  info.bos_id = tokenizer.bos_id();
+  info.eos_id = tokenizer.eos_id();
+  info.pad_id = tokenizer.padding_id();
+  info.template_name = "hh";
+  info.source_files = {"a.jsonl"};
+  return info;
 }
 
 std::string source_dir() { return env_or("LOOM_SOURCE_DIR", "."); }

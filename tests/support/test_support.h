@@ -7,7 +7,17 @@
 #include <string>
 #include <vector>
 
+namespace loom::data {
+class Tokenizer;
+struct ShardInfo;
+enum class ShardKind;
+}  // namespace loom::data
+
 namespace loom::test {
+
+// The description of shards of `kind` (sft: padded) with rows of `row_len` made with
+// `tokenizer` from one source file "a.jsonl", template hh.
+data::ShardInfo shard_info_for(const data::Tokenizer& tokenizer, data::ShardKind kind, int row_len);
 
 std::string source_dir();  // the repository (LOOM_SOURCE_DIR)
 std::string shared_dir();  // ../shared beside the repository (LOOM_SHARED_DIR)
