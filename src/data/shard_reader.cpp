@@ -87,8 +87,8 @@ ShardReader::ShardReader(const std::string& manifest_path, const std::string& sp
     const std::string made_with = identity(info_.tokenizer_md5, info_.bos_id, info_.eos_id, info_.pad_id);
     const std::string model_has =
         identity(tokenizer->model_md5(), tokenizer->bos_id(), tokenizer->eos_id(), tokenizer->padding_id());
-    LOOM_REQUIRE(made_with == model_has, manifest_path, ": made with tokenizer ", info_.tokenizer_path, " ", made_with,
-                 ", but the model's tokenizer ", tokenizer->model_path(), " is ", model_has);
+    LOOM_REQUIRE(made_with == model_has, manifest_path, ": made with tokenizer ", made_with, " from ",
+                 info_.tokenizer_path, ", but the model's tokenizer ", tokenizer->model_path(), " is ", model_has);
     LOOM_REQUIRE(info_.vocab_size == tokenizer->vocab_size(), manifest_path, ": vocabulary of ", info_.vocab_size,
                  " differs from the tokenizer's ", tokenizer->vocab_size());
   }

@@ -35,7 +35,7 @@ grep -q '"add_bos_token": true' "$MODEL/tokenizer_config.json" || fail "tokenize
 grep -q '"tokenizer_path": "[^"]*smollm2-135m-instruct/tokenizer.json"' "$WORK/smol-sft/manifest.json" ||
   fail "manifest: $(head -c 600 "$WORK/smol-sft/manifest.json")"
 TRAIN=(--train.max_steps 1 --train.save_steps 0 --train.eval_steps 0 --train.output_dir "$WORK/out")
-expect_error "smol-sft/manifest.json: made with tokenizer .*smollm2-135m-instruct/tokenizer.json" -- \
+expect_error "smol-sft/manifest.json: made with tokenizer md5 .* from .*smollm2-135m-instruct/tokenizer.json, but" -- \
   sft --config "$LOOM_SOURCE_DIR/configs/tiny-sft.ini" --model.path "$MODEL" --data.train "$WORK/smol-sft/manifest.json" \
   --data.eval "" "${TRAIN[@]}"
 expect_error "smol-pairs/manifest.json: made with tokenizer" -- reward --config "$LOOM_SOURCE_DIR/configs/tiny-reward.ini" \
@@ -53,9 +53,18 @@ expect_error "bare: the model folder has no tokenizer.json or tokenizer.model" -
 # Llama-2 shards it trained on before.
 cp -r "$MODEL" "$WORK/switched"
 cp "$SMOL/tokenizer.json" "$SMOL/tokenizer_config.json" "$WORK/switched/"
-expect_error "made with tokenizer .*tokenizer.model.*switched/tokenizer.json" -- \
+expect_error "made with tokenizer md5 .* from .*tokenizer.model, but the model.s tokenizer .*switched/tokenizer.json" -- \
   sft --config "$LOOM_SOURCE_DIR/configs/tiny-sft.ini" --model.path "$WORK/switched" \
   --data.train "$LOOM_TINY_RUN/sft/manifest.json" --data.eval "" "${TRAIN[@]}"
+
+# The same tokenizer.json with another pad token is another tokenizer: the special ids are part of the
+# identity shards record.
+cp -r "$WORK/switched" "$WORK/repadded"
+sed 's/"pad_token": "<|im_end|>"/"pad_token": "<|endoftext|>"/' "$SMOL/tokenizer_config.json" >"$WORK/repadded/tokenizer_config.json"
+grep -q '"pad_token": "<|endoftext|>"' "$WORK/repadded/tokenizer_config.json" || fail "pad_token not replaced"
+expect_error "(bos 1, eos 2, pad 2) from .*, but the model.s tokenizer .*repadded/tokenizer.json is md5 .* (bos 1, eos 2, pad 0)" -- \
+  sft --config "$LOOM_SOURCE_DIR/configs/tiny-sft.ini" --model.path "$WORK/repadded" \
+  --data.train "$WORK/smol-sft/manifest.json" --data.eval "" "${TRAIN[@]}"
 
 if [ -n "${LOOM_PYTHON:-}" ] && "$LOOM_PYTHON" -c 'import transformers' 2>/dev/null; then
   ids=$("$LOOM_PYTHON" -c 'import sys; from transformers import AutoTokenizer
