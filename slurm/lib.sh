@@ -13,7 +13,7 @@
 #                   ranks have installed their handlers (default 10)
 #
 # Run directory (on a filesystem every node sees):
-#   base/           the base model (HF checkpoint with tokenizer.model), or a symlink to one
+#   base/           the base model (HF checkpoint with tokenizer.json or tokenizer.model), or a symlink to one
 #   config/         the stage configs the pipeline copied there (sft.ini, reward.ini, ppo.ini)
 #   data/sft/ data/pairs/ data/prompts/   loom-prep shards + manifest.json (prep)
 #   sft/ reward/ ppo/   checkpoint-N/, final/ (PEFT adapter), metrics.jsonl (training stages)

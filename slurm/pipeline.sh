@@ -10,7 +10,7 @@
 # RUN_DIR must be on a filesystem every node sees; its layout is described in slurm/lib.sh.
 #
 # Options:
-#   --base DIR          the base model (HF checkpoint with tokenizer.model), linked as
+#   --base DIR          the base model (HF checkpoint with tokenizer.json or tokenizer.model), linked as
 #                       RUN_DIR/base (needed unless RUN_DIR/base exists)
 #   --input FILE        a prep input (JSON Lines, gzip or plain; globs allowed); repeatable, needed
 #   --template NAME     loom-prep's template (default hh)
@@ -83,7 +83,8 @@ if [ -n "$base" ]; then
   ln -sfn "$(cd "$base" && pwd)" "$run_dir/base"
 fi
 [ -s "$run_dir/base/config.json" ] || die "$run_dir/base: no base model; pass --base DIR"
-[ -s "$run_dir/base/tokenizer.model" ] || die "$run_dir/base/tokenizer.model: missing (prep tokenizes with it)"
+[ -s "$run_dir/base/tokenizer.json" ] || [ -s "$run_dir/base/tokenizer.model" ] ||
+  die "$run_dir/base: no tokenizer.json or tokenizer.model (prep tokenizes with it)"
 for stage in sft reward ppo; do cp "$config_dir/$preset$stage.ini" "$run_dir/config/$stage.ini"; done
 
 # Resources: the scripts' #SBATCH lines are GPU-node defaults; these override them.
@@ -118,7 +119,7 @@ submit() {
 # prep.sbatch takes its settings from the environment, one kind a job.
 prep_jobs=()
 for kind in sft pairs prompts; do
-  job=$(KIND=$kind TOKENIZER=$run_dir/base/tokenizer.model INPUTS="${inputs[*]}" TEMPLATE=$template \
+  job=$(KIND=$kind TOKENIZER=$run_dir/base INPUTS="${inputs[*]}" TEMPLATE=$template \
     OUT=$run_dir/data/$kind ARGS=$prep_args \
     submit "prep-$kind" "" "$run_dir/data/$kind" "${ranked[@]}" -- "$LOOM_HOME/slurm/prep.sbatch")
   prep_jobs+=("$job")

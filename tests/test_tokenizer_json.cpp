@@ -15,6 +15,7 @@
 #include "core/check.h"
 #include "data/bpe_pre_tokenizer.h"
 #include "data/md5.h"
+#include "data/records.h"
 #include "data/tokenizer.h"
 #include "io/json_file.h"
 #include "support/test_support.h"
@@ -214,6 +215,19 @@ TEST(TokenizerJson, UnsupportedPartsAreNamed) {
   std::ofstream(dir + "/tokenizer.json") << "{\"model\": ";
   loom::test::expect_contains(loom::test::error_of([&] { Tokenizer t(dir); }), file + ": not valid JSON");
   for (const std::string& e : {error_with("/model/type", "Unigram")}) EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+}
+
+// Records built with a tokenizer that puts nothing first (SmolLM2): an empty prompt is zero tokens, so
+// the completion's first token is a target; with Llama-2's tokenizer.model it is the BOS.
+TEST(TokenizerJson, EmptyPromptLengthFollowsTheTokenizer) {
+  const loom::data::RecordLimits limits{loom::data::ShardKind::sft, loom::data::SftLayout::padded, 32};
+  const loom::data::Example example{"", "Hello world!", ""};
+  const Tokenizer smol(loom::test::shared_dir() + "/data/smollm2-135m-instruct");
+  const loom::data::TokenizedRecord r = loom::data::tokenize_record(example, smol, limits);
+  EXPECT_EQ(r.prompt_len, 0);
+  EXPECT_EQ(r.tokens, (std::vector<int32_t>{19556, 905, 17, 2}));
+  const Tokenizer llama(loom::test::shared_dir() + "/data/llama2-tokenizer");
+  EXPECT_EQ(loom::data::tokenize_record(example, llama, limits).prompt_len, 1);
 }
 
 // Split's five delimiter behaviours and invert, with tokenizers' documented example.
