@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/check.h"
+#include "data/bpe_decoder.h"
 #include "data/bpe_pre_tokenizer.h"
 #include "data/md5.h"
 #include "data/records.h"
@@ -228,6 +229,21 @@ TEST(TokenizerJson, EmptyPromptLengthFollowsTheTokenizer) {
   EXPECT_EQ(r.tokens, (std::vector<int32_t>{19556, 905, 17, 2}));
   const Tokenizer llama(loom::test::shared_dir() + "/data/llama2-tokenizer");
   EXPECT_EQ(loom::data::tokenize_record(example, llama, limits).prompt_len, 1);
+}
+
+// Decoders no golden tokenizer uses, against tokenizers 0.23's answers for the same pieces.
+TEST(TokenizerJson, MetaspaceAndStripDecoders) {
+  const auto decode = [](const nlohmann::json& spec, std::vector<std::string> pieces) {
+    std::string text;
+    for (const std::string& p : loom::data::make_bpe_decoder(spec, "test")->decode_chain(std::move(pieces))) text += p;
+    return text;
+  };
+  const std::string m = "\xE2\x96\x81";  // "▁"
+  const nlohmann::json metaspace = {{"type", "Metaspace"}, {"replacement", m}, {"prepend_scheme", "always"}};
+  EXPECT_EQ(decode(metaspace, {m + "a" + m + "b", m + "c", "d" + m}), "ab cd ");  // every "▁" of the first piece goes
+  EXPECT_EQ(decode({{"type", "Metaspace"}, {"replacement", m}, {"prepend_scheme", "never"}}, {m + "a" + m + "b", m + "c"}),
+            " a b c");
+  EXPECT_EQ(decode({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 1}}, {"  a  ", " b "}), " a b");
 }
 
 // Split's five delimiter behaviours and invert, with tokenizers' documented example.

@@ -2,8 +2,9 @@
 // or ids back to text with --decode.
 #include <cstdio>
 #include <iostream>
-#include <iterator>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "cli/command_line.h"
 #include "cli/commands.h"

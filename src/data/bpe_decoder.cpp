@@ -138,7 +138,8 @@ std::string string_member(const nlohmann::json& spec, const char* key, const std
 }
 
 size_t count_member(const nlohmann::json& spec, const char* key, const std::string& where) {
-  LOOM_REQUIRE(spec.contains(key) && spec[key].is_number_unsigned(), where, ".", key, ": expected a count");
+  LOOM_REQUIRE(spec.contains(key) && spec[key].is_number_integer() && spec[key].get<int64_t>() >= 0, where, ".", key,
+               ": expected a count");
   return spec[key].get<size_t>();
 }
 

@@ -1,5 +1,6 @@
 #include "data/bpe_model.h"
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <queue>
 

@@ -1,5 +1,6 @@
 #include "data/bpe_pre_tokenizer.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <utility>
 
