@@ -160,7 +160,7 @@ void PrepJob::set_up() {
   info_.layout = o_.layout;
   info_.row_len = o_.row_len;
   info_.tokenizer_md5 = tokenizer_->model_md5();
-  info_.tokenizer_path = o_.tokenizer;
+  info_.tokenizer_path = tokenizer_->model_path();
   info_.vocab_size = tokenizer_->vocab_size();
   info_.bos_id = tokenizer_->bos_id();
   info_.eos_id = tokenizer_->eos_id();

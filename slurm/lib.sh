@@ -66,10 +66,10 @@ loom_export_threads() {
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}
 }
 
-# The tokenizer options of loom-prep for a model folder, one a line (tokenizer.model: the
-# SentencePiece file loom-prep reads).
+# The tokenizer options of loom-prep for a model folder, one a line: the folder's own
+# tokenizer (tokenizer.json, else tokenizer.model), as every loom stage takes it.
 loom_tokenizer_args() {  # MODEL_DIR
-  printf '%s\n' --tokenizer "$1/tokenizer.model"
+  printf '%s\n' --model "$1"
 }
 
 # The launcher that starts one rank per task of the allocation, as an array to prefix a

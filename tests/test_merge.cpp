@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "core/check.h"
+#include "io/json_file.h"
 #include "io/safetensors.h"
 #include "model/causal_lm.h"
 #include "model/merge.h"
@@ -155,15 +156,17 @@ TEST(Merge, PeftGoldenSeqClsAdapterReplacesTheScoreHead) {
 
 TEST(Merge, CopiesTheTokenizerAndRefusesToOverwriteItsInputs) {
   test::TinyModel m = test::make_tiny_model("merge-tok", test::tiny_test_config(), QuantMode::F32, adapter_spec());
-  std::ofstream(m.dir + "/tokenizer.model") << "sentencepiece bytes";
+  const std::string tokenizer = test::shared_dir() + "/data/llama2-tokenizer/tokenizer.model";
+  fs::copy_file(tokenizer, m.dir + "/tokenizer.model");
   const std::string adapter = test::scratch_dir("merge-tok-adapter");
   save_peft_adapter(adapter, *m.layout, m.params.data(), "");
   const std::string out = test::scratch_dir("merge-tok-out") + "/merged";
   merge_adapter(m.dir, adapter, out, MergeOptions{DType::F32, 0});
-  std::ifstream copied(out + "/tokenizer.model");
-  std::string text;
-  std::getline(copied, text);
-  EXPECT_EQ("sentencepiece bytes", text);
+  EXPECT_EQ(read_text_file(out + "/tokenizer.model"), read_text_file(tokenizer));
+  // The base had no tokenizer_config.json or generation_config.json: the merged model gets both.
+  EXPECT_NE(read_text_file(out + "/tokenizer_config.json").find("\"add_bos_token\": true"), std::string::npos);
+  EXPECT_NE(read_text_file(out + "/generation_config.json").find("\"eos_token_id\": 2"), std::string::npos);
+  EXPECT_FALSE(fs::exists(out + ".tokenizer.tmp"));
   EXPECT_THROW(merge_adapter(m.dir, adapter, m.dir, MergeOptions{DType::F32, 0}), Error);
   EXPECT_THROW(merge_adapter(m.dir, adapter, adapter, MergeOptions{DType::F32, 0}), Error);
   EXPECT_TRUE(fs::exists(m.dir + "/model.safetensors"));

@@ -33,7 +33,7 @@ namespace fs = std::filesystem;
 
 std::string write_model(const std::string& name, const LlamaConfig& config) {
   const std::string dir = test::scratch_dir(name) + "/model";
-  write_random_checkpoint(dir, config, 3, DType::F32, 0.02f, 0.1f, "");
+  write_random_checkpoint(dir, config, 3, DType::F32, 0.02f, 0.1f, {});
   return dir;
 }
 

@@ -1,5 +1,5 @@
-// MD5 of a file's bytes, as 32 lowercase hex digits: the fingerprint of a tokenizer.model
-// that shards record and readers compare (`md5sum tokenizer.model` prints the same).
+// MD5 of a file's bytes, as 32 lowercase hex digits: the fingerprint of a tokenizer file
+// (tokenizer.json or tokenizer.model) that shards record and readers compare (`md5sum` prints the same).
 #pragma once
 
 #include <string>

@@ -27,7 +27,9 @@ static TokenizedRecord rejected(RecordError::Reason reason, std::string message)
 static std::vector<int32_t> encode_with_boundary(const Tokenizer& tokenizer, const std::string& prompt,
                                                  const std::string& completion, int32_t* prompt_len) {
   std::vector<int32_t> joint = tokenizer.encode(prompt + completion);
-  *prompt_len = prompt.empty() ? 1 : static_cast<int32_t>(common_prefix_length(tokenizer.encode(prompt), joint));
+  // An empty prompt is what the tokenizer puts first: BOS for Llama-2, nothing for SmolLM2.
+  *prompt_len = static_cast<int32_t>(prompt.empty() ? tokenizer.encode("").size()
+                                                    : common_prefix_length(tokenizer.encode(prompt), joint));
   return joint;
 }
 

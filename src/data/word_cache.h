@@ -2,7 +2,7 @@
 // insertions lock one of many shards, so threads rarely wait on each other. Each shard is an
 // open-addressing table over one byte arena holding every word followed by its ids, so a lookup
 // touches one slot and one run of the arena. What a "word" is, and why its ids do not depend on its
-// neighbours, is the tokenizer's business (tokenizer.cpp).
+// neighbours, is the tokenizer's business (sentencepiece_tokenizer.cpp, bpe_model.cpp).
 #pragma once
 
 #include <array>
