@@ -62,6 +62,12 @@ std::unique_ptr<Backend> make_backend(ComputeMode mode) {
   return make();
 }
 
+std::vector<ComputeMode> registered_compute_modes() {
+  std::vector<ComputeMode> modes;
+  for (const RegisteredBackend& b : kBackends) modes.push_back(b.mode);
+  return modes;
+}
+
 std::string compute_line(const Backend& backend, ComputeMode requested) {
   std::string line = cat("compute: ", backend.name(), " (requested ", compute_mode_name(requested));
   if (requested == ComputeMode::Auto)

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "backend/backend.h"
 
@@ -24,6 +25,9 @@ bool cpu_has_native_bf16();
 // The backend for `mode` (auto resolved as above). Fails with one line naming the mode when
 // no backend is registered for it.
 std::unique_ptr<Backend> make_backend(ComputeMode mode);
+
+// The compute modes a backend is registered for (f32 always), e.g. for tests to run them all.
+std::vector<ComputeMode> registered_compute_modes();
 
 // "compute: cpu-f32 (run.compute=auto; no AMX-BF16/AVX512_BF16 on this CPU)": the line every
 // command prints first.

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli/command_line.h"
+#include "backend/backend_factory.h"
 #include "cli/commands.h"
 #include "core/check.h"
 #include "data/tokenizer.h"
@@ -168,6 +169,7 @@ int run_generate(int argc, char** argv) {
       ("model", po::value<std::string>()->required(), "HF checkpoint directory (LlamaForCausalLM)")
       ("adapter", po::value<std::string>()->default_value(""), "PEFT LoRA adapter directory (CAUSAL_LM)")
       ("quant", po::value<std::string>()->default_value("nf4"), "base weights: nf4 | int8 | bf16 | f32")
+      ("compute", po::value<std::string>()->default_value("auto"), "auto | f32 | bf16 (the backend that runs the ops)")
       ("tokenizer", po::value<std::string>()->default_value(""), "tokenizer.model (default: DIR/tokenizer.model)")
       ("prompt", po::value<std::string>(), "one text prompt (encoded with BOS)")
       ("prompts", po::value<std::string>(), "file: one prompt per line, or JSONL with \"prompt\" or \"prompt_ids\"")
@@ -186,6 +188,9 @@ int run_generate(int argc, char** argv) {
       "[--greedy | --temperature T --top-k K --top-p P] [--format text|jsonl]";
   po::variables_map vm;
   if (!parse_command_line(argc, argv, usage, options, {}, &vm)) return 0;
+  const ComputeMode compute = parse_compute_mode(vm["compute"].as<std::string>(), "--compute");
+  const std::unique_ptr<Backend> backend = make_backend(compute);
+  std::fprintf(stderr, "%s\n", compute_line(*backend, compute).c_str());  // stdout carries the output
 
   const int given = int(vm.count("prompt")) + int(vm.count("prompts")) + int(vm.count("prompt-ids"));
   LOOM_REQUIRE(given == 1, "command line: give exactly one of --prompt, --prompts, --prompt-ids (usage: ", usage, ")");
@@ -241,12 +246,15 @@ int run_generate(int argc, char** argv) {
   const TrainableLayout layout(base.shape(), spec, /*head_rows=*/0);
   std::vector<float> params(layout.total());
   if (!adapter_dir.empty()) load_peft_adapter(adapter_dir, layout, params.data(), layout.trains_lm_head() ? kLmHeadKey : "");
-  const LoraContext lora{&layout, params.data(), nullptr, 0.0f, 0, !adapter_dir.empty()};
+  Arena param_arena = backend->make_arena("adapter params", sizeof(float) * params.size());
+  float* adapter_params = param_arena.take<float>(params.size());
+  backend->upload(adapter_params, params.data(), sizeof(float) * params.size());
+  const LoraContext lora{&layout, adapter_params, nullptr, 0.0f, 0, !adapter_dir.empty()};
 
   size_t longest = 0;
   for (const PromptInput& p : prompts) longest = std::max(longest, p.ids.size());
   const int batch = std::min<int>(batch_size, static_cast<int>(prompts.size()));
-  Generator generator(base, layout, batch, static_cast<int>(longest) + gen.max_new_tokens);
+  Generator generator(base, layout, batch, static_cast<int>(longest) + gen.max_new_tokens, *backend);
   Rng rng(vm["seed"].as<uint64_t>(), /*stream=*/0x47656e);  // "Gen"
 
   const bool stream = format == "text" && prompts.size() == 1;

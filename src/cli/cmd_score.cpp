@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command_line.h"
+#include "backend/backend_factory.h"
 #include "cli/commands.h"
 #include "core/check.h"
 #include "model/reward_scorer.h"
@@ -68,6 +69,7 @@ int run_score(int argc, char** argv) {
       ("model", po::value<std::string>()->required(), "reward model checkpoint (merged), or the SFT model with --adapter")
       ("adapter", po::value<std::string>()->default_value(""), "a SEQ_CLS adapter (with its score head)")
       ("quant", po::value<std::string>()->default_value("nf4"), "f32 | bf16 | int8 | nf4")
+      ("compute", po::value<std::string>()->default_value("auto"), "auto | f32 | bf16 (the backend that runs the ops)")
       ("pairs", po::value<std::string>()->default_value(""), "manifest.json of pairs shards")
       ("split", po::value<std::string>()->default_value("eval"), "which split of --pairs: train | eval")
       ("texts", po::value<std::string>()->default_value(""), "a file of texts (lines, or JSONL with \"text\")")
@@ -79,6 +81,9 @@ int run_score(int argc, char** argv) {
   if (!parse_command_line(argc, argv, "loom score --model DIR [--adapter DIR] (--pairs MANIFEST | --texts FILE)",
                           options, {}, &vm))
     return 0;
+  const ComputeMode compute = parse_compute_mode(vm["compute"].as<std::string>(), "--compute");
+  const std::unique_ptr<Backend> backend = make_backend(compute);
+  std::fprintf(stderr, "%s\n", compute_line(*backend, compute).c_str());  // stdout may carry the scores
   const std::string pairs = vm["pairs"].as<std::string>(), texts_path = vm["texts"].as<std::string>();
   LOOM_REQUIRE(pairs.empty() != texts_path.empty(), "command line: give exactly one of --pairs and --texts");
   const int batch = vm["batch-size"].as<int>(), max_len = vm["max-len"].as<int>();
@@ -92,7 +97,7 @@ int run_score(int argc, char** argv) {
   if (!pairs.empty()) {
     data::ShardReader reader(pairs, vm["split"].as<std::string>(), data::ShardKind::pairs, tokenizer.get());
     RewardScorer scorer(model_dir, vm["adapter"].as<std::string>(), parse_quant_mode(vm["quant"].as<std::string>()),
-                        2 * batch, reader.row_len());
+                        2 * batch, reader.row_len(), *backend);
     PairBatcher batcher(batch, reader.row_len());
     const PairScores s = score_pairs(scorer.model(), batcher, reader, scorer.context(), batch, 0, 1);
     double correct = 0, margin = 0;
@@ -114,7 +119,7 @@ int run_score(int argc, char** argv) {
     sequences.emplace_back(ids.begin(), ids.end());
   }
   RewardScorer scorer(model_dir, vm["adapter"].as<std::string>(), parse_quant_mode(vm["quant"].as<std::string>()),
-                      batch, max_len);
+                      batch, max_len, *backend);
   const std::vector<float> rewards = scorer.score(sequences);
   double sum = 0, squares = 0;
   for (size_t i = 0; i < rewards.size(); ++i) {

@@ -16,25 +16,28 @@ static LoraSpec scorer_spec(const std::string& adapter_dir) {
 }
 
 RewardScorer::RewardScorer(const std::string& model_dir, const std::string& adapter_dir, QuantMode mode,
-                           int max_batch, int max_len)
+                           int max_batch, int max_len, const Backend& backend)
     : checkpoint_(model_dir), base_(checkpoint_, mode), max_batch_(max_batch), max_len_(max_len) {
   layout_ = std::make_unique<TrainableLayout>(base_.shape(), scorer_spec(adapter_dir), 1);
-  params_.assign(layout_->total(), 0.0f);
-  const bool head_in_checkpoint = load_score_head(checkpoint_, params_.data() + layout_->head_offset(), 1, base_.shape().C);
+  std::vector<float> params(layout_->total(), 0.0f);
+  const bool head_in_checkpoint = load_score_head(checkpoint_, params.data() + layout_->head_offset(), 1, base_.shape().C);
   if (!adapter_dir.empty()) {
-    load_peft_adapter(adapter_dir, *layout_, params_.data(), kScoreHeadKey);
+    load_peft_adapter(adapter_dir, *layout_, params.data(), kScoreHeadKey);
   } else {
     LOOM_REQUIRE(head_in_checkpoint, model_dir, ": no score.weight: not a reward model (merge a reward adapter "
                  "with `loom merge`, or pass its --adapter)");
   }
-  model_ = std::make_unique<RewardModel>(base_, *layout_, max_batch, max_len, false);
+  param_arena_ = backend.make_arena("reward model params", sizeof(float) * params.size());
+  params_ = param_arena_.take<float>(params.size());
+  backend.upload(params_, params.data(), sizeof(float) * params.size());
+  model_ = std::make_unique<RewardModel>(base_, *layout_, max_batch, max_len, false, backend);
   tokens_.resize(size_t(max_batch) * max_len);
   pos_.resize(size_t(max_batch) * max_len);
   last_.resize(max_batch);
   rewards_.resize(max_batch);
 }
 
-LoraContext RewardScorer::context() const { return LoraContext{layout_.get(), params_.data(), nullptr, 0.0f, 0, true}; }
+LoraContext RewardScorer::context() const { return LoraContext{layout_.get(), params_, nullptr, 0.0f, 0, true}; }
 
 std::vector<float> RewardScorer::score(const std::vector<std::vector<int>>& sequences) {
   std::vector<float> out;
