@@ -190,7 +190,6 @@ int run_generate(int argc, char** argv) {
   if (!parse_command_line(argc, argv, usage, options, {}, &vm)) return 0;
   const ComputeMode compute = parse_compute_mode(vm["compute"].as<std::string>(), "--compute");
   const std::unique_ptr<Backend> backend = make_backend(compute);
-  std::fprintf(stderr, "%s\n", compute_line(*backend, compute).c_str());  // stdout carries the output
 
   const int given = int(vm.count("prompt")) + int(vm.count("prompts")) + int(vm.count("prompt-ids"));
   LOOM_REQUIRE(given == 1, "command line: give exactly one of --prompt, --prompts, --prompt-ids (usage: ", usage, ")");
@@ -293,6 +292,8 @@ int run_generate(int argc, char** argv) {
     std::fflush(stdout);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // With the summary on stderr (stdout carries the output; a bad input stays one error line).
+  std::fprintf(stderr, "%s\n", compute_line(*backend, compute).c_str());
   std::fprintf(stderr, "generate: %zu prompt(s), %lld new tokens in %.2f s (%.1f tokens/s), base %s%s\n",
                prompts.size(), static_cast<long long>(new_tokens), seconds, double(new_tokens) / std::max(seconds, 1e-9),
                quant_mode_name(base.mode()), adapter_dir.empty() ? "" : (" + " + adapter_dir).c_str());

@@ -83,7 +83,6 @@ int run_score(int argc, char** argv) {
     return 0;
   const ComputeMode compute = parse_compute_mode(vm["compute"].as<std::string>(), "--compute");
   const std::unique_ptr<Backend> backend = make_backend(compute);
-  std::fprintf(stderr, "%s\n", compute_line(*backend, compute).c_str());  // stdout may carry the scores
   const std::string pairs = vm["pairs"].as<std::string>(), texts_path = vm["texts"].as<std::string>();
   LOOM_REQUIRE(pairs.empty() != texts_path.empty(), "command line: give exactly one of --pairs and --texts");
   const int batch = vm["batch-size"].as<int>(), max_len = vm["max-len"].as<int>();
@@ -107,6 +106,7 @@ int run_score(int argc, char** argv) {
       margin += s.chosen[i] - s.rejected[i];
     }
     out.commit();
+    std::fprintf(stderr, "%s\n", compute_line(*backend, compute).c_str());  // with the summary: stdout may hold scores
     const double n = double(std::max<size_t>(1, s.chosen.size()));
     std::fprintf(stderr, "scored %zu pairs: accuracy %.4f, mean margin %.4f\n", s.chosen.size(), correct / n, margin / n);
     return 0;
@@ -128,6 +128,7 @@ int run_score(int argc, char** argv) {
     squares += double(rewards[i]) * rewards[i];
   }
   out.commit();
+  std::fprintf(stderr, "%s\n", compute_line(*backend, compute).c_str());  // with the summary: stdout may hold scores
   const double mean = sum / rewards.size();
   std::fprintf(stderr, "scored %zu texts: reward mean %.4f, std %.4f\n", rewards.size(), mean,
                std::sqrt(std::max(0.0, squares / rewards.size() - mean * mean)));
