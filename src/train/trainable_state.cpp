@@ -9,7 +9,8 @@ TrainableState::TrainableState(size_t count, const Backend& backend)
       backend_(backend),
       param_arena_(backend.make_arena("trainable params", count * sizeof(float))),
       grad_arena_(backend.make_arena("grads", count * sizeof(float))),
-      optimizer_arena_(backend.make_arena("optimizer state", 2 * align_up(count * sizeof(float)) + align_up(sizeof(float)))) {
+      optimizer_arena_(backend.make_arena("optimizer state",
+                                          2 * align_up(count * sizeof(float)) + align_up(sizeof(float)))) {
   params_ = param_arena_.take<float>(count);
   grads_ = grad_arena_.take<float>(count);
   exp_avg_ = optimizer_arena_.take<float>(count);
@@ -32,8 +33,8 @@ float TrainableState::clip_grad_norm(float max_norm) {
 
 void TrainableState::adamw_step(float lr, const AdamWSettings& s) {
   ++updates_;
-  backend_.adamw_update(params_, exp_avg_, exp_avg_sq_, grads_, count_, lr, s.beta1, s.beta2, s.eps, s.weight_decay,
-                    static_cast<int>(updates_));
+  backend_.adamw_update(params_, exp_avg_, exp_avg_sq_, grads_, count_, lr, s.beta1, s.beta2, s.eps,
+                        s.weight_decay, static_cast<int>(updates_));
 }
 
 }  // namespace loom
