@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/cpu_f32.h"
 #include "core/check.h"
 #include "model/causal_lm.h"
 #include "model/generator.h"
@@ -41,7 +42,7 @@ std::vector<std::vector<int>> random_prompts(const std::vector<int>& lengths, in
 // Greedy decoding by re-running the full forward over the whole sequence for every new token.
 GeneratedRow greedy_reference(Fixture& f, const std::vector<int>& prompt, int new_tokens) {
   const int T_max = static_cast<int>(prompt.size()) + new_tokens;
-  CausalLm lm(*f.m.base, *f.m.layout, 1, T_max, false);
+  CausalLm lm(*f.m.base, *f.m.layout, 1, T_max, false, cpu_f32_backend());
   std::vector<int> seq = prompt, pos(T_max);
   for (int t = 0; t < T_max; ++t) pos[t] = t;
   std::vector<float> logits(size_t(T_max) * f.V);
@@ -70,7 +71,7 @@ TEST(Generator, GreedyEqualsFullForwardReferenceWithMixedPromptLengths) {
   Fixture f;
   const auto prompts = random_prompts({5, 2, 8}, f.V, 1);
   const int new_tokens = 9;
-  Generator gen(*f.m.base, *f.m.layout, 3, 8 + new_tokens);
+  Generator gen(*f.m.base, *f.m.layout, 3, 8 + new_tokens, cpu_f32_backend());
   GenerationOptions o;
   o.sampling.greedy = true;
   o.max_new_tokens = new_tokens;
@@ -93,10 +94,10 @@ TEST(Generator, BatchGivesTheSameTokensAsEachPromptAlone) {
   o.sampling.greedy = true;
   o.max_new_tokens = 12;
   o.stop_at_eos = false;
-  Generator batched(*f.m.base, *f.m.layout, 4, 7 + 12);
+  Generator batched(*f.m.base, *f.m.layout, 4, 7 + 12, cpu_f32_backend());
   Rng rng(0);
   const GenerationResult all = batched.generate(prompts, o, f.lora, rng);
-  Generator single(*f.m.base, *f.m.layout, 1, 7 + 12);
+  Generator single(*f.m.base, *f.m.layout, 1, 7 + 12, cpu_f32_backend());
   for (size_t b = 0; b < prompts.size(); ++b) {
     const GenerationResult alone = single.generate({prompts[b]}, o, f.lora, rng);
     expect_same_row(alone.rows[0], all.rows[b], 1e-5, "prompt " + std::to_string(b));
@@ -110,7 +111,7 @@ TEST(Generator, RowsStopAtEosIndependently) {
   o.sampling.greedy = true;
   o.max_new_tokens = 10;
   o.stop_at_eos = false;
-  Generator gen(*f.m.base, *f.m.layout, 3, 6 + 10);
+  Generator gen(*f.m.base, *f.m.layout, 3, 6 + 10, cpu_f32_backend());
   Rng rng(0);
   const GenerationResult full = gen.generate(prompts, o, f.lora, rng);
   o.stop_at_eos = true;
@@ -142,7 +143,7 @@ TEST(Generator, SeededSamplingIsReproducibleAndReportsModelLogprobs) {
   GenerationOptions o;
   o.max_new_tokens = 16;
   o.stop_at_eos = false;
-  Generator gen(*f.m.base, *f.m.layout, 2, 4 + 16);
+  Generator gen(*f.m.base, *f.m.layout, 2, 4 + 16, cpu_f32_backend());
   Rng a(7), b(7), c(8);
   const GenerationResult first = gen.generate(prompts, o, f.lora, a);
   const GenerationResult again = gen.generate(prompts, o, f.lora, b);
@@ -164,7 +165,7 @@ TEST(Generator, SeededSamplingIsReproducibleAndReportsModelLogprobs) {
 
 TEST(Generator, RefusesPromptsThatDoNotFit) {
   Fixture f;
-  Generator gen(*f.m.base, *f.m.layout, 2, 10);
+  Generator gen(*f.m.base, *f.m.layout, 2, 10, cpu_f32_backend());
   GenerationOptions o;
   o.max_new_tokens = 5;
   Rng rng(0);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/cpu_f32.h"
 #include "io/hf_checkpoint.h"
 #include "model/causal_lm.h"
 #include "support/test_support.h"
@@ -71,7 +72,7 @@ void check_case(const Case& c) {
   for (int i = 0; i < B * T; ++i) pos[i] = i % T;
   shift_labels(targets.data(), labels.data(), B, T);
   const TokenBatch batch{B, T, tokens.data(), pos.data(), nullptr};
-  CausalLm lm(base, layout, B, T, false);
+  CausalLm lm(base, layout, B, T, false, cpu_f32_backend());
   LoraContext lora{&layout, params.data(), grads.data(), 0.0f, 0, true};
 
   std::vector<float> logits(size_t(B) * T * V);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "backend/cpu_f32.h"
 #include "core/check.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
@@ -34,7 +35,7 @@ std::vector<float> model_logits(const FrozenWeights& weights, const LoraContext*
   const TrainableLayout empty(weights.shape(), none, 0);
   const LoraContext off{&empty, nullptr, nullptr, 0.0f, 0, false};
   const LoraContext& lora = adapter ? *adapter : off;
-  CausalLm lm(weights, *lora.layout, B, T, false);
+  CausalLm lm(weights, *lora.layout, B, T, false, cpu_f32_backend());
   std::vector<int> tokens, pos;
   test::random_tokens(&tokens, &pos, B, T, weights.shape().V, seed);
   std::vector<float> logits(size_t(B) * T * weights.shape().V);
@@ -133,7 +134,7 @@ TEST(Merge, PeftGoldenAdapterMatchesHfLogits) {
   file.read_f32("logits", {B, T, V}, expected.data());
   std::vector<int> tokens(ids.begin(), ids.end()), pos(B * T);
   for (int i = 0; i < B * T; ++i) pos[i] = i % T;
-  CausalLm lm(weights, empty, B, T, false);
+  CausalLm lm(weights, empty, B, T, false, cpu_f32_backend());
   lm.logits(got.data(), TokenBatch{B, T, tokens.data(), pos.data(), nullptr}, off);
   EXPECT_LE(test::max_abs_diff(got.data(), expected.data(), got.size()), 1e-5);
 }

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "backend/cpu_f32.h"
 #include "core/check.h"
 #include "core/rng.h"
 #include "io/safetensors.h"
@@ -73,7 +74,7 @@ double loss_of(CausalLm& lm, const Batch& batch, LoraContext lora) {
 void check_lora_gradients(float dropout, bool checkpointing, const LoraSpec& spec = all_linear_spec()) {
   test::TinyModel m = test::make_tiny_model("grad", test::tiny_test_config(), QuantMode::F32, spec);
   const Batch batch = packed_batch(m.base->shape().V);
-  CausalLm lm(*m.base, *m.layout, batch.B, batch.T, checkpointing);
+  CausalLm lm(*m.base, *m.layout, batch.B, batch.T, checkpointing, cpu_f32_backend());
   std::vector<float> grads(m.params.size(), 0.0f);
   LoraContext lora{m.layout.get(), m.params.data(), grads.data(), dropout, /*seed=*/99, true};
   const LossSums sums = lm.eval_micro_batch(batch.view(), batch.targets.data(), lora);
@@ -122,7 +123,8 @@ TEST(ModelGradients, CheckpointingGivesIdenticalGradients) {
   test::TinyModel m = test::make_tiny_model("ckpt", test::tiny_test_config(), QuantMode::NF4, all_linear_spec());
   const Batch batch = packed_batch(m.base->shape().V);
   std::vector<float> plain(m.params.size(), 0.0f), recomputed(m.params.size(), 0.0f);
-  CausalLm a(*m.base, *m.layout, batch.B, batch.T, false), b(*m.base, *m.layout, batch.B, batch.T, true);
+  CausalLm a(*m.base, *m.layout, batch.B, batch.T, false, cpu_f32_backend()),
+      b(*m.base, *m.layout, batch.B, batch.T, true, cpu_f32_backend());
   LoraContext la{m.layout.get(), m.params.data(), plain.data(), 0.1f, 5, true};
   LoraContext lb{m.layout.get(), m.params.data(), recomputed.data(), 0.1f, 5, true};
   const LossSums sa = a.train_micro_batch(batch.view(), batch.targets.data(), la, 0.1f);
@@ -135,7 +137,7 @@ TEST(ModelAdapter, DisabledAdapterAndZeroAdapterGiveTheBaseModel) {
   test::TinyModel m = test::make_tiny_model("adapter", test::tiny_test_config(), QuantMode::INT8, all_linear_spec());
   const Batch batch = packed_batch(m.base->shape().V);
   const int V = m.base->shape().V;
-  CausalLm lm(*m.base, *m.layout, batch.B, batch.T, false);
+  CausalLm lm(*m.base, *m.layout, batch.B, batch.T, false, cpu_f32_backend());
   std::vector<float> with(batch.B * batch.T * V), without(with.size()), zero_b(with.size());
   LoraContext on{m.layout.get(), m.params.data(), nullptr, 0.0f, 0, true};
   LoraContext off = on;
@@ -155,7 +157,7 @@ TEST(ModelAdapter, TrainedLmHeadIsReadOnlyWithTheAdapterOn) {
   ASSERT_TRUE(m.layout->trains_lm_head());
   ASSERT_EQ(size_t(m.base->shape().V) * m.base->shape().C, m.layout->total() - m.layout->head_offset());
   const Batch batch = packed_batch(m.base->shape().V);
-  CausalLm lm(*m.base, *m.layout, batch.B, batch.T, false);
+  CausalLm lm(*m.base, *m.layout, batch.B, batch.T, false, cpu_f32_backend());
   LoraContext on{m.layout.get(), m.params.data(), nullptr, 0.0f, 0, true};
   LoraContext off = on;
   off.enabled = false;
@@ -185,7 +187,7 @@ TEST(KvDecoder, MatchesFullForwardWithLeftPadding) {
   std::vector<std::vector<float>> reference(B);
   for (int b = 0; b < B; ++b) {
     const int T = lengths[b] + (total - lengths[0]);
-    CausalLm lm(*m.base, *m.layout, 1, T, false);
+    CausalLm lm(*m.base, *m.layout, 1, T, false, cpu_f32_backend());
     std::vector<int> tokens(seq.begin() + b * total, seq.begin() + b * total + T), p(T);
     for (int t = 0; t < T; ++t) p[t] = t;
     TokenBatch tb{1, T, tokens.data(), p.data(), nullptr};
@@ -200,7 +202,7 @@ TEST(KvDecoder, MatchesFullForwardWithLeftPadding) {
     key_begin[b] = Tp - lengths[b];
     for (int t = 0; t < lengths[b]; ++t) prompt[b * Tp + key_begin[b] + t] = seq[b * total + t];
   }
-  KvDecoder decoder(*m.base, *m.layout, B, total);
+  KvDecoder decoder(*m.base, *m.layout, B, total, cpu_f32_backend());
   std::vector<float> logits(B * V);
   decoder.prefill(logits.data(), prompt.data(), key_begin.data(), B, Tp, lora);
   const int steps = total - Tp;  // every row decodes the same number of tokens

@@ -1,249 +1,34 @@
-// The CPU ops against the table in op_cases.h: every forward against a naive double-precision
-// reference written here, every backward against central finite differences of its forward,
-// plus the facts the table cannot express (HF's RoPE frequencies, dropout's keep rate,
-// decode == the last row of the causal forward) and a coverage check over src/ops.
+// Every registered backend against the op table (src/backend/op_cases): each forward against
+// the double-precision references with the case's tolerance for the backend's precision, each
+// backward of cpu-f32 against central finite differences of its forward, and every other
+// backend's forward and backward against cpu-f32. Then what the table cannot express (HF's
+// RoPE frequencies, dropout's keep rate, decode == the last row of the causal forward), that
+// the tolerances catch the errors they are meant to (an AdamW step off by x0.5 or x1.5, GEMM
+// inputs rounded coarser than bf16), and a coverage check over src/ops.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <memory>
 #include <set>
 
-#include "op_cases.h"
+#include "backend/backend_factory.h"
+#include "backend/cpu_f32.h"
+#include "backend/op_cases/op_cases.h"
+#include "core/dtype.h"
+#include "ops/attention.h"
+#include "ops/dropout.h"
+#include "ops/embedding.h"
+#include "ops/rope.h"
+#include "support/delegating_backend.h"
 #include "support/test_support.h"
 
 namespace loom::test {
 namespace {
 
-using Expected = std::map<std::string, std::vector<double>>;  // tensor name -> values
-using Reference = std::function<Expected(const OpCase&, const Tensors&)>;
-
-std::vector<double> to_double(const std::vector<float>& x) { return {x.begin(), x.end()}; }
-
-Expected reference_matmul(const OpCase& c, const Tensors& t) {
-  const int N = c.dim("N"), C = c.dim("C"), OC = c.dim("OC");
-  const auto& inp = t.f32.at("inp").data;
-  const auto& w = t.f32.at("weight").data;
-  std::vector<double> out(size_t(N) * OC, 0.0);
-  if (c.dim("accumulate")) out = to_double(t.f32.at("out").data);
-  for (int n = 0; n < N; ++n)
-    for (int o = 0; o < OC; ++o)
-      for (int k = 0; k < C; ++k)
-        out[size_t(n) * OC + o] += double(inp[size_t(n) * C + k]) * w[size_t(o) * C + k];
-  return {{"out", out}};
-}
-
-Expected reference_rmsnorm(const OpCase& c, const Tensors& t) {
-  const int N = c.dim("N"), C = c.dim("C");
-  const auto& x = t.f32.at("inp").data;
-  const auto& w = t.f32.at("weight").data;
-  std::vector<double> out(size_t(N) * C), rstd(N);
-  for (int n = 0; n < N; ++n) {
-    double ms = 0.0;
-    for (int k = 0; k < C; ++k) ms += double(x[size_t(n) * C + k]) * x[size_t(n) * C + k];
-    rstd[n] = 1.0 / std::sqrt(ms / C + static_cast<float>(c.param("eps")));
-    for (int k = 0; k < C; ++k) out[size_t(n) * C + k] = x[size_t(n) * C + k] * rstd[n] * w[k];
-  }
-  return {{"out", out}, {"rstd", rstd}};
-}
-
-// HF forms the angle pos * inv_freq in f32; the rotation itself is done in double here.
-Expected reference_rope(const OpCase& c, const Tensors& t) {
-  const int N = c.dim("N"), H = c.dim("H"), HD = c.dim("HD"), half = HD / 2;
-  const auto& x = t.f32.at("x").data;
-  const auto& inv_freq = t.f32.at("inv_freq").data;
-  const auto& pos = t.i32.at("pos");
-  std::vector<double> y(x.size());
-  for (int n = 0; n < N; ++n)
-    for (int h = 0; h < H; ++h)
-      for (int i = 0; i < half; ++i) {
-        const double angle = static_cast<float>(pos[n]) * inv_freq[i];
-        const size_t o = (size_t(n) * H + h) * HD;
-        y[o + i] = x[o + i] * std::cos(angle) - double(x[o + i + half]) * std::sin(angle);
-        y[o + i + half] = x[o + i + half] * std::cos(angle) + double(x[o + i]) * std::sin(angle);
-      }
-  return {{"y", y}};
-}
-
-// Softmax attention of one query row over the allowed keys; out_row (HD), returns the lse.
-double attend(double* out_row, const float* q_row, const float* k, const float* v,
-              const std::vector<int>& keys, size_t key_stride, int HD) {
-  std::vector<double> scores;
-  double max_score = -INFINITY;
-  for (int j : keys) {
-    double s = 0.0;
-    for (int d = 0; d < HD; ++d) s += double(q_row[d]) * k[j * key_stride + d];
-    scores.push_back(s / std::sqrt(double(HD)));
-    max_score = std::max(max_score, scores.back());
-  }
-  double sum = 0.0;
-  for (double s : scores) sum += std::exp(s - max_score);
-  for (int d = 0; d < HD; ++d) out_row[d] = 0.0;
-  for (size_t n = 0; n < keys.size(); ++n)
-    for (int d = 0; d < HD; ++d)
-      out_row[d] += std::exp(scores[n] - max_score) / sum * v[keys[n] * key_stride + d];
-  return max_score + std::log(sum);
-}
-
-Expected reference_attention(const OpCase& c, const Tensors& t) {
-  const int B = c.dim("B"), T = c.dim("T"), NH = c.dim("NH"), NKV = c.dim("NKV"), HD = c.dim("HD");
-  const bool has_doc = t.i32.count("doc") > 0;
-  std::vector<double> out(size_t(B) * T * NH * HD), lse(size_t(B) * NH * T);
-  for (int b = 0; b < B; ++b)
-    for (int h = 0; h < NH; ++h)
-      for (int i = 0; i < T; ++i) {
-        std::vector<int> keys;
-        for (int j = 0; j <= i; ++j)
-          if (!has_doc || t.i32.at("doc")[b * T + j] == t.i32.at("doc")[b * T + i])
-            keys.push_back(j);
-        const int kvh = h / (NH / NKV);
-        const size_t qo = ((size_t(b) * T + i) * NH + h) * HD;
-        const size_t ko = (size_t(b) * T * NKV + kvh) * HD;
-        lse[(size_t(b) * NH + h) * T + i] =
-            attend(&out[qo], &t.f32.at("q").data[qo], &t.f32.at("k").data[ko],
-                   &t.f32.at("v").data[ko], keys, size_t(NKV) * HD, HD);
-      }
-  return {{"out", out}, {"lse", lse}};
-}
-
-Expected reference_attention_decode(const OpCase& c, const Tensors& t) {
-  const int B = c.dim("B"), Tmax = c.dim("Tmax"), NH = c.dim("NH"), NKV = c.dim("NKV"),
-            HD = c.dim("HD");
-  std::vector<double> out(size_t(B) * NH * HD, 0.0);
-  for (int b = 0; b < B; ++b) {
-    std::vector<int> keys;
-    for (int j = t.i32.at("key_begin")[b]; j < t.i32.at("key_end")[b]; ++j) keys.push_back(j);
-    if (keys.empty()) continue;
-    for (int h = 0; h < NH; ++h) {
-      const size_t qo = (size_t(b) * NH + h) * HD;
-      const size_t ko = (size_t(b) * Tmax * NKV + h / (NH / NKV)) * HD;
-      attend(&out[qo], &t.f32.at("q").data[qo], &t.f32.at("k_cache").data[ko],
-             &t.f32.at("v_cache").data[ko], keys, size_t(NKV) * HD, HD);
-    }
-  }
-  return {{"out", out}};
-}
-
-Expected reference_swiglu(const OpCase&, const Tensors& t) {
-  const auto& g = t.f32.at("gate").data;
-  const auto& u = t.f32.at("up").data;
-  std::vector<double> out(g.size());
-  for (size_t i = 0; i < g.size(); ++i) out[i] = g[i] / (1.0 + std::exp(-double(g[i]))) * u[i];
-  return {{"out", out}};
-}
-
-Expected reference_embedding(const OpCase& c, const Tensors& t) {
-  const int N = c.dim("N"), C = c.dim("C");
-  std::vector<double> out(size_t(N) * C);
-  for (int n = 0; n < N; ++n)
-    for (int k = 0; k < C; ++k)
-      out[size_t(n) * C + k] = t.f32.at("wte").data[size_t(t.i32.at("tokens")[n]) * C + k];
-  return {{"out", out}};
-}
-
-// log softmax(row)[target] in double.
-double log_prob(const float* row, int V, int target) {
-  double max_logit = row[0], sum = 0.0;
-  for (int v = 0; v < V; ++v) max_logit = std::max(max_logit, double(row[v]));
-  for (int v = 0; v < V; ++v) sum += std::exp(row[v] - max_logit);
-  return row[target] - max_logit - std::log(sum);
-}
-
-std::vector<double> reference_log_probs(const OpCase& c, const Tensors& t) {
-  const int N = c.dim("N"), V = c.dim("V");
-  std::vector<double> lp(N, 0.0);
-  for (int n = 0; n < N; ++n) {
-    const int target = t.i32.at("targets")[n];
-    if (target >= 0) lp[n] = log_prob(&t.f32.at("logits").data[size_t(n) * V], V, target);
-  }
-  return lp;
-}
-
-Expected reference_cross_entropy(const OpCase& c, const Tensors& t) {
-  std::vector<double> losses = reference_log_probs(c, t);
-  for (double& x : losses) x = -x;
-  return {{"losses", losses}};
-}
-
-Expected reference_token_logprobs(const OpCase& c, const Tensors& t) {
-  return {{"logprobs", reference_log_probs(c, t)}};
-}
-
-Expected reference_dropout(const OpCase& c, const Tensors& t) {
-  const double p = static_cast<float>(c.param("p"));
-  const auto& x = t.f32.at("inp").data;
-  std::vector<double> out(x.size());
-  for (size_t i = 0; i < x.size(); ++i) {
-    const bool keep =
-        random_uniform(uint64_t(c.param("seed")), uint64_t(c.param("stream")), i) >= p;
-    out[i] = keep ? x[i] / (1.0 - p) : 0.0;
-  }
-  return {{"out", out}};
-}
-
-Expected reference_add_inplace(const OpCase&, const Tensors& t) {
-  std::vector<double> x = to_double(t.f32.at("x").data);
-  for (size_t i = 0; i < x.size(); ++i) x[i] += t.f32.at("y").data[i];
-  return {{"x", x}};
-}
-
-Expected reference_scale_inplace(const OpCase& c, const Tensors& t) {
-  std::vector<double> x = to_double(t.f32.at("x").data);
-  for (double& v : x) v *= static_cast<float>(c.param("s"));
-  return {{"x", x}};
-}
-
-Expected reference_sum_squares(const OpCase&, const Tensors& t) {
-  double sum = 0.0;
-  for (float v : t.f32.at("x").data) sum += double(v) * v;
-  return {{"out", {sum}}};
-}
-
-// torch.optim.AdamW's step in double.
-Expected reference_adamw(const OpCase& c, const Tensors& t) {
-  const double lr = static_cast<float>(c.param("lr")), wd = static_cast<float>(c.param("wd"));
-  const double b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
-  const int step = c.dim("t");
-  std::vector<double> p = to_double(t.f32.at("params").data), m = to_double(t.f32.at("m").data),
-                      v = to_double(t.f32.at("v").data);
-  for (size_t i = 0; i < p.size(); ++i) {
-    const double g = t.f32.at("grads").data[i];
-    p[i] *= 1.0 - lr * wd;
-    m[i] = b1 * m[i] + (1.0 - b1) * g;
-    v[i] = b2 * v[i] + (1.0 - b2) * g * g;
-    const double m_hat = m[i] / (1.0 - std::pow(b1, step));
-    const double v_hat = v[i] / (1.0 - std::pow(b2, step));
-    p[i] -= lr * m_hat / (std::sqrt(v_hat) + eps);
-  }
-  return {{"params", p}, {"m", m}, {"v", v}};
-}
-
-const std::map<std::string, Reference>& references() {
-  static const std::map<std::string, Reference> table = {
-      {"matmul", reference_matmul},
-      {"rmsnorm", reference_rmsnorm},
-      {"rope", reference_rope},
-      {"attention", reference_attention},
-      {"attention_decode", reference_attention_decode},
-      {"swiglu", reference_swiglu},
-      {"embedding", reference_embedding},
-      {"cross_entropy", reference_cross_entropy},
-      {"token_logprobs", reference_token_logprobs},
-      {"dropout", reference_dropout},
-      {"add_inplace", reference_add_inplace},
-      {"scale_inplace", reference_scale_inplace},
-      {"sum_squares", reference_sum_squares},
-      {"adamw", reference_adamw},
-  };
-  return table;
-}
-
-std::string test_name(const OpCase& c) {
-  std::string name = c.name();
-  for (char& ch : name)
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return name;
-}
+Precision precision_of(ComputeMode mode) { return mode == ComputeMode::Bf16 ? Precision::bf16 : Precision::f32; }
 
 std::vector<size_t> case_indices(bool with_backward_only) {
   std::vector<size_t> indices;
@@ -252,44 +37,54 @@ std::vector<size_t> case_indices(bool with_backward_only) {
   return indices;
 }
 
-// ---- forward against double references --------------------------------------------------
+std::string joined(const std::vector<std::string>& failures) {
+  std::string text;
+  for (const std::string& f : failures) text += f + "\n";
+  return text;
+}
+
+// ---- every backend: forward against double references, backward against cpu-f32 ----------
 
 class OpForward : public ::testing::TestWithParam<size_t> {};
 
 TEST_P(OpForward, MatchesDoubleReferenceAndLeavesInputsAlone) {
   const OpCase& c = op_cases()[GetParam()];
-  const Tensors before = c.make_tensors(1);
-  Tensors t = before;
-  c.forward(CpuOps(), host_pointers(t));
-  const Expected expected = references().at(c.op)(c, before);
-  for (const auto& [name, want] : expected) {
-    const std::vector<float>& got = t.f32.at(name).data;
-    ASSERT_EQ(got.size(), want.size()) << name;
-    double scale = 1.0;
-    for (double x : want) scale = std::max(scale, std::fabs(x));
-    for (size_t i = 0; i < got.size(); ++i)
-      ASSERT_LE(std::fabs(got[i] - want[i]), 2e-6 * scale + 2e-5 * std::fabs(want[i]))
-          << c.name() << ": " << name << "[" << i << "] = " << got[i] << ", reference " << want[i];
-  }
-  for (const auto& [name, tensor] : before.f32) {
-    if (tensor.role != Role::kInput) continue;
-    EXPECT_EQ(tensor.data, t.f32.at(name).data) << c.name() << ": input " << name << " was written";
+  for (ComputeMode mode : registered_compute_modes()) {
+    const std::unique_ptr<Backend> backend = make_backend(mode);
+    const std::vector<std::string> failures = check_forward(c, *backend, precision_of(mode), 1);
+    EXPECT_TRUE(failures.empty()) << joined(failures);
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, OpForward, ::testing::ValuesIn(case_indices(false)),
                          [](const auto& info) { return test_name(op_cases()[info.param]); });
 
+class OpAgainstCpu : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(OpAgainstCpu, EveryBackendMatchesCpuF32ForwardAndBackward) {
+  const OpCase& c = op_cases()[GetParam()];
+  for (ComputeMode mode : registered_compute_modes()) {
+    const std::unique_ptr<Backend> backend = make_backend(mode);
+    const std::vector<std::string> failures = check_against_cpu(c, *backend, precision_of(mode), 3);
+    EXPECT_TRUE(failures.empty()) << joined(failures);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, OpAgainstCpu, ::testing::ValuesIn(case_indices(false)),
+                         [](const auto& info) { return test_name(op_cases()[info.param]); });
+
 // ---- backward against finite differences --------------------------------------------------
 
-// sum over loss terms of <output, upstream>, after a fresh forward on `t`.
-double loss_of(const OpCase& c, Tensors t) {
-  c.forward(CpuOps(), host_pointers(t));
+// sum over loss terms of <output, upstream>, after a fresh forward of cpu-f32 on `t`.
+double loss_of(const OpCase& c, const Tensors& t) {
+  std::vector<std::string> failures;
+  const Tensors out = run_case(c, cpu_f32_backend(), t, /*backward=*/false, &failures);
+  EXPECT_TRUE(failures.empty()) << joined(failures);
   double loss = 0.0;
   for (const auto& [output, upstream] : c.loss_terms) {
-    const auto& out = t.f32.at(output).data;
-    const auto& up = t.f32.at(upstream).data;
-    for (size_t i = 0; i < out.size(); ++i) loss += double(out[i]) * up[i];
+    const auto& o = out.f32.at(output).data;
+    const auto& up = out.f32.at(upstream).data;
+    for (size_t i = 0; i < o.size(); ++i) loss += double(o[i]) * up[i];
   }
   return loss;
 }
@@ -302,10 +97,9 @@ class OpBackward : public ::testing::TestWithParam<size_t> {};
 TEST_P(OpBackward, MatchesFiniteDifferences) {
   const OpCase& c = op_cases()[GetParam()];
   const Tensors base = c.make_tensors(2);
-  Tensors t = base;
-  const Pointers p = host_pointers(t);
-  c.forward(CpuOps(), p);
-  c.backward(CpuOps(), p);
+  std::vector<std::string> failures;
+  const Tensors t = run_case(c, cpu_f32_backend(), base, /*backward=*/true, &failures);
+  ASSERT_TRUE(failures.empty()) << joined(failures);
   constexpr float kEps = 1e-3f;
   Rng directions(99);
   for (const auto& [input, grad_name] : c.gradients) {
@@ -338,6 +132,96 @@ TEST_P(OpBackward, MatchesFiniteDifferences) {
 INSTANTIATE_TEST_SUITE_P(Table, OpBackward, ::testing::ValuesIn(case_indices(true)),
                          [](const auto& info) { return test_name(op_cases()[info.param]); });
 
+// ---- the tolerances catch what they are for -------------------------------------------------
+
+// cpu-f32 with AdamW's step scaled by `factor` (the parameters only).
+class ScaledAdamwStep final : public DelegatingBackend {
+ public:
+  ScaledAdamwStep(const Backend& inner, float factor) : DelegatingBackend(inner), factor_(factor) {}
+  void adamw_update(float* params, float* m, float* v, const float* grads, size_t n, float lr, float beta1,
+                    float beta2, float eps, float weight_decay, int t) const override {
+    const std::vector<float> before(params, params + n);
+    inner_.adamw_update(params, m, v, grads, n, lr, beta1, beta2, eps, weight_decay, t);
+    for (size_t i = 0; i < n; ++i) params[i] = before[i] + factor_ * (params[i] - before[i]);
+  }
+
+ private:
+  float factor_;
+};
+
+std::vector<const OpCase*> cases_of(const std::string& op) {
+  std::vector<const OpCase*> found;
+  for (const OpCase& c : op_cases())
+    if (c.op == op) found.push_back(&c);
+  return found;
+}
+
+TEST(OpTolerance, AdamwStepOffByHalfOrOneAndAHalfFailsAtEveryLearningRate) {
+  bool saw_lr_2e5 = false;
+  for (const OpCase* c : cases_of("adamw")) {
+    saw_lr_2e5 |= static_cast<float>(c->param("lr")) == 2e-5f;
+    for (Precision precision : {Precision::f32, Precision::bf16}) {
+      EXPECT_TRUE(check_forward(*c, ScaledAdamwStep(cpu_f32_backend(), 1.0f), precision, 1).empty()) << c->name();
+      for (float factor : {0.5f, 1.5f}) {
+        EXPECT_FALSE(check_forward(*c, ScaledAdamwStep(cpu_f32_backend(), factor), precision, 1).empty())
+            << c->name() << ": a step x" << factor << " passed (" << precision_name(precision) << ")";
+        EXPECT_FALSE(check_against_cpu(*c, ScaledAdamwStep(cpu_f32_backend(), factor), precision, 3).empty())
+            << c->name() << ": a step x" << factor << " passed against cpu-f32";
+      }
+    }
+  }
+  EXPECT_TRUE(saw_lr_2e5) << "the table should hold an AdamW case at lr 2e-5";
+}
+
+// cpu-f32 whose GEMMs first round their inputs to `mantissa_bits` explicit bits (7: bf16).
+class RoundedGemmInputs final : public DelegatingBackend {
+ public:
+  RoundedGemmInputs(const Backend& inner, int mantissa_bits) : DelegatingBackend(inner), bits_(mantissa_bits) {}
+  void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC,
+                      bool accumulate) const override {
+    const std::vector<float> a = rounded(inp, size_t(N) * C), b = rounded(weight, size_t(OC) * C);
+    inner_.matmul_forward(out, a.data(), b.data(), N, C, OC, accumulate);
+  }
+
+ private:
+  std::vector<float> rounded(const float* x, size_t n) const {
+    std::vector<float> r(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (bits_ == 7) {
+        r[i] = bf16_to_f32(f32_to_bf16(x[i]));
+        continue;
+      }
+      int exponent = 0;
+      const double mantissa = std::frexp(double(x[i]), &exponent);
+      r[i] = float(std::ldexp(std::round(std::ldexp(mantissa, bits_ + 1)), exponent - bits_ - 1));
+    }
+    return r;
+  }
+  int bits_;
+};
+
+TEST(OpTolerance, Bf16RulePassesBf16GemmsAndFailsCoarserOnes) {
+  for (const OpCase* c : cases_of("matmul")) {
+    EXPECT_TRUE(check_forward(*c, RoundedGemmInputs(cpu_f32_backend(), 7), Precision::bf16, 1).empty()) << c->name();
+    EXPECT_FALSE(check_forward(*c, RoundedGemmInputs(cpu_f32_backend(), 4), Precision::bf16, 1).empty()) << c->name();
+  }
+  // The largest GEMM is far enough from f32 that the f32 tolerance refuses bf16 inputs.
+  const OpCase* largest = cases_of("matmul").back();
+  EXPECT_FALSE(check_forward(*largest, RoundedGemmInputs(cpu_f32_backend(), 7), Precision::f32, 1).empty());
+}
+
+TEST(BackendFactory, NamesCpuF32AndRefusesAnUnregisteredMode) {
+  EXPECT_STREQ(make_backend(ComputeMode::F32)->name(), "cpu-f32");
+  EXPECT_EQ(parse_compute_mode("bf16", "run.compute"), ComputeMode::Bf16);
+  expect_contains(error_of([] { parse_compute_mode("fp8", "run.compute"); }), "run.compute must be auto, f32 or bf16");
+  const std::vector<ComputeMode> modes = registered_compute_modes();
+  if (std::find(modes.begin(), modes.end(), ComputeMode::Bf16) == modes.end()) {
+    expect_contains(error_of([] { make_backend(ComputeMode::Bf16); }), "compute mode bf16");
+    EXPECT_STREQ(make_backend(ComputeMode::Auto)->name(), "cpu-f32");
+  }
+  EXPECT_NE(compute_line(cpu_f32_backend(), ComputeMode::Auto).find("compute: cpu-f32"), std::string::npos);
+}
+
 // ---- what the table does not express --------------------------------------------------------
 
 // Every header in src/ops is a family in the table, with at least one case; every case has a
@@ -352,7 +236,7 @@ TEST(OpCoverage, EveryOpFamilyHasCasesAndEveryCaseIsChecked) {
   for (const OpCase& c : op_cases()) {
     covered.insert(c.family);
     EXPECT_TRUE(families.count(c.family)) << c.name() << ": unknown family " << c.family;
-    EXPECT_TRUE(references().count(c.op)) << c.name() << ": no double reference";
+    EXPECT_TRUE(has_reference(c)) << c.name() << ": no double reference";
     EXPECT_EQ(bool(c.backward), !c.gradients.empty()) << c.name();
     EXPECT_EQ(bool(c.backward), !c.loss_terms.empty()) << c.name();
   }

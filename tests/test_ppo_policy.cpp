@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "backend/cpu_f32.h"
 #include "model/causal_lm.h"
 #include "ppo/policy_model.h"
 #include "ppo/rollout.h"
@@ -43,7 +44,7 @@ struct Fixture {
   RolloutBatcher batcher{2, 16};
   std::vector<int> ids = {0, 1};
   TokenBatch batch = batcher.pack(rollouts, ids.data(), 2);
-  PolicyModel policy{*m.base, *m.layout, 2, 16, false};
+  PolicyModel policy{*m.base, *m.layout, 2, 16, false, cpu_f32_backend()};
   Fixture() {
     m.params.resize(policy_parameter_count(*m.layout));
     m.params[value_bias_offset(*m.layout)] = 0.3f;
@@ -140,7 +141,7 @@ TEST(PpoPolicy, LogprobsAndEntropyMatchFullLogits) {
   const LoraContext lora{f.m.layout.get(), f.m.params.data(), nullptr, 0.0f, 0, true};
   std::vector<float> lp(kScored), ent(kScored), dists(size_t(kScored) * V);
   f.policy.forward({lp.data(), ent.data(), nullptr, dists.data()}, f.batch, f.batcher.targets(), lora, 0.0f);
-  CausalLm lm(*f.m.base, *f.m.layout, 2, 16, false);
+  CausalLm lm(*f.m.base, *f.m.layout, 2, 16, false, cpu_f32_backend());
   std::vector<float> logits(size_t(f.batch.N()) * V);
   lm.logits(logits.data(), f.batch, lora);
   int k = 0;

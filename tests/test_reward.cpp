@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "backend/cpu_f32.h"
 #include "model/reward_scorer.h"
 #include "support/test_support.h"
 #include "support/tiny_model.h"
@@ -50,7 +51,7 @@ double mean_pair_loss(RewardModel& model, const PairBatch& b, const LoraContext&
 TEST(RewardModel, PairwiseLossGradientMatchesFiniteDifferences) {
   test::TinyModel m = test::make_tiny_model("reward-grad", test::tiny_test_config(), QuantMode::F32, seq_cls_spec(), 1);
   const PairBatch batch(m.base->shape().V);
-  RewardModel model(*m.base, *m.layout, 4, batch.T, false);
+  RewardModel model(*m.base, *m.layout, 4, batch.T, false, cpu_f32_backend());
   std::vector<float> grads(m.params.size(), 0.0f), d_rewards(4);
   LoraContext lora{m.layout.get(), m.params.data(), grads.data(), 0.0f, 0, true};
   mean_pair_loss(model, batch, lora, &d_rewards);
@@ -86,7 +87,7 @@ TEST(RewardModel, PairwiseLossIsStable) {
 
 TEST(RewardModel, RewardIsInvariantToRightPadding) {
   test::TinyModel m = test::make_tiny_model("reward-pad", test::tiny_test_config(), QuantMode::NF4, seq_cls_spec(), 1);
-  RewardModel model(*m.base, *m.layout, 1, 16, false);
+  RewardModel model(*m.base, *m.layout, 1, 16, false, cpu_f32_backend());
   LoraContext lora{m.layout.get(), m.params.data(), nullptr, 0.0f, 0, true};
   std::vector<int> tokens, pos;
   test::random_tokens(&tokens, &pos, 1, 16, m.base->shape().V, 8);
@@ -114,8 +115,8 @@ TEST(RewardModel, MatchesTransformersSequenceClassificationWithPeftAdapter) {
   for (int b = 0; b < B; ++b)
     for (int t = 0; t <= int(last_f[b]); ++t) sequences[b].push_back(int(ids_f[b * T + t]));
 
-  RewardScorer with_adapter(data + "llama_seqcls", data + "llama_seqcls_adapter", QuantMode::F32, 2, T);
-  RewardScorer base_only(data + "llama_seqcls", "", QuantMode::F32, 2, T);
+  RewardScorer with_adapter(data + "llama_seqcls", data + "llama_seqcls_adapter", QuantMode::F32, 2, T, cpu_f32_backend());
+  RewardScorer base_only(data + "llama_seqcls", "", QuantMode::F32, 2, T, cpu_f32_backend());
   const std::vector<float> scores = with_adapter.score(sequences), base = base_only.score(sequences);
   for (int b = 0; b < B; ++b) {  // tests/golden/README.md: scores within 2e-6
     EXPECT_NEAR(scores[b], expected[b], 2e-6) << "row " << b;

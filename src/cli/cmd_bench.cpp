@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/command_line.h"
+#include "backend/backend_factory.h"
 #include "cli/commands.h"
 #include "core/check.h"
 #include "core/runtime_tuning.h"
@@ -51,6 +52,7 @@ int run_bench(int argc, char** argv) {
   po::options_description options("bench options");
   options.add_options()
       ("preset", po::value<std::string>()->default_value("tiny"), "model shape (loom init-model presets)")
+      ("compute", po::value<std::string>()->default_value("auto"), "auto | f32 | bf16 (the backend that runs the ops)")
       ("mode", po::value<std::string>()->default_value("train"), "train | decode")
       ("quant", po::value<std::string>()->default_value("nf4"), "f32 | bf16 | int8 | nf4")
       ("lora", po::value<std::string>()->default_value("all-linear"), "LoRA target modules")
@@ -64,7 +66,10 @@ int run_bench(int argc, char** argv) {
   po::variables_map vm;
   if (!parse_command_line(argc, argv, "loom bench --preset tiny|small|... [--mode train|decode]", options, {}, &vm))
     return 0;
+  const ComputeMode compute = parse_compute_mode(vm["compute"].as<std::string>(), "--compute");
   dist::Comm comm = dist::Comm::init(&argc, &argv);
+  const std::unique_ptr<Backend> backend = make_backend(compute);
+  if (comm.rank == 0) std::printf("%s\n", compute_line(*backend, compute).c_str());
   const int threads = dist::apply_thread_budget();
   const std::string preset = vm["preset"].as<std::string>(), mode = vm["mode"].as<std::string>();
   LOOM_REQUIRE(is_llama_preset(preset), "--preset: unknown preset '", preset, "'");
@@ -83,7 +88,7 @@ int run_bench(int argc, char** argv) {
   spec.alpha = 2.0f * spec.r;
   spec.target_modules = parse_target_modules(vm["lora"].as<std::string>());
   const TrainableLayout layout(base.shape(), spec, 0);
-  TrainableState state(layout.total());
+  TrainableState state(layout.total(), *backend);
   init_trainable(state.params(), layout, 1, 0.0f);
   Rng rng(7, comm.rank);
 
@@ -94,7 +99,7 @@ int run_bench(int argc, char** argv) {
 
   if (mode == "decode") {
     const int B = vm["batch"].as<int>(), new_tokens = vm["new-tokens"].as<int>(), prompt_len = 16;
-    Generator generator(base, layout, B, prompt_len + new_tokens);
+    Generator generator(base, layout, B, prompt_len + new_tokens, *backend);
     std::vector<std::vector<int>> prompts(B, std::vector<int>(prompt_len));
     for (auto& p : prompts)
       for (int& t : p) t = 3 + int(rng.below(config.vocab_size - 3));
@@ -116,7 +121,7 @@ int run_bench(int argc, char** argv) {
 
   const int B = vm["micro-batch"].as<int>(), T = vm["seq"].as<int>(), steps = vm["steps"].as<int>();
   LOOM_REQUIRE(B > 0 && T > 0 && steps > 0, "--micro-batch, --seq and --steps must be positive");
-  CausalLm model(base, layout, B, T, vm["gradient-checkpointing"].as<bool>());
+  CausalLm model(base, layout, B, T, vm["gradient-checkpointing"].as<bool>(), *backend);
   std::vector<int> tokens(size_t(B) * T), pos(tokens.size()), targets(tokens.size());
   for (size_t i = 0; i < tokens.size(); ++i) {
     tokens[i] = 3 + int(rng.below(config.vocab_size - 3));
@@ -129,7 +134,7 @@ int run_bench(int argc, char** argv) {
     state.zero_grads();
     lora.dropout_seed = uint64_t(index);
     model.train_micro_batch(batch, targets.data(), lora, 1.0f / float(B * (T - 1)));
-    comm.allreduce_sum(state.grads(), state.count());
+    state.allreduce_grads(comm);
     state.clip_grad_norm(1.0f);
     state.adamw_step(1e-4f, AdamWSettings{});
   };

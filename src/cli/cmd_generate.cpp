@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli/command_line.h"
+#include "backend/backend_factory.h"
 #include "cli/commands.h"
 #include "cli/inference_quant.h"
 #include "core/check.h"
@@ -170,6 +171,7 @@ int run_generate(int argc, char** argv) {
       ("model", po::value<std::string>()->required(), "HF checkpoint directory (LlamaForCausalLM)")
       ("adapter", po::value<std::string>()->default_value(""), "PEFT LoRA adapter directory (CAUSAL_LM)")
       ("quant", po::value<std::string>()->default_value(""), "base weights: nf4 | int8 | bf16 | f32 (default: as stored)")
+      ("compute", po::value<std::string>()->default_value("auto"), "auto | f32 | bf16 (the backend that runs the ops)")
       ("tokenizer", po::value<std::string>()->default_value(""), "tokenizer.json or tokenizer.model (default: the model's)")
       ("prompt", po::value<std::string>(), "one text prompt (encoded with BOS)")
       ("prompts", po::value<std::string>(), "file: one prompt per line, or JSONL with \"prompt\" or \"prompt_ids\"")
@@ -188,6 +190,8 @@ int run_generate(int argc, char** argv) {
       "[--greedy | --temperature T --top-k K --top-p P] [--format text|jsonl]";
   po::variables_map vm;
   if (!parse_command_line(argc, argv, usage, options, {}, &vm)) return 0;
+  const ComputeMode compute = parse_compute_mode(vm["compute"].as<std::string>(), "--compute");
+  const std::unique_ptr<Backend> backend = make_backend(compute);
 
   const int given = int(vm.count("prompt")) + int(vm.count("prompts")) + int(vm.count("prompt-ids"));
   LOOM_REQUIRE(given == 1, "command line: give exactly one of --prompt, --prompts, --prompt-ids (usage: ", usage, ")");
@@ -236,12 +240,15 @@ int run_generate(int argc, char** argv) {
   const InferenceAdapter adapter = load_inference_adapter(adapter_dir, base.config(), /*head_rows=*/0,
                                                          /*for_generation=*/true);
   const TrainableLayout& layout = *adapter.layout;
-  const LoraContext lora{&layout, adapter.params.data(), nullptr, 0.0f, 0, adapter.loaded};
+  Arena param_arena = backend->make_arena("adapter params", sizeof(float) * adapter.params.size());
+  float* adapter_params = param_arena.take<float>(adapter.params.size());
+  backend->upload(adapter_params, adapter.params.data(), sizeof(float) * adapter.params.size());
+  const LoraContext lora{&layout, adapter_params, nullptr, 0.0f, 0, adapter.loaded};
 
   size_t longest = 0;
   for (const PromptInput& p : prompts) longest = std::max(longest, p.ids.size());
   const int batch = std::min<int>(batch_size, static_cast<int>(prompts.size()));
-  Generator generator(base, layout, batch, static_cast<int>(longest) + gen.max_new_tokens);
+  Generator generator(base, layout, batch, static_cast<int>(longest) + gen.max_new_tokens, *backend);
   Rng rng(vm["seed"].as<uint64_t>(), /*stream=*/0x47656e);  // "Gen"
 
   const bool stream = format == "text" && prompts.size() == 1;
@@ -280,6 +287,8 @@ int run_generate(int argc, char** argv) {
     std::fflush(stdout);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // With the summary on stderr (stdout carries the output; a bad input stays one error line).
+  std::fprintf(stderr, "%s\n", compute_line(*backend, compute).c_str());
   std::fprintf(stderr, "generate: %zu prompt(s), %lld new tokens in %.2f s (%.1f tokens/s), base %s%s\n",
                prompts.size(), static_cast<long long>(new_tokens), seconds, double(new_tokens) / std::max(seconds, 1e-9),
                quant_mode_name(base.mode()), adapter_dir.empty() ? "" : (" + " + adapter_dir).c_str());

@@ -23,7 +23,7 @@ int run_ppo(int argc, char** argv) {
   setup.start(ppo_options.common, argc, argv, /*head_rows=*/1);
   // The policy's flat buffer: the LoRA weights and value head of the layout, then the value bias.
   const TrainableLayout& layout = *setup.layout;
-  setup.state = std::make_unique<TrainableState>(ppo::policy_parameter_count(layout));
+  setup.state = std::make_unique<TrainableState>(ppo::policy_parameter_count(layout), *setup.backend);
   init_trainable(setup.state->params(), layout, ppo_options.common.train.seed, 0.0f);
   ppo::init_value_head(setup.state->params(), layout, ppo_options.common.train.seed);
 

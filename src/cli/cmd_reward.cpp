@@ -22,7 +22,7 @@ int run_reward(int argc, char** argv) {
   const bool from_checkpoint = load_score_head(*setup.checkpoint, setup.state->params() + setup.layout->head_offset(),
                                                1, setup.base->shape().C);
   const std::unique_ptr<data::Tokenizer> tokenizer = checkpoint_tokenizer(reward.common.model.path);
-  RewardTask task(reward, *setup.base, *setup.layout, tokenizer.get(), setup.comm);
+  RewardTask task(reward, *setup.base, *setup.layout, tokenizer.get(), setup.comm, *setup.backend);
   if (setup.comm.rank == 0)
     std::printf("reward: score head %s, %lld optimizer steps per epoch over %d rank(s)\n",
                 from_checkpoint ? "from the checkpoint's score.weight" : "initialised N(0, 0.02)",

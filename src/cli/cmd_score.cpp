@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command_line.h"
+#include "backend/backend_factory.h"
 #include "cli/commands.h"
 #include "cli/inference_quant.h"
 #include "core/check.h"
@@ -69,6 +70,7 @@ int run_score(int argc, char** argv) {
       ("model", po::value<std::string>()->required(), "reward model checkpoint (merged), or the SFT model with --adapter")
       ("adapter", po::value<std::string>()->default_value(""), "a SEQ_CLS adapter (with its score head)")
       ("quant", po::value<std::string>()->default_value(""), "f32 | bf16 | int8 | nf4 (default: as stored)")
+      ("compute", po::value<std::string>()->default_value("auto"), "auto | f32 | bf16 (the backend that runs the ops)")
       ("pairs", po::value<std::string>()->default_value(""), "manifest.json of pairs shards")
       ("split", po::value<std::string>()->default_value("eval"), "which split of --pairs: train | eval")
       ("texts", po::value<std::string>()->default_value(""), "a file of texts (lines, or JSONL with \"text\")")
@@ -80,6 +82,8 @@ int run_score(int argc, char** argv) {
   if (!parse_command_line(argc, argv, "loom score --model DIR [--adapter DIR] (--pairs MANIFEST | --texts FILE)",
                           options, {}, &vm))
     return 0;
+  const ComputeMode compute = parse_compute_mode(vm["compute"].as<std::string>(), "--compute");
+  const std::unique_ptr<Backend> backend = make_backend(compute);
   const std::string pairs = vm["pairs"].as<std::string>(), texts_path = vm["texts"].as<std::string>();
   LOOM_REQUIRE(pairs.empty() != texts_path.empty(), "command line: give exactly one of --pairs and --texts");
   const int batch = vm["batch-size"].as<int>(), max_len = vm["max-len"].as<int>();
@@ -95,8 +99,7 @@ int run_score(int argc, char** argv) {
     data::ShardReader reader(pairs, vm["split"].as<std::string>(), data::ShardKind::pairs, tokenizer.get());
     require_within_positions(load_llama_config((std::filesystem::path(model_dir) / "config.json").string()),
                              reader.row_len(), pairs + ": max_len");
-    RewardScorer scorer(model_dir, vm["adapter"].as<std::string>(), quant,
-                        2 * batch, reader.row_len());
+    RewardScorer scorer(model_dir, vm["adapter"].as<std::string>(), quant, 2 * batch, reader.row_len(), *backend);
     PairBatcher batcher(batch, reader.row_len());
     const PairScores s = score_pairs(scorer.model(), batcher, reader, scorer.context(), batch, 0, 1);
     double correct = 0, margin = 0;
@@ -106,6 +109,7 @@ int run_score(int argc, char** argv) {
       margin += s.chosen[i] - s.rejected[i];
     }
     out.commit();
+    std::fprintf(stderr, "%s\n", compute_line(*backend, compute).c_str());  // with the summary: stdout may hold scores
     const double n = double(std::max<size_t>(1, s.chosen.size()));
     std::fprintf(stderr, "scored %zu pairs: accuracy %.4f, mean margin %.4f\n", s.chosen.size(), correct / n, margin / n);
     return 0;
@@ -116,8 +120,7 @@ int run_score(int argc, char** argv) {
     const std::vector<int32_t> ids = tokenizer->encode(text, /*add_bos=*/true);
     sequences.emplace_back(ids.begin(), ids.end());
   }
-  RewardScorer scorer(model_dir, vm["adapter"].as<std::string>(), quant,
-                      batch, max_len);
+  RewardScorer scorer(model_dir, vm["adapter"].as<std::string>(), quant, batch, max_len, *backend);
   const std::vector<float> rewards = scorer.score(sequences);
   double sum = 0, squares = 0;
   for (size_t i = 0; i < rewards.size(); ++i) {
@@ -126,6 +129,7 @@ int run_score(int argc, char** argv) {
     squares += double(rewards[i]) * rewards[i];
   }
   out.commit();
+  std::fprintf(stderr, "%s\n", compute_line(*backend, compute).c_str());  // with the summary: stdout may hold scores
   const double mean = sum / rewards.size();
   std::fprintf(stderr, "scored %zu texts: reward mean %.4f, std %.4f\n", rewards.size(), mean,
                std::sqrt(std::max(0.0, squares / rewards.size() - mean * mean)));

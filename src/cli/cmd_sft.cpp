@@ -18,7 +18,7 @@ int run_sft(int argc, char** argv) {
   setup.start(sft.common, argc, argv, /*head_rows=*/0);
 
   const std::unique_ptr<data::Tokenizer> tokenizer = checkpoint_tokenizer(sft.common.model.path);
-  SftTask task(sft, *setup.base, *setup.layout, tokenizer.get(), setup.comm);
+  SftTask task(sft, *setup.base, *setup.layout, tokenizer.get(), setup.comm, *setup.backend);
   if (setup.comm.rank == 0)
     std::printf("sft: %lld training rows of %d tokens, %lld optimizer steps per epoch over %d rank(s)\n",
                 static_cast<long long>(task.steps_per_epoch() * sft.common.train.micro_batch_size *

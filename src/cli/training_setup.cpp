@@ -33,6 +33,8 @@ void TrainingSetup::start(const CommonTrainingOptions& options, int argc, char**
   common = &options;
   comm = dist::Comm::init(&argc, &argv);
   const int threads = dist::apply_thread_budget();
+  backend = make_backend(options.run.compute);
+  if (comm.rank == 0) std::printf("%s\n", compute_line(*backend, options.run.compute).c_str());
   choose_device(options.run.device, comm.rank);
   if (comm.rank == 0) std::printf("# effective configuration\n%s\n", config_ini.c_str());
   checkpoint = std::make_unique<HfCheckpoint>(options.model.path);
@@ -43,14 +45,14 @@ void TrainingSetup::start(const CommonTrainingOptions& options, int argc, char**
                 options.model.path.c_str(), quant_mode_name(options.model.quant), bytes.linears / 1048576.0,
                 (bytes.embeddings + bytes.norms + bytes.lm_head) / 1048576.0, comm.world, comm.host.c_str(), threads);
   layout = std::make_unique<TrainableLayout>(base->shape(), options.lora, head_rows);
-  state = std::make_unique<TrainableState>(layout->total());
+  state = std::make_unique<TrainableState>(layout->total(), *backend);
   init_trainable(state->params(), *layout, options.train.seed, /*head_init_std=*/0.02f);
   if (layout->trains_lm_head()) {  // PEFT's modules_to_save starts from a copy of the module
     LOOM_REQUIRE(!base->config().tie_word_embeddings, options.model.path,
                  "/config.json: tie_word_embeddings is true (lm_head is embed_tokens), so lora.modules_to_save = ",
                  kLmHeadModule, " is not supported");
-    std::copy(base->lm_head(), base->lm_head() + layout->total() - layout->head_offset(),
-              state->params() + layout->head_offset());
+    backend->upload(state->params() + layout->head_offset(), base->lm_head(),
+                    sizeof(float) * (layout->total() - layout->head_offset()));
   }
   if (comm.rank == 0)
     std::printf("%s\n", trainable_summary(*layout, llama_parameter_count(base->config())).c_str());

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "backend/backend.h"
 #include "dist/comm.h"
 #include "io/hf_checkpoint.h"
 #include "model/frozen_weights.h"
@@ -22,6 +23,7 @@ struct TrainingSetup {
   po::variables_map values;
   std::string config_ini;
   dist::Comm comm;
+  std::unique_ptr<Backend> backend;  // run.compute's choice; runs every op of the stage
   std::unique_ptr<HfCheckpoint> checkpoint;
   std::unique_ptr<FrozenWeights> base;
   std::unique_ptr<TrainableLayout> layout;

@@ -3,10 +3,10 @@
 namespace loom {
 
 CausalLm::CausalLm(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_seq,
-                   bool gradient_checkpointing)
+                   bool gradient_checkpointing, const Backend& backend)
     : base_(base),
-      body_(base, layout, max_batch, max_seq, gradient_checkpointing),
-      head_(base.shape().V, base.shape().C) {}
+      body_(base, layout, max_batch, max_seq, gradient_checkpointing, backend),
+      head_(base.shape().V, base.shape().C, backend) {}
 
 LossSums CausalLm::train_micro_batch(const TokenBatch& batch, const int* targets, const LoraContext& lora,
                                      float loss_scale) {
@@ -24,7 +24,7 @@ LossSums CausalLm::eval_micro_batch(const TokenBatch& batch, const int* targets,
 }
 
 void CausalLm::logits(float* out, const TokenBatch& batch, const LoraContext& lora) {
-  head_.logits(out, body_.forward(batch, lora), active_lm_head(base_, lora), batch.N());
+  head_.logits_to_host(out, body_.forward(batch, lora), active_lm_head(base_, lora), batch.N());
 }
 
 void CausalLm::target_logprobs(float* out, const TokenBatch& batch, const int* targets, const LoraContext& lora) {

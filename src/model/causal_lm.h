@@ -9,7 +9,7 @@ namespace loom {
 class CausalLm {
  public:
   CausalLm(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_seq,
-           bool gradient_checkpointing);
+           bool gradient_checkpointing, const Backend& backend);
 
   // Forward + backward: lora.grads += d(loss_scale * sum of token losses)/d(params).
   // targets (B, T): the token each position predicts (shift_labels), < 0 ignored.
@@ -19,10 +19,10 @@ class CausalLm {
   // Forward only: the summed token loss and the token count.
   LossSums eval_micro_batch(const TokenBatch& batch, const int* targets, const LoraContext& lora);
 
-  // logits (N, V) of every position.
+  // logits (N, V, host memory) of every position.
   void logits(float* out, const TokenBatch& batch, const LoraContext& lora);
 
-  // logprobs (N) of targets[n] (0 where targets < 0).
+  // logprobs (N, host memory) of targets[n] (0 where targets < 0).
   void target_logprobs(float* out, const TokenBatch& batch, const int* targets, const LoraContext& lora);
 
   LlamaBody& body() { return body_; }

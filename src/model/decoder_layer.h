@@ -70,9 +70,9 @@ struct LayerGradients {
 // Positions and masks of the rows being processed.
 struct RowLayout {
   int B = 0, T = 0;                  // N = B * T rows, sequence-major
-  const int* pos = nullptr;          // (B, T) RoPE positions
-  const int* doc = nullptr;          // (B, T) document ids for the attention mask, or null
-  const float* inv_freq = nullptr;   // (HD/2)
+  const int* pos = nullptr;          // (B, T) RoPE positions (backend memory)
+  const int* doc = nullptr;          // (B, T) document ids for the attention mask, or null (backend memory)
+  const float* inv_freq = nullptr;   // (HD/2) (backend memory)
   int N() const { return B * T; }
 };
 
@@ -84,9 +84,11 @@ struct LayerContext {
   float eps = 1e-5f;
   const LoraContext* lora = nullptr;
   LinearScratch* scratch = nullptr;
+  const Backend* backend = nullptr;  // runs every op; all buffers are its memory
 };
 
-LayerContext layer_context(const FrozenWeights& base, int layer, const LoraContext& lora, LinearScratch& scratch);
+LayerContext layer_context(const FrozenWeights& base, int layer, const LoraContext& lora, LinearScratch& scratch,
+                           const Backend& backend);
 
 // ln1, q, k, v (RoPE applied) from x (N, C).
 void layer_qkv_forward(LayerActivations& acts, const float* x, const LayerContext& ctx, const RowLayout& rows);

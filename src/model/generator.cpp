@@ -14,9 +14,10 @@ int64_t GenerationResult::new_tokens() const {
   return n;
 }
 
-Generator::Generator(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_len)
+Generator::Generator(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_len,
+                     const Backend& backend)
     : max_batch_(max_batch), max_len_(max_len), V_(base.shape().V),
-      decoder_(base, layout, max_batch, max_len), sampler_(base.shape().V),
+      decoder_(base, layout, max_batch, max_len, backend), sampler_(base.shape().V),
       logits_(size_t(max_batch) * base.shape().V), prompt_(size_t(max_batch) * max_len),
       key_begin_(max_batch), next_(max_batch), done_(max_batch) {
   LOOM_ASSERT(max_batch > 0 && max_len > 0);

@@ -44,7 +44,8 @@ using TokenCallback = std::function<void(int row, int token)>;
 class Generator {
  public:
   // Room for up to max_batch prompts whose length plus max_new_tokens stays within max_len.
-  Generator(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_len);
+  Generator(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_len,
+            const Backend& backend);
 
   // Samples a continuation of every prompt (token ids, each non-empty and < V). The random
   // draws come from one key taken from rng per call: row b's n-th token uses

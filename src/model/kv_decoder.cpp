@@ -1,23 +1,20 @@
 #include "model/kv_decoder.h"
 
 #include <algorithm>
-#include <cstring>
 
-#include "ops/attention.h"
 #include "core/check.h"
-#include "ops/embedding.h"
-#include "ops/rmsnorm.h"
 #include "ops/rope.h"
 
 namespace loom {
 
-KvDecoder::KvDecoder(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_len)
-    : base_(base), max_batch_(max_batch), max_len_(max_len),
-      head_(base.shape().V, base.shape().C) {
+KvDecoder::KvDecoder(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_len,
+                     const Backend& backend)
+    : base_(base), backend_(backend), max_batch_(max_batch), max_len_(max_len),
+      head_(base.shape().V, base.shape().C, backend) {
   const LlamaShape& s = base.shape();
   const size_t rows = size_t(max_batch) * max_len;
   const size_t cache = size_t(s.L) * max_batch * max_len * s.KVD();
-  auto carve = [&](auto&& take) {
+  auto carve = [&](auto&& take, auto&& take_ints) {
     carve_layer_activations(acts_, s, layout, max_batch, max_len, take);
     scratch_.weight = take(size_t(s.max_linear_elements()));
     scratch_.dropped = take(rows * std::max({s.C, s.F, s.QD()}));
@@ -28,13 +25,22 @@ KvDecoder::KvDecoder(const FrozenWeights& base, const TrainableLayout& layout, i
     last_rstd_ = take(max_batch);
     k_cache_ = take(cache);
     v_cache_ = take(cache);
+    logits_ = take(size_t(max_batch) * s.V);
+    inv_freq_ = take(s.HD / 2);
+    dev_key_begin_ = take_ints(max_batch);
+    dev_key_end_ = take_ints(max_batch);
+    dev_pos_ = take_ints(rows);
+    dev_doc_ = take_ints(rows);
+    dev_tokens_ = take_ints(rows);
   };
   ArenaPlan plan;
-  carve([&](size_t n) -> float* { plan.add<float>(n); return nullptr; });
-  arena_ = Arena("kv cache and decode activations", plan.bytes());
-  carve([&](size_t n) { return arena_.take<float>(n); });
-  inv_freq_.resize(s.HD / 2);
-  cpu::rope_inv_freq(inv_freq_.data(), s.HD, base.config().rope_theta, base.config().rope_scaling);
+  carve([&](size_t n) -> float* { plan.add<float>(n); return nullptr; },
+        [&](size_t n) -> int* { plan.add<int>(n); return nullptr; });
+  arena_ = backend.make_arena("kv cache and decode activations", plan.bytes());
+  carve([&](size_t n) { return arena_.take<float>(n); }, [&](size_t n) { return arena_.take<int>(n); });
+  std::vector<float> inv_freq(s.HD / 2);
+  cpu::rope_inv_freq(inv_freq.data(), s.HD, base.config().rope_theta, base.config().rope_scaling);
+  backend.upload(inv_freq_, inv_freq.data(), sizeof(float) * inv_freq.size());
   key_begin_.resize(max_batch);
   key_end_.resize(max_batch);
   pos_.resize(rows);
@@ -43,22 +49,35 @@ KvDecoder::KvDecoder(const FrozenWeights& base, const TrainableLayout& layout, i
 
 void KvDecoder::copy_into_cache(int layer, const float* k, const float* v, int t0, int T) {
   const LlamaShape& s = base_.shape();
-  const size_t row = s.KVD();
-  for (int b = 0; b < B_; ++b) {
-    const size_t at = ((size_t(layer) * max_batch_ + b) * max_len_ + t0) * row;  // (L, B, Tmax, KVD)
-    std::memcpy(k_cache_ + at, k + size_t(b) * T * row, sizeof(float) * T * row);
-    std::memcpy(v_cache_ + at, v + size_t(b) * T * row, sizeof(float) * T * row);
-  }
+  const size_t layer_at = size_t(layer) * max_batch_ * max_len_ * s.KVD();  // (L, B, Tmax, KVD)
+  backend_.kv_cache_append(k_cache_ + layer_at, v_cache_ + layer_at, k, v, B_, T, t0, max_len_, s.KVD());
+}
+
+RowLayout KvDecoder::upload_rows(const int* tokens, int B, int T, bool with_doc) {
+  const size_t n = size_t(B) * T;
+  backend_.upload(dev_tokens_, tokens, sizeof(int) * n);
+  backend_.upload(dev_pos_, pos_.data(), sizeof(int) * n);
+  if (with_doc) backend_.upload(dev_doc_, doc_.data(), sizeof(int) * n);
+  backend_.upload(dev_key_begin_, key_begin_.data(), sizeof(int) * size_t(B));
+  backend_.upload(dev_key_end_, key_end_.data(), sizeof(int) * size_t(B));
+  RowLayout rows;
+  rows.B = B;
+  rows.T = T;
+  rows.pos = dev_pos_;
+  rows.doc = with_doc ? dev_doc_ : nullptr;
+  rows.inv_freq = inv_freq_;
+  return rows;
 }
 
 void KvDecoder::final_logits(float* logits, const float* x, int B, int T, const LoraContext& lora) {
   const LlamaShape& s = base_.shape();
   for (int b = 0; b < B; ++b) {  // the last position of each row
     const float* row = x + (size_t(b) * T + T - 1) * s.C;
-    cpu::rmsnorm_forward(last_hidden_ + size_t(b) * s.C, last_rstd_ + b, row, base_.final_norm(), 1, s.C,
-                         base_.config().rms_norm_eps);
+    backend_.rmsnorm_forward(last_hidden_ + size_t(b) * s.C, last_rstd_ + b, row, base_.final_norm(), 1, s.C,
+                             base_.config().rms_norm_eps);
   }
-  head_.logits(logits, last_hidden_, active_lm_head(base_, lora), B);
+  head_.logits(logits_, last_hidden_, active_lm_head(base_, lora), B);
+  backend_.download(logits, logits_, sizeof(float) * size_t(B) * s.V);
 }
 
 void KvDecoder::prefill(float* logits, const int* tokens, const int* key_begin, int B, int Tp,
@@ -77,15 +96,10 @@ void KvDecoder::prefill(float* logits, const int* tokens, const int* key_begin, 
       doc_[b * Tp + t] = real ? 0 : -1;  // pads form their own document: real tokens never see them
     }
   }
-  RowLayout rows;
-  rows.B = B;
-  rows.T = Tp;
-  rows.pos = pos_.data();
-  rows.doc = doc_.data();
-  rows.inv_freq = inv_freq_.data();
-  cpu::embedding_forward(x_, tokens, base_.embed(), rows.N(), s.C, s.V);
+  const RowLayout rows = upload_rows(tokens, B, Tp, /*with_doc=*/true);
+  backend_.embedding_forward(x_, dev_tokens_, base_.embed(), rows.N(), s.C, s.V);
   for (int l = 0; l < s.L; ++l) {
-    const LayerContext ctx = layer_context(base_, l, lora, scratch_);
+    const LayerContext ctx = layer_context(base_, l, lora, scratch_, backend_);
     decoder_layer_forward(x_next_, acts_, x_, ctx, rows);
     copy_into_cache(l, acts_.k, acts_.v, 0, Tp);
     std::swap(x_, x_next_);
@@ -101,19 +115,15 @@ void KvDecoder::step(float* logits, const int* tokens, const LoraContext& lora) 
     pos_[b] = t - key_begin_[b];
     key_end_[b] = t + 1;
   }
-  RowLayout rows;
-  rows.B = B_;
-  rows.T = 1;
-  rows.pos = pos_.data();
-  rows.inv_freq = inv_freq_.data();
-  cpu::embedding_forward(x_, tokens, base_.embed(), B_, s.C, s.V);
+  const RowLayout rows = upload_rows(tokens, B_, 1, /*with_doc=*/false);
+  backend_.embedding_forward(x_, dev_tokens_, base_.embed(), B_, s.C, s.V);
   for (int l = 0; l < s.L; ++l) {
-    const LayerContext ctx = layer_context(base_, l, lora, scratch_);
+    const LayerContext ctx = layer_context(base_, l, lora, scratch_, backend_);
     layer_qkv_forward(acts_, x_, ctx, rows);
     copy_into_cache(l, acts_.k, acts_.v, t, 1);
     const size_t layer_at = size_t(l) * max_batch_ * max_len_ * s.KVD();
-    cpu::attention_decode(acts_.att, acts_.q, k_cache_ + layer_at, v_cache_ + layer_at, key_begin_.data(),
-                          key_end_.data(), B_, max_len_, s.NH, s.NKV, s.HD);
+    backend_.attention_decode(acts_.att, acts_.q, k_cache_ + layer_at, v_cache_ + layer_at, dev_key_begin_,
+                              dev_key_end_, B_, max_len_, s.NH, s.NKV, s.HD);
     layer_output_forward(x_next_, acts_, x_, ctx, rows);
     std::swap(x_, x_next_);
   }

@@ -1,8 +1,8 @@
 // Incremental decoding with a KV cache (generation, PPO rollouts).
 // Prompts of different lengths are left-padded to a common length: row b's real tokens
 // start at key_begin[b]; RoPE positions count from there, and pad keys are never attended.
-// The cache k, v (L, B, Tmax, NKV, HD) and every buffer are allocated once at construction:
-// no allocation per token.
+// The cache k, v (L, B, Tmax, NKV, HD) and every buffer are allocated once at construction,
+// in the backend's memory: no allocation per token. Tokens in and logits out are host memory.
 #pragma once
 
 #include <vector>
@@ -18,7 +18,8 @@ namespace loom {
 class KvDecoder {
  public:
   // lm_head (V, C): the base's, normally (base.lm_head()).
-  KvDecoder(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_len);
+  KvDecoder(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_len,
+            const Backend& backend);
 
   // tokens (B, Tp) left-padded prompts, key_begin (B) the first real position of each row.
   // Fills the cache with the prompts; logits (B, V) of each row's last position.
@@ -33,12 +34,15 @@ class KvDecoder {
  private:
   void copy_into_cache(int layer, const float* k, const float* v, int t0, int T);
   void final_logits(float* logits, const float* x, int B, int T, const LoraContext& lora);
+  // Uploads key_begin_, key_end_, pos_ and doc_ (the first `rows` of each) and the tokens.
+  RowLayout upload_rows(const int* tokens, int B, int T, bool with_doc);
 
   const FrozenWeights& base_;
+  const Backend& backend_;
   int max_batch_, max_len_;
   int B_ = 0, length_ = 0;
   Arena arena_;
-  std::vector<float> inv_freq_;
+  float* inv_freq_ = nullptr;       // (HD/2)
   LayerActivations acts_;           // rows: up to max_batch * max_len (prefill)
   LinearScratch scratch_;
   float* x_ = nullptr;              // (rows, C) residual stream, ping
@@ -47,7 +51,13 @@ class KvDecoder {
   float* last_rstd_ = nullptr;      // (B)
   float* k_cache_ = nullptr;        // (L, B, Tmax, NKV, HD)
   float* v_cache_ = nullptr;        // (L, B, Tmax, NKV, HD)
-  std::vector<int> key_begin_, key_end_, pos_, doc_;
+  float* logits_ = nullptr;         // (B, V)
+  std::vector<int> key_begin_, key_end_, pos_, doc_;  // host copies, built per call
+  int* dev_key_begin_ = nullptr;    // (B) their uploads
+  int* dev_key_end_ = nullptr;      // (B)
+  int* dev_pos_ = nullptr;          // (rows)
+  int* dev_doc_ = nullptr;          // (rows)
+  int* dev_tokens_ = nullptr;       // (rows)
   LmHeadLoss head_;
 };
 

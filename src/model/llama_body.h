@@ -1,6 +1,6 @@
 // The Llama body: embeddings -> decoder layers -> final RMSNorm, with its backward.
-// All activations live in one arena sized at construction for (max_batch, max_seq);
-// nothing is allocated in forward or backward. With gradient checkpointing only each
+// All activations live in one arena of the backend's memory, sized at construction for
+// (max_batch, max_seq); nothing is allocated in forward or backward. With gradient checkpointing only each
 // layer's input is kept and the layer is recomputed during backward.
 #pragma once
 
@@ -13,7 +13,7 @@
 
 namespace loom {
 
-// One micro-batch of token rows (B, T), sequence-major.
+// One micro-batch of token rows (B, T), sequence-major, in host memory (the body uploads them).
 struct TokenBatch {
   int B = 0, T = 0;
   const int* tokens = nullptr;  // (B, T)
@@ -25,12 +25,12 @@ struct TokenBatch {
 class LlamaBody {
  public:
   LlamaBody(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_seq,
-            bool gradient_checkpointing);
+            bool gradient_checkpointing, const Backend& backend);
 
-  // hidden (N, C): the final-norm output, valid until the next forward.
+  // hidden (N, C): the final-norm output (backend memory), valid until the next forward.
   const float* forward(const TokenBatch& batch, const LoraContext& lora);
 
-  // Zeroed (N, C) buffer for the head to write d(hidden) into before backward().
+  // Zeroed (N, C) buffer (backend memory) for the head to write d(hidden) into before backward().
   float* hidden_grad(int N);
 
   // Backpropagates hidden_grad() through the body; adds LoRA gradients into lora.grads.
@@ -38,19 +38,25 @@ class LlamaBody {
 
   const FrozenWeights& base() const { return base_; }
   const LlamaShape& shape() const { return base_.shape(); }
+  const Backend& backend() const { return backend_; }
   int max_batch() const { return max_batch_; }
   int max_seq() const { return max_seq_; }
   size_t activation_bytes() const { return arena_.capacity(); }
 
  private:
-  RowLayout row_layout(const TokenBatch& batch) const;
+  // Uploads the batch's tokens, positions and doc ids; the rows point at the copies.
+  RowLayout upload_rows(const TokenBatch& batch);
   LayerActivations& layer_acts(int layer) { return acts_[checkpointing_ ? 0 : layer]; }
 
   const FrozenWeights& base_;
+  const Backend& backend_;
   int max_batch_, max_seq_;
   bool checkpointing_;
   Arena arena_;
-  std::vector<float> inv_freq_;         // (HD/2)
+  float* inv_freq_ = nullptr;           // (HD/2)
+  int* tokens_ = nullptr;               // (N) the batch's tokens, positions and doc ids, uploaded
+  int* pos_ = nullptr;                  // (N)
+  int* doc_ = nullptr;                  // (N)
   std::vector<float*> residual_;        // L + 1 of (N, C): the input of each layer, then the body output
   std::vector<LayerActivations> acts_;  // L, or 1 reused with checkpointing
   float* recompute_out_ = nullptr;      // (N, C) discarded layer output when recomputing

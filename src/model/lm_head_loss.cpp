@@ -2,54 +2,72 @@
 
 #include <algorithm>
 
-#include "ops/cross_entropy.h"
-#include "ops/matmul.h"
-
 namespace loom {
 
-LmHeadLoss::LmHeadLoss(int V, int C, int chunk_rows) : V_(V), C_(C), chunk_(chunk_rows) {
+LmHeadLoss::LmHeadLoss(int V, int C, const Backend& backend, int chunk_rows)
+    : V_(V), C_(C), chunk_(chunk_rows), backend_(backend), host_losses_(chunk_rows) {
   ArenaPlan plan;
   plan.add<float>(size_t(chunk_) * V);
   plan.add<float>(chunk_);
   plan.add<float>(chunk_);
-  arena_ = Arena("lm head chunk", plan.bytes());
+  plan.add<int>(chunk_);
+  arena_ = backend.make_arena("lm head chunk", plan.bytes());
   chunk_logits_ = arena_.take<float>(size_t(chunk_) * V);
   chunk_losses_ = arena_.take<float>(chunk_);
   chunk_dloss_ = arena_.take<float>(chunk_);
+  chunk_targets_ = arena_.take<int>(chunk_);
+}
+
+const int* LmHeadLoss::upload_targets(const int* targets, int row, int rows) {
+  backend_.upload(chunk_targets_, targets + row, sizeof(int) * size_t(rows));
+  return chunk_targets_;
 }
 
 LossSums LmHeadLoss::forward_backward(float* dhidden, float* dlm_head, const float* hidden, const float* lm_head,
                                       const int* targets, int N, float loss_scale) {
+  const Backend& be = backend_;
   LossSums sums;
   for (int row = 0; row < N; row += chunk_) {
     const int rows = std::min(chunk_, N - row);
     const float* chunk_hidden = hidden + size_t(row) * C_;  // (rows, C)
-    cpu::matmul_forward(chunk_logits_, chunk_hidden, lm_head, rows, C_, V_, false);
-    cpu::cross_entropy_forward(chunk_losses_, chunk_logits_, targets + row, rows, V_);
+    const int* chunk_targets = upload_targets(targets, row, rows);
+    be.matmul_forward(chunk_logits_, chunk_hidden, lm_head, rows, C_, V_, false);
+    be.cross_entropy_forward(chunk_losses_, chunk_logits_, chunk_targets, rows, V_);
+    be.download(host_losses_.data(), chunk_losses_, sizeof(float) * size_t(rows));
     for (int i = 0; i < rows; ++i) {
       if (targets[row + i] < 0) continue;
-      sums.loss_sum += chunk_losses_[i];
+      sums.loss_sum += host_losses_[i];
       ++sums.tokens;
     }
     if (dhidden == nullptr) continue;
-    std::fill(chunk_dloss_, chunk_dloss_ + rows, loss_scale);
-    cpu::cross_entropy_backward(chunk_logits_, chunk_logits_, targets + row, chunk_dloss_, rows, V_);
-    cpu::matmul_backward_input(dhidden + size_t(row) * C_, chunk_logits_, lm_head, rows, C_, V_);
-    if (dlm_head != nullptr) cpu::matmul_backward_weight(dlm_head, chunk_logits_, chunk_hidden, rows, C_, V_);
+    be.fill(chunk_dloss_, loss_scale, rows);
+    be.cross_entropy_backward(chunk_logits_, chunk_logits_, chunk_targets, chunk_dloss_, rows, V_);
+    be.matmul_backward_input(dhidden + size_t(row) * C_, chunk_logits_, lm_head, rows, C_, V_);
+    if (dlm_head != nullptr) be.matmul_backward_weight(dlm_head, chunk_logits_, chunk_hidden, rows, C_, V_);
   }
   return sums;
 }
 
 void LmHeadLoss::logits(float* out, const float* hidden, const float* lm_head, int N) const {
-  cpu::matmul_forward(out, hidden, lm_head, N, C_, V_, false);
+  backend_.matmul_forward(out, hidden, lm_head, N, C_, V_, false);
+}
+
+void LmHeadLoss::logits_to_host(float* host_out, const float* hidden, const float* lm_head, int N) {
+  for (int row = 0; row < N; row += chunk_) {
+    const int rows = std::min(chunk_, N - row);
+    backend_.matmul_forward(chunk_logits_, hidden + size_t(row) * C_, lm_head, rows, C_, V_, false);
+    backend_.download(host_out + size_t(row) * V_, chunk_logits_, sizeof(float) * size_t(rows) * V_);
+  }
 }
 
 void LmHeadLoss::target_logprobs(float* logprobs, const float* hidden, const float* lm_head, const int* targets,
                                  int N) {
   for (int row = 0; row < N; row += chunk_) {
     const int rows = std::min(chunk_, N - row);
-    cpu::matmul_forward(chunk_logits_, hidden + size_t(row) * C_, lm_head, rows, C_, V_, false);
-    cpu::token_logprobs(logprobs + row, chunk_logits_, targets + row, rows, V_);
+    const int* chunk_targets = upload_targets(targets, row, rows);
+    backend_.matmul_forward(chunk_logits_, hidden + size_t(row) * C_, lm_head, rows, C_, V_, false);
+    backend_.token_logprobs(chunk_losses_, chunk_logits_, chunk_targets, rows, V_);
+    backend_.download(logprobs + row, chunk_losses_, sizeof(float) * size_t(rows));
   }
 }
 

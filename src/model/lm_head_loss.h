@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "core/arena.h"
 #include "model/frozen_weights.h"
@@ -19,26 +20,36 @@ struct LossSums {
 
 class LmHeadLoss {
  public:
-  LmHeadLoss(int V, int C, int chunk_rows = 32);
+  LmHeadLoss(int V, int C, const Backend& backend, int chunk_rows = 32);
 
-  // hidden (N, C), lm_head (V, C), targets (N): the token each row predicts (< 0: ignored).
+  // hidden (N, C), lm_head (V, C) in backend memory; targets (N) in host memory: the token each
+  // row predicts (< 0: ignored).
   // With dhidden non-null, adds d(loss_scale * sum of token losses)/d(hidden) into dhidden
   // (N, C); with dlm_head non-null also d(...)/d(lm_head) into dlm_head (V, C).
   LossSums forward_backward(float* dhidden, float* dlm_head, const float* hidden, const float* lm_head,
                             const int* targets, int N, float loss_scale);
 
-  // logits (N, V) of every row (inference, tests).
+  // out (N, V) in backend memory: the logits of every row (decoding).
   void logits(float* out, const float* hidden, const float* lm_head, int N) const;
 
-  // logprobs (N) of targets[n] under the model (0 where targets < 0): PPO, generation logs.
+  // host_out (N, V) in host memory: the logits of every row (inference, tests).
+  void logits_to_host(float* host_out, const float* hidden, const float* lm_head, int N);
+
+  // logprobs (N, host memory) of targets[n] (host) under the model (0 where targets < 0).
   void target_logprobs(float* logprobs, const float* hidden, const float* lm_head, const int* targets, int N);
 
  private:
+  // Uploads targets [row, row + rows) into chunk_targets_.
+  const int* upload_targets(const int* targets, int row, int rows);
+
   int V_, C_, chunk_;
+  const Backend& backend_;
   Arena arena_;
   float* chunk_logits_ = nullptr;  // (chunk, V)
   float* chunk_losses_ = nullptr;  // (chunk)
   float* chunk_dloss_ = nullptr;   // (chunk)
+  int* chunk_targets_ = nullptr;   // (chunk)
+  std::vector<float> host_losses_;  // (chunk)
 };
 
 // The LM head (V, C) a forward reads: the adapter's trained copy while the adapter is on and

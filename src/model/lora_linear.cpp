@@ -1,18 +1,6 @@
 #include "model/lora_linear.h"
 
-#include <cstring>
-
-#include "ops/dropout.h"
-#include "ops/elementwise.h"
-#include "ops/matmul.h"
-
 namespace loom {
-
-const float* dense_weight(const QuantizedMatrix& w, float* scratch) {
-  if (w.mode == QuantMode::F32) return static_cast<const float*>(w.data);
-  dequantize_matrix(scratch, w);
-  return scratch;
-}
 
 // Each adapted linear draws its own dropout mask: the stream names the layer and the linear.
 static uint64_t dropout_stream(const LoraSlot& slot) { return uint64_t(slot.layer) * kNumLinears + slot.id + 1; }
@@ -22,52 +10,53 @@ static bool adapter_active(const LoraSlot* slot, const LoraContext& lora) {
 }
 
 void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatrix& w,
-                         const LoraSlot* slot, const LoraContext& lora, LinearScratch& scratch, int N) {
+                         const LoraSlot* slot, const LoraContext& lora, LinearScratch& scratch, int N,
+                         const Backend& be) {
   const int out = w.rows, in = w.cols;
-  cpu::matmul_forward(y, x, dense_weight(w, scratch.weight), N, in, out, /*accumulate=*/false);
+  be.quantized_matmul_forward(y, scratch.weight, x, w, N, /*accumulate=*/false);
   if (!adapter_active(slot, lora)) return;
   const int R = lora.layout->rank();
   const float* xd = x;  // (N, in)
   if (lora.dropout > 0.0f) {
-    cpu::dropout_forward(scratch.dropped, x, size_t(N) * in, lora.dropout, lora.dropout_seed, dropout_stream(*slot));
+    be.dropout_forward(scratch.dropped, x, size_t(N) * in, lora.dropout, lora.dropout_seed, dropout_stream(*slot));
     xd = scratch.dropped;
   }
-  cpu::matmul_forward(u, xd, lora.params + slot->a, N, in, R, false);  // u (N, R)
-  std::memcpy(scratch.mid, u, sizeof(float) * size_t(N) * R);
-  cpu::scale_inplace(scratch.mid, lora.layout->scale(), size_t(N) * R);
-  cpu::matmul_forward(y, scratch.mid, lora.params + slot->b, N, R, out, /*accumulate=*/true);
+  be.matmul_forward(u, xd, lora.params + slot->a, N, in, R, false);  // u (N, R)
+  be.copy(scratch.mid, u, size_t(N) * R);
+  be.scale_inplace(scratch.mid, lora.layout->scale(), size_t(N) * R);
+  be.matmul_forward(y, scratch.mid, lora.params + slot->b, N, R, out, /*accumulate=*/true);
 }
 
 void lora_linear_backward(float* dx, const float* dy, const float* x, const float* u,
                           const QuantizedMatrix& w, const LoraSlot* slot, const LoraContext& lora,
-                          LinearScratch& scratch, int N) {
+                          LinearScratch& scratch, int N, const Backend& be) {
   const int out = w.rows, in = w.cols;
-  cpu::matmul_backward_input(dx, dy, dense_weight(w, scratch.weight), N, in, out);
+  be.quantized_matmul_backward_input(dx, scratch.weight, dy, w, N);
   if (!adapter_active(slot, lora)) return;
   const int R = lora.layout->rank();
   const float scale = lora.layout->scale();
   // dB (out, R) += dy^T @ (scale * u)
-  std::memcpy(scratch.mid, u, sizeof(float) * size_t(N) * R);
-  cpu::scale_inplace(scratch.mid, scale, size_t(N) * R);
-  cpu::matmul_backward_weight(lora.grads + slot->b, dy, scratch.mid, N, R, out);
+  be.copy(scratch.mid, u, size_t(N) * R);
+  be.scale_inplace(scratch.mid, scale, size_t(N) * R);
+  be.matmul_backward_weight(lora.grads + slot->b, dy, scratch.mid, N, R, out);
   // du (N, R) = scale * dy @ B
-  std::memset(scratch.mid, 0, sizeof(float) * size_t(N) * R);
-  cpu::matmul_backward_input(scratch.mid, dy, lora.params + slot->b, N, R, out);
-  cpu::scale_inplace(scratch.mid, scale, size_t(N) * R);
+  be.fill(scratch.mid, 0.0f, size_t(N) * R);
+  be.matmul_backward_input(scratch.mid, dy, lora.params + slot->b, N, R, out);
+  be.scale_inplace(scratch.mid, scale, size_t(N) * R);
   // dA (R, in) += du^T @ dropout(x)
   const float* xd = x;
   if (lora.dropout > 0.0f) {
-    cpu::dropout_forward(scratch.dropped, x, size_t(N) * in, lora.dropout, lora.dropout_seed, dropout_stream(*slot));
+    be.dropout_forward(scratch.dropped, x, size_t(N) * in, lora.dropout, lora.dropout_seed, dropout_stream(*slot));
     xd = scratch.dropped;
   }
-  cpu::matmul_backward_weight(lora.grads + slot->a, scratch.mid, xd, N, in, R);
+  be.matmul_backward_weight(lora.grads + slot->a, scratch.mid, xd, N, in, R);
   // dx += dropout'(du @ A)
   if (lora.dropout > 0.0f) {
-    std::memset(scratch.dropped, 0, sizeof(float) * size_t(N) * in);
-    cpu::matmul_backward_input(scratch.dropped, scratch.mid, lora.params + slot->a, N, in, R);
-    cpu::dropout_backward(dx, scratch.dropped, size_t(N) * in, lora.dropout, lora.dropout_seed, dropout_stream(*slot));
+    be.fill(scratch.dropped, 0.0f, size_t(N) * in);
+    be.matmul_backward_input(scratch.dropped, scratch.mid, lora.params + slot->a, N, in, R);
+    be.dropout_backward(dx, scratch.dropped, size_t(N) * in, lora.dropout, lora.dropout_seed, dropout_stream(*slot));
   } else {
-    cpu::matmul_backward_input(dx, scratch.mid, lora.params + slot->a, N, in, R);
+    be.matmul_backward_input(dx, scratch.mid, lora.params + slot->a, N, in, R);
   }
 }
 

@@ -1,10 +1,12 @@
 // A frozen (quantized) linear with an optional LoRA adapter:
 //   y = x @ W^T + scale * dropout(x) @ A^T @ B^T
-// W is dequantized into a reused scratch for each product (the same plan as the GPU path).
+// The frozen product is the backend's quantized GEMM (it may dequantize W into the shared
+// workspace); the LoRA products are plain GEMMs. Every buffer is backend memory.
 #pragma once
 
 #include <cstdint>
 
+#include "backend/backend.h"
 #include "model/trainable_layout.h"
 #include "quant/quantized_matrix.h"
 
@@ -12,7 +14,7 @@ namespace loom {
 
 // Scratch shared by every linear of a model, sized once (model/llama_body.h, model/kv_decoder.h).
 struct LinearScratch {
-  float* weight = nullptr;   // (max out*in) the dequantized frozen weight
+  float* weight = nullptr;   // (max out*in) the quantized GEMMs' workspace
   float* dropped = nullptr;  // (N, max in) dropout(x), recomputed in backward
   float* mid = nullptr;      // (N, R) the scaled LoRA bottleneck or its gradient
 };
@@ -30,14 +32,12 @@ struct LoraContext {
 // y (N, out) = x (N, in) @ W^T (+ LoRA); u (N, R) = dropout(x) @ A^T is kept for backward
 // (unused when the linear has no adapter).
 void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatrix& w,
-                         const LoraSlot* slot, const LoraContext& lora, LinearScratch& scratch, int N);
+                         const LoraSlot* slot, const LoraContext& lora, LinearScratch& scratch, int N,
+                         const Backend& backend);
 
 // dx (N, in) += dy (N, out) @ W + the LoRA path; dA (R, in), dB (out, R) += their gradients.
 void lora_linear_backward(float* dx, const float* dy, const float* x, const float* u,
                           const QuantizedMatrix& w, const LoraSlot* slot, const LoraContext& lora,
-                          LinearScratch& scratch, int N);
-
-// The weight as f32 (out, in): the matrix itself when unquantized f32, else dequantized into scratch.
-const float* dense_weight(const QuantizedMatrix& w, float* scratch);
+                          LinearScratch& scratch, int N, const Backend& backend);
 
 }  // namespace loom

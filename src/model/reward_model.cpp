@@ -1,48 +1,41 @@
 #include "model/reward_model.h"
 
 #include <cmath>
+#include <cstddef>
 
 #include "core/check.h"
 
 namespace loom {
 
-void score_head_forward(float* rewards, const float* hidden, const int* last, const float* head, int B, int T, int C) {
-  for (int b = 0; b < B; ++b) {
-    const float* h = hidden + (size_t(b) * T + last[b]) * C;
-    double sum = 0.0;
-    for (int c = 0; c < C; ++c) sum += double(head[c]) * h[c];
-    rewards[b] = static_cast<float>(sum);
-  }
-}
-
-void score_head_backward(float* dhidden, float* dhead, const float* d_rewards, const float* hidden, const int* last,
-                         const float* head, int B, int T, int C) {
-  for (int b = 0; b < B; ++b) {
-    const size_t at = (size_t(b) * T + last[b]) * C;
-    for (int c = 0; c < C; ++c) {
-      dhidden[at + c] += d_rewards[b] * head[c];
-      dhead[c] += d_rewards[b] * hidden[at + c];
-    }
-  }
-}
-
 RewardModel::RewardModel(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_seq,
-                         bool gradient_checkpointing)
-    : layout_(layout), body_(base, layout, max_batch, max_seq, gradient_checkpointing) {
+                         bool gradient_checkpointing, const Backend& backend)
+    : layout_(layout), body_(base, layout, max_batch, max_seq, gradient_checkpointing, backend), backend_(backend) {
   LOOM_REQUIRE(layout.head_rows() == 1, "a reward model needs a head of one row (num_labels = 1), got ",
                layout.head_rows());
+  ArenaPlan plan;
+  plan.add<float>(max_batch);
+  plan.add<float>(max_batch);
+  plan.add<int>(max_batch);
+  arena_ = backend.make_arena("reward head", plan.bytes());
+  rewards_ = arena_.take<float>(max_batch);
+  d_rewards_ = arena_.take<float>(max_batch);
+  last_ = arena_.take<int>(max_batch);
 }
 
 void RewardModel::forward(float* rewards, const TokenBatch& batch, const int* last, const LoraContext& lora) {
   hidden_ = body_.forward(batch, lora);
-  score_head_forward(rewards, hidden_, last, lora.params + layout_.head_offset(), batch.B, batch.T,
-                     body_.shape().C);
+  backend_.upload(last_, last, sizeof(int) * size_t(batch.B));
+  backend_.score_head_forward(rewards_, hidden_, last_, lora.params + layout_.head_offset(), batch.B, batch.T,
+                              body_.shape().C);
+  backend_.download(rewards, rewards_, sizeof(float) * size_t(batch.B));
 }
 
 void RewardModel::backward(const float* d_rewards, const TokenBatch& batch, const int* last, const LoraContext& lora) {
   float* d_hidden = body_.hidden_grad(batch.N());
-  score_head_backward(d_hidden, lora.grads + layout_.head_offset(), d_rewards, hidden_, last,
-                      lora.params + layout_.head_offset(), batch.B, batch.T, body_.shape().C);
+  backend_.upload(last_, last, sizeof(int) * size_t(batch.B));
+  backend_.upload(d_rewards_, d_rewards, sizeof(float) * size_t(batch.B));
+  backend_.score_head_backward(d_hidden, lora.grads + layout_.head_offset(), d_rewards_, hidden_, last_,
+                               lora.params + layout_.head_offset(), batch.B, batch.T, body_.shape().C);
   body_.backward(batch, lora);
 }
 

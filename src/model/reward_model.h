@@ -11,19 +11,13 @@
 
 namespace loom {
 
-// rewards (B) = head (C) . hidden[b, last[b]]; hidden (B, T, C)
-void score_head_forward(float* rewards, const float* hidden, const int* last, const float* head, int B, int T, int C);
-
-// dhidden (B, T, C) += d_rewards[b] * head at [b, last[b]]; dhead (C) += d_rewards[b] * hidden[b, last[b]]
-void score_head_backward(float* dhidden, float* dhead, const float* d_rewards, const float* hidden, const int* last,
-                         const float* head, int B, int T, int C);
-
 class RewardModel {
  public:
   RewardModel(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_seq,
-              bool gradient_checkpointing);
+              bool gradient_checkpointing, const Backend& backend);
 
-  // rewards (B) of each row at its last real token last[b] (length - 1).
+  // rewards (B) of each row at its last real token last[b] (length - 1); rewards, last and
+  // d_rewards are host memory, lora's buffers backend memory.
   void forward(float* rewards, const TokenBatch& batch, const int* last, const LoraContext& lora);
 
   // After forward(): lora.grads += d(sum_b d_rewards[b] * rewards[b]) / d(params), head included.
@@ -32,6 +26,11 @@ class RewardModel {
  private:
   const TrainableLayout& layout_;
   LlamaBody body_;
+  const Backend& backend_;
+  Arena arena_;                    // "reward head"
+  float* rewards_ = nullptr;       // (max_batch)
+  float* d_rewards_ = nullptr;     // (max_batch)
+  int* last_ = nullptr;            // (max_batch)
   const float* hidden_ = nullptr;
 };
 

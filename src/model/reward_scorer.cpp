@@ -9,23 +9,26 @@
 namespace loom {
 
 RewardScorer::RewardScorer(const std::string& model_dir, const std::string& adapter_dir, QuantMode mode,
-                           int max_batch, int max_len)
+                           int max_batch, int max_len, const Backend& backend)
     : checkpoint_(model_dir), base_(checkpoint_, mode), max_batch_(max_batch), max_len_(max_len) {
   InferenceAdapter adapter = load_inference_adapter(adapter_dir, base_.config(), 1, false);
   layout_ = std::move(adapter.layout);
-  params_ = std::move(adapter.params);
+  std::vector<float>& params = adapter.params;
   if (!adapter.loaded)
-    LOOM_REQUIRE(load_score_head(checkpoint_, params_.data() + layout_->head_offset(), 1, base_.shape().C), model_dir,
+    LOOM_REQUIRE(load_score_head(checkpoint_, params.data() + layout_->head_offset(), 1, base_.shape().C), model_dir,
                  ": no score.weight: not a reward model (merge a reward adapter with `loom merge`, or pass its "
                  "--adapter)");
-  model_ = std::make_unique<RewardModel>(base_, *layout_, max_batch, max_len, false);
+  param_arena_ = backend.make_arena("reward model params", sizeof(float) * params.size());
+  params_ = param_arena_.take<float>(params.size());
+  backend.upload(params_, params.data(), sizeof(float) * params.size());
+  model_ = std::make_unique<RewardModel>(base_, *layout_, max_batch, max_len, false, backend);
   tokens_.resize(size_t(max_batch) * max_len);
   pos_.resize(size_t(max_batch) * max_len);
   last_.resize(max_batch);
   rewards_.resize(max_batch);
 }
 
-LoraContext RewardScorer::context() const { return LoraContext{layout_.get(), params_.data(), nullptr, 0.0f, 0, true}; }
+LoraContext RewardScorer::context() const { return LoraContext{layout_.get(), params_, nullptr, 0.0f, 0, true}; }
 
 std::vector<float> RewardScorer::score(const std::vector<std::vector<int>>& sequences) {
   std::vector<float> out;

@@ -12,12 +12,11 @@
 
 namespace loom {
 
-
 class RewardScorer {
  public:
   // adapter_dir may be empty. Sequences longer than max_len keep their last max_len tokens.
   RewardScorer(const std::string& model_dir, const std::string& adapter_dir, QuantMode mode, int max_batch,
-               int max_len);
+               int max_len, const Backend& backend);
 
   // rewards (n) of each non-empty token sequence.
   std::vector<float> score(const std::vector<std::vector<int>>& sequences);
@@ -31,7 +30,8 @@ class RewardScorer {
   HfCheckpoint checkpoint_;
   FrozenWeights base_;
   std::unique_ptr<TrainableLayout> layout_;
-  std::vector<float> params_;
+  Arena param_arena_;      // "reward model params": the layout's buffer in backend memory
+  float* params_ = nullptr;
   std::unique_ptr<RewardModel> model_;
   int max_batch_, max_len_;
   std::vector<int> tokens_, pos_, last_;

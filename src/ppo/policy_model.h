@@ -24,7 +24,7 @@ size_t policy_parameter_count(const TrainableLayout& layout);
 size_t value_weight_offset(const TrainableLayout& layout);  // (C)
 size_t value_bias_offset(const TrainableLayout& layout);    // (1)
 
-// What forward() writes; any pointer may be null. k = number of scored positions.
+// What forward() writes (host memory); any pointer may be null. k = number of scored positions.
 struct PolicyOutputs {
   float* logprobs = nullptr;   // (k) log p(target)
   float* entropy = nullptr;    // (k) entropy of the next-token distribution
@@ -36,13 +36,14 @@ class PolicyModel {
  public:
   // layout must have a head of one row (the value head's weight).
   PolicyModel(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_seq,
-              bool gradient_checkpointing, int chunk_rows = 32);
+              bool gradient_checkpointing, const Backend& backend, int chunk_rows = 32);
 
   // Returns k. value_dropout applies to the value head's input with lora.dropout_seed.
   int forward(const PolicyOutputs& out, const TokenBatch& batch, const int* targets, const LoraContext& lora,
               float value_dropout);
 
-  // After forward() on the same batch, targets, lora and value_dropout: lora.grads +=
+  // After forward() on the same batch, targets, lora and value_dropout (dlogprobs, dvalues (k)
+  // in host memory): lora.grads +=
   // d(sum_k dlogprobs[k] logprobs[k] + dvalues[k] values[k]) / d(params), value head included.
   void backward(const float* dlogprobs, const float* dvalues, const TokenBatch& batch, const int* targets,
                 const LoraContext& lora, float value_dropout);
@@ -50,21 +51,36 @@ class PolicyModel {
   LlamaBody& body() { return body_; }
 
  private:
-  // Gathers the scored positions of the last forward into rows_.
+  // Gathers the scored positions of the last forward into rows_ and their targets into targets_.
   void collect_rows(const int* targets, int N);
-  // chunk_logits_ (rows, V) of the scored positions [first, first + rows).
+  // Uploads the rows and targets of the scored positions [first, first + rows); chunk_logits_
+  // (rows, V) of those positions.
   void chunk_logits(int first, int rows);
   // dropped_ (rows, C): the value head's input, dropped out, of those positions.
   void value_inputs(int first, int rows, float p, uint64_t seed);
 
   const TrainableLayout& layout_;
   LlamaBody body_;
+  const Backend& backend_;
   const float* lm_head_;  // (V, C)
   int V_, C_, chunk_;
   const float* hidden_ = nullptr;  // (N, C) of the last forward
   std::vector<int> rows_;          // scored positions (flat indices into the batch)
-  std::vector<float> chunk_hidden_, chunk_logits_, chunk_dhidden_, dropped_;  // (chunk, C|V)
-  std::vector<float> value_grad_;  // (C) d(value)/d(dropped input)
+  std::vector<int> targets_;       // their targets
+  Arena arena_;                    // "policy head": one chunk of scored positions, backend memory
+  float* chunk_hidden_ = nullptr;   // (chunk, C)
+  float* chunk_logits_ = nullptr;   // (chunk, V)
+  float* chunk_log_dists_ = nullptr;  // (chunk, V)
+  float* chunk_dhidden_ = nullptr;  // (chunk, C)
+  float* dropped_ = nullptr;        // (chunk, C)
+  float* value_grad_ = nullptr;     // (chunk, C) d(value)/d(dropped input)
+  float* chunk_logprobs_ = nullptr;  // (chunk)
+  float* chunk_entropy_ = nullptr;   // (chunk)
+  float* chunk_values_ = nullptr;    // (chunk)
+  float* chunk_dlogprobs_ = nullptr;  // (chunk)
+  float* chunk_dvalues_ = nullptr;    // (chunk)
+  int* chunk_rows_ = nullptr;        // (chunk)
+  int* chunk_targets_ = nullptr;     // (chunk)
 };
 
 }  // namespace loom::ppo

@@ -85,9 +85,10 @@ PpoTrainer::PpoTrainer(const PpoOptions& options, const FrozenWeights& base, con
       prompts_(options.prompts, "train", data::ShardKind::prompts, &tokenizer),
       sampler_(prompts_.num_records(), options.common.train.seed, comm.rank, comm.world, options.sampling),
       generator_(base, layout, options.generation.batch_size,
-                 prompts_.row_len() + options.generation.output_max_length),
+                 prompts_.row_len() + options.generation.output_max_length, state.backend()),
       policy_(base, layout, options.common.train.micro_batch_size,
-              prompts_.row_len() + options.generation.output_max_length, options.common.model.gradient_checkpointing),
+              prompts_.row_len() + options.generation.output_max_length, options.common.model.gradient_checkpointing,
+              state.backend()),
       batcher_(options.common.train.micro_batch_size, prompts_.row_len() + options.generation.output_max_length),
       kl_ctl_(options.ppo.adap_kl_ctrl, options.ppo.init_kl_coef, options.ppo.target, options.ppo.horizon) {
   require_within_positions(base.config(), int64_t(prompts_.row_len()) + options.generation.output_max_length,
@@ -100,7 +101,8 @@ PpoTrainer::PpoTrainer(const PpoOptions& options, const FrozenWeights& base, con
     afinn_ = std::make_unique<AfinnReward>(options.reward.afinn_lexicon);
   } else {
     scorer_ = std::make_unique<RewardScorer>(options.reward.model, "", options.reward.quant, options.reward.batch_size,
-                                             prompts_.row_len() + options.generation.output_max_length);
+                                             prompts_.row_len() + options.generation.output_max_length,
+                                             state.backend());
   }
   const int64_t minibatches = options.ppo.batch_size / options.common.train.micro_batch_size;
   const int64_t updates_per_step = options.ppo.ppo_epochs * minibatches / options.common.train.grad_accum_steps;
@@ -248,10 +250,8 @@ MetricValues PpoTrainer::optimize(int64_t step) {
       }
       if (early_stop) break;
       if (comm_.world > 1) {
-        comm_.allreduce_sum(state_.grads(), state_.count());
-        float* g = state_.grads();
-        const float inv_world = 1.0f / float(comm_.world);
-        for (size_t i = 0; i < state_.count(); ++i) g[i] *= inv_world;
+        state_.allreduce_grads(comm_);
+        state_.backend().scale_inplace(state_.grads(), 1.0f / float(comm_.world), state_.count());
       }
       grad_norm = state_.clip_grad_norm(train.max_grad_norm);
       lr = learning_rate_at(train.lr_scheduler, train.learning_rate, train.warmup_steps, int(total_updates_),

@@ -53,12 +53,12 @@ PairScores score_pairs(RewardModel& model, PairBatcher& batcher, data::ShardRead
 }
 
 RewardTask::RewardTask(const RewardOptions& options, const FrozenWeights& base, const TrainableLayout& layout,
-                       const data::Tokenizer* tokenizer, const dist::Comm& comm)
+                       const data::Tokenizer* tokenizer, const dist::Comm& comm, const Backend& backend)
     : comm_(comm), margin_(options.margin),
       micro_(options.common.train.micro_batch_size), accum_(options.common.train.grad_accum_steps),
       train_(options.train_pairs, "train", data::ShardKind::pairs, tokenizer),
       sampler_(train_.num_records(), options.common.train.seed, comm.rank, comm.world, options.sampling),
-      model_(base, layout, 2 * micro_, train_.row_len(), options.common.model.gradient_checkpointing),
+      model_(base, layout, 2 * micro_, train_.row_len(), options.common.model.gradient_checkpointing, backend),
       batcher_(micro_, train_.row_len()),
       step_ids_(size_t(accum_) * micro_), rewards_(2 * micro_), d_rewards_(2 * micro_) {
   require_within_positions(base.config(), train_.row_len(), options.train_pairs + ": max_len");

@@ -43,7 +43,7 @@ PairScores score_pairs(RewardModel& model, PairBatcher& batcher, data::ShardRead
 class RewardTask : public TrainingTask {
  public:
   RewardTask(const RewardOptions& options, const FrozenWeights& base, const TrainableLayout& layout,
-             const data::Tokenizer* tokenizer, const dist::Comm& comm);
+             const data::Tokenizer* tokenizer, const dist::Comm& comm, const Backend& backend);
 
   int64_t steps_per_epoch() const override;
   int64_t load_step() override;

@@ -26,7 +26,7 @@ std::unique_ptr<data::Tokenizer> checkpoint_tokenizer(const std::string& model_d
 }
 
 SftTask::SftTask(const SftOptions& options, const FrozenWeights& base, const TrainableLayout& layout,
-                 const data::Tokenizer* tokenizer, const dist::Comm& comm)
+                 const data::Tokenizer* tokenizer, const dist::Comm& comm, const Backend& backend)
     : comm_(comm),
       train_(options.data.train, "train", data::ShardKind::sft, tokenizer),
       sampler_(train_.num_records(), options.common.train.seed, comm.rank, comm.world,
@@ -35,7 +35,7 @@ SftTask::SftTask(const SftOptions& options, const FrozenWeights& base, const Tra
       accum_(options.common.train.grad_accum_steps),
       T_(train_.row_len()),
       use_docs_(train_.info().layout != data::SftLayout::packed),
-      model_(base, layout, micro_, T_, options.common.model.gradient_checkpointing) {
+      model_(base, layout, micro_, T_, options.common.model.gradient_checkpointing, backend) {
   LOOM_REQUIRE(options.data.seq_length == 0 || options.data.seq_length == T_, options.data.train,
                ": shards hold rows of ", T_, " tokens but data.seq_length is ", options.data.seq_length);
   require_within_positions(base.config(), T_, options.data.train + ": seq_len");

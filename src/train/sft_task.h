@@ -27,7 +27,7 @@ std::unique_ptr<data::Tokenizer> checkpoint_tokenizer(const std::string& model_d
 class SftTask : public TrainingTask {
  public:
   SftTask(const SftOptions& options, const FrozenWeights& base, const TrainableLayout& layout,
-          const data::Tokenizer* tokenizer, const dist::Comm& comm);
+          const data::Tokenizer* tokenizer, const dist::Comm& comm, const Backend& backend);
 
   int64_t steps_per_epoch() const override;
   int64_t load_step() override;

@@ -1,10 +1,12 @@
 // The trainable parameters and what updates them, one arena per kind: parameters,
-// gradients, AdamW moments. Flat f32 buffers laid out by TrainableLayout.
+// gradients, AdamW moments. Flat f32 buffers laid out by TrainableLayout, in the memory of the
+// backend that runs the optimizer and the gradient all-reduce.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
+#include "backend/backend.h"
 #include "core/arena.h"
 
 namespace loom {
@@ -15,8 +17,9 @@ struct AdamWSettings {
 
 class TrainableState {
  public:
-  explicit TrainableState(size_t count);
+  TrainableState(size_t count, const Backend& backend);
 
+  const Backend& backend() const { return backend_; }
   size_t count() const { return count_; }
   float* params() { return params_; }
   const float* params() const { return params_; }
@@ -28,6 +31,9 @@ class TrainableState {
 
   void zero_grads() { grad_arena_.zero(); }
 
+  // Sums the gradients over the ranks of comm, in place.
+  void allreduce_grads(const dist::Comm& comm);
+
   // The global L2 norm of the gradients (before clipping); scales them to max_norm when
   // larger (max_norm 0: no clipping), as torch.nn.utils.clip_grad_norm_.
   float clip_grad_norm(float max_norm);
@@ -37,7 +43,9 @@ class TrainableState {
 
  private:
   size_t count_;
+  const Backend& backend_;
   Arena param_arena_, grad_arena_, optimizer_arena_;
+  float* norm_squares_;  // (1) in the optimizer arena
   float* params_;
   float* grads_;
   float* exp_avg_;

@@ -119,7 +119,7 @@ TrainingOutcome run_training(const TrainingRun& run, TrainingTask& task, Trainab
     lora.dropout = dropout;
     lora.dropout_seed = random_bits(train.seed, uint64_t(step), uint64_t(comm.rank));
     StepSums sums = task.run_step(lora, 1.0f / float(units));
-    if (comm.world > 1) comm.allreduce_sum(state.grads(), state.count());
+    state.allreduce_grads(comm);
     comm.allreduce_sum(&sums.loss_sum, 1);
     comm.allreduce_sum(&sums.tokens, 1);
     const float grad_norm = state.clip_grad_norm(train.max_grad_norm);

@@ -108,7 +108,9 @@ void add_common_training_options(po::options_description& options, const CommonT
       ("train.save_steps", with_default(t.save_steps), "optimizer steps between checkpoints; 0 = none during training")
       ("train.save_total_limit", with_default(t.save_total_limit), "checkpoints kept; 0 = all")
       ("train.resume", with_default<std::string>(resume_text(t)), "no | auto (newest checkpoint) | a checkpoint directory")
-      ("run.device", with_default<std::string>(device_kind_name(defaults.run.device)), "auto | cpu | cuda");
+      ("run.device", with_default<std::string>(device_kind_name(defaults.run.device)), "auto | cpu | cuda")
+      ("run.compute", with_default<std::string>(compute_mode_name(defaults.run.compute)),
+       "auto (bf16 where the CPU has AMX-BF16/AVX512_BF16 and a bf16 backend exists) | f32 | bf16");
 }
 
 CommonTrainingOptions common_training_options_from(const po::variables_map& values) {
@@ -156,6 +158,7 @@ CommonTrainingOptions common_training_options_from(const po::variables_map& valu
   resume_from(values, &t);
 
   o.run.device = device_from(values);
+  o.run.compute = parse_compute_mode(option<std::string>(values, "run.compute"), "run.compute");
   return o;
 }
 

@@ -15,6 +15,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "backend/backend_factory.h"
 #include "io/peft_adapter.h"
 #include "quant/quantized_matrix.h"
 #include "train/lr_schedule.h"
@@ -64,6 +65,7 @@ enum class DeviceKind { Auto, Cpu, Cuda };
 // [run]
 struct RunOptions {
   DeviceKind device = DeviceKind::Auto;
+  ComputeMode compute = ComputeMode::Auto;  // run.compute: which backend runs the ops (backend_factory.h)
 };
 
 struct CommonTrainingOptions {
