@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/cpu_f32.h"
 #include "io/hf_checkpoint.h"
 #include "io/peft_adapter.h"
 #include "io/safetensors.h"
@@ -45,7 +46,7 @@ struct DpoFixture {
   TrainableLayout layout{base.shape(), spec, 0};
   std::vector<float> params = std::vector<float>(layout.total());
   std::vector<DpoPairRows> pairs;
-  CausalLm model{base, layout, 2, 64, false};
+  CausalLm model{base, layout, 2, 64, false, cpu_f32_backend()};
 
   DpoFixture() {
     init_trainable(params.data(), layout, 0, 0.0f);
@@ -71,7 +72,8 @@ struct DpoFixture {
 
   // The step over the three pairs as DpoTask runs it (mean over pairs): loss and TRL's metrics.
   std::map<std::string, double> step(const DpoLossParams& loss_params, std::vector<float>* grads) {
-    std::vector<float> row_grads[2] = {std::vector<float>(layout.total()), std::vector<float>(layout.total())};
+    std::vector<float> row_grad_storage[2] = {std::vector<float>(layout.total()), std::vector<float>(layout.total())};
+    float* const row_grads[2] = {row_grad_storage[0].data(), row_grad_storage[1].data()};
     std::vector<float> scratch;
     grads->assign(layout.total(), 0.0f);
     LoraContext off = context(nullptr);
@@ -81,7 +83,7 @@ struct DpoFixture {
       double ref[2], policy[2];
       dpo_sequence_logps(model, rows, off, ref, &scratch);
       const DpoPairLoss loss = dpo_pair_step(model, rows, ref, loss_params, context(grads->data()), 0, 1.0f / 3,
-                                             row_grads, policy);
+                                             row_grads, layout.total(), cpu_f32_backend(), policy);
       m["loss"] += loss.loss / 3;
       m["rewards/chosen"] += loss.reward_chosen / 3;
       m["rewards/rejected"] += loss.reward_rejected / 3;

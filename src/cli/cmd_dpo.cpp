@@ -20,7 +20,7 @@ int run_dpo(int argc, char** argv) {
   setup.start(dpo.common, argc, argv, /*head_rows=*/0);
 
   const std::unique_ptr<data::Tokenizer> tokenizer = checkpoint_tokenizer(dpo.common.model.path);
-  DpoTask task(dpo, *setup.base, *setup.layout, tokenizer.get(), setup.comm);
+  DpoTask task(dpo, *setup.base, *setup.layout, tokenizer.get(), setup.comm, *setup.backend);
   if (setup.comm.rank == 0)
     std::printf("dpo: loss %s, beta %g, reference %s, %lld optimizer steps per epoch over %d rank(s)\n",
                 dpo_loss_type_name(dpo.loss.type), dpo.loss.beta,

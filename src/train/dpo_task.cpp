@@ -67,13 +67,13 @@ void load_dpo_pair(data::ShardReader& reader, int64_t id, int eos_id, int max_le
 }
 
 DpoPairLoss dpo_pair_step(CausalLm& model, const DpoPairRows& rows, const double ref[2], const DpoLossParams& params,
-                          const LoraContext& lora, uint64_t row_seed, float loss_scale,
-                          std::vector<float> row_grads[2], double policy[2]) {
+                          const LoraContext& lora, uint64_t row_seed, float loss_scale, float* const row_grads[2],
+                          size_t count, const Backend& backend, double policy[2]) {
   for (int r = 0; r < 2; ++r) {  // one forward + backward per row, into its own gradient buffer
     LoraContext row = lora;
-    row.grads = row_grads[r].data();
+    row.grads = row_grads[r];
     row.dropout_seed = row_seed + uint64_t(r) * kRowSeedStride;
-    std::fill(row_grads[r].begin(), row_grads[r].end(), 0.0f);
+    backend.fill(row_grads[r], 0.0f, count);
     policy[r] = -model.train_micro_batch(row_batch(rows, r), rows.targets[r].data(), row, 1.0f).loss_sum;
   }
   DpoPairLogps logps;
@@ -87,8 +87,8 @@ DpoPairLoss dpo_pair_step(CausalLm& model, const DpoPairRows& rows, const double
   // row_grads hold d(-logp)/d(params), so d(loss)/d(params) = -d_policy * row_grads.
   const float weight[2] = {float(-loss.d_policy_chosen * loss_scale), float(-loss.d_policy_rejected * loss_scale)};
   for (int r = 0; r < 2; ++r) {
-    const float* g = row_grads[r].data();
-    for (size_t i = 0; i < row_grads[r].size(); ++i) lora.grads[i] += weight[r] * g[i];
+    backend.scale_inplace(row_grads[r], weight[r], count);
+    backend.add_inplace(lora.grads, row_grads[r], count);
   }
   return loss;
 }
@@ -106,13 +106,13 @@ void dpo_sequence_logps(CausalLm& model, const DpoPairRows& rows, const LoraCont
 }
 
 DpoTask::DpoTask(const DpoOptions& options, const FrozenWeights& base, const TrainableLayout& layout,
-                 const data::Tokenizer* tokenizer, const dist::Comm& comm)
-    : options_(options), comm_(comm), layout_(layout),
+                 const data::Tokenizer* tokenizer, const dist::Comm& comm, const Backend& backend)
+    : options_(options), comm_(comm), backend_(backend), layout_(layout),
       micro_(options.common.train.micro_batch_size), accum_(options.common.train.grad_accum_steps),
       max_length_(options.max_length), eos_id_(base.config().eos_token_id),
       train_(options.train_pairs, "train", data::ShardKind::pairs, tokenizer),
       sampler_(train_.num_records(), options.common.train.seed, comm.rank, comm.world, options.sampling),
-      model_(base, layout, 1, train_.row_len() + 1, options.common.model.gradient_checkpointing),
+      model_(base, layout, 1, train_.row_len() + 1, options.common.model.gradient_checkpointing, backend),
       step_ids_(size_t(accum_) * micro_) {
   LOOM_REQUIRE(train_.info().vocab_size <= base.shape().V, options.train_pairs, ": shards use a vocabulary of ",
                train_.info().vocab_size, " tokens but the model has ", base.shape().V);
@@ -128,9 +128,12 @@ DpoTask::DpoTask(const DpoOptions& options, const FrozenWeights& base, const Tra
                      ref_base_->shape().V == base.shape().V && ref_base_->shape().F == base.shape().F &&
                      ref_base_->shape().NH == base.shape().NH && ref_base_->shape().NKV == base.shape().NKV,
                  options.ref_model, ": dpo.ref_model must have the policy's shape (", options.common.model.path, ")");
-    ref_model_ = std::make_unique<CausalLm>(*ref_base_, layout, 1, train_.row_len() + 1, false);
+    ref_model_ = std::make_unique<CausalLm>(*ref_base_, layout, 1, train_.row_len() + 1, false, backend);
   }
-  for (auto& grads : row_grads_) grads.resize(layout.total());
+  ArenaPlan plan;
+  for (int r = 0; r < 2; ++r) plan.add<float>(layout.total());
+  row_grad_arena_ = backend.make_arena("dpo row grads", plan.bytes());
+  for (float*& grads : row_grads_) grads = row_grad_arena_.take<float>(layout.total());
 }
 
 DpoTask::~DpoTask() = default;
@@ -208,7 +211,7 @@ StepSums DpoTask::run_step(const LoraContext& lora, float loss_scale) {
     reference_logps(train_, "train", id, rows_, ref);
     const DpoPairLoss loss = dpo_pair_step(model_, rows_, ref, options_.loss, lora,
                                            lora.dropout_seed + uint64_t(p) * 2 * kRowSeedStride, loss_scale,
-                                           row_grads_, policy);
+                                           row_grads_, layout_.total(), backend_, policy);
     sums.tokens += int64_t(rows_.tokens[0].size() + rows_.tokens[1].size());
     sums.loss_sum += loss.loss;
     chosen_reward += loss.reward_chosen;

@@ -45,10 +45,11 @@ void load_dpo_pair(data::ShardReader& reader, int64_t id, int eos_id, int max_le
 // One pair of a training step: the policy's forward + backward on each row (dropout seeds
 // row_seed and row_seed + stride), the loss against the reference log-probs `ref`, and
 // lora.grads += loss_scale * d(loss)/d(params). `row_grads` are two scratch buffers of the
-// trainable size; `policy` receives the policy's summed completion log-probs.
+// trainable size (`count`) in backend memory; `policy` receives the policy's summed
+// completion log-probs.
 DpoPairLoss dpo_pair_step(CausalLm& model, const DpoPairRows& rows, const double ref[2], const DpoLossParams& params,
-                          const LoraContext& lora, uint64_t row_seed, float loss_scale,
-                          std::vector<float> row_grads[2], double policy[2]);
+                          const LoraContext& lora, uint64_t row_seed, float loss_scale, float* const row_grads[2],
+                          size_t count, const Backend& backend, double policy[2]);
 
 // Summed completion log-probs of both rows of `rows` (no gradient).
 void dpo_sequence_logps(CausalLm& model, const DpoPairRows& rows, const LoraContext& lora, double out[2],
@@ -57,7 +58,7 @@ void dpo_sequence_logps(CausalLm& model, const DpoPairRows& rows, const LoraCont
 class DpoTask : public TrainingTask {
  public:
   DpoTask(const DpoOptions& options, const FrozenWeights& base, const TrainableLayout& layout,
-          const data::Tokenizer* tokenizer, const dist::Comm& comm);
+          const data::Tokenizer* tokenizer, const dist::Comm& comm, const Backend& backend);
   ~DpoTask() override;
 
   int64_t steps_per_epoch() const override;
@@ -78,6 +79,7 @@ class DpoTask : public TrainingTask {
 
   const DpoOptions& options_;
   const dist::Comm& comm_;
+  const Backend& backend_;
   const TrainableLayout& layout_;
   int micro_, accum_, max_length_, eos_id_;
   data::ShardReader train_;
@@ -89,7 +91,8 @@ class DpoTask : public TrainingTask {
   std::unique_ptr<CausalLm> ref_model_;  // only with dpo.ref_model
   std::map<std::string, std::vector<float>> precomputed_;  // "train"/"eval" -> (pairs, 2)
   std::vector<int64_t> step_ids_;
-  std::vector<float> row_grads_[2];  // (trainable) d(-sum of completion log-probs)/d(params) per row
+  Arena row_grad_arena_;  // "dpo row grads": two (trainable) buffers, d(-sum of completion log-probs)/d(params)
+  float* row_grads_[2] = {nullptr, nullptr};
   std::vector<float> logp_scratch_;
   std::vector<int32_t> chosen_scratch_, rejected_scratch_;
   DpoPairRows rows_;
