@@ -76,6 +76,14 @@ expect_documents "$WORK/assistant" 2
 masked=$(h5dump -d /loss_mask -y -w 1 "$WORK/assistant/train-00000-of-00001.h5" | grep -c '^ *1,\?$')
 # " Hello </s>" = ▁Hello ▁ </s> (the first record); that and " Ciao </s>" = ▁C iao ▁ </s> (the second)
 [ "$masked" = 10 ] || fail "--loss-on assistant: $masked target tokens, expected 10"
+# Two ranks: the records (and their masks) travel to the rank that writes them; same targets.
+mpirun -np 2 --oversubscribe --allow-run-as-root "$LOOM_PREP" sft "${COMMON[@]}" --layout padded --seq-len 96 \
+  --loss-on assistant --out "$WORK/assistant-2" "$D/lm_messages.jsonl" >/dev/null
+masked2=0
+for shard in "$WORK"/assistant-2/train-*.h5; do
+  masked2=$((masked2 + $(h5dump -d /loss_mask -y -w 1 "$shard" | grep -c '^ *1,\?$' || true)))
+done
+[ "$masked2" = 10 ] || fail "--loss-on assistant on 2 ranks: $masked2 target tokens, expected 10"
 "${PREP[@]}" sft "${COMMON[@]}" --layout padded --seq-len 96 --loss-on all --out "$WORK/all" "$D/lm_messages.jsonl" >/dev/null
 all=$(h5dump -d /loss_mask -y -w 1 "$WORK/all/train-00000-of-00001.h5" | grep -c '^ *1,\?$')
 lengths=$(h5dump -d /lengths -y -w 1 "$WORK/all/train-00000-of-00001.h5" | awk '{ sum += $1 } END { print sum }')
