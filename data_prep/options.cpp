@@ -11,20 +11,21 @@ namespace loom::prep {
 namespace po = boost::program_options;
 
 bool parse_prep_options(data::ShardKind kind, int argc, char** argv, PrepOptions* o) {
-  std::string layout = "packed", on_error = "fail", loss_on = "auto";
+  std::string layout = "packed", on_error = "fail", loss_on = "auto", model_dir;
   int seq_len = 1024, max_len = 512, max_prompt_len = 256;
   po::options_description described(std::string("loom-prep ") + data::shard_kind_name(kind) +
                                     " [options] INPUT...");
   described.add_options()
       ("help,h", "print this help")
       ("input,i", po::value(&o->inputs)->multitoken(), "JSON Lines or text files (gzip or plain); globs allowed")
-      ("tokenizer", po::value(&o->tokenizer)->required(), "SentencePiece tokenizer.model")
+      ("tokenizer", po::value(&o->tokenizer), "tokenizer.json or tokenizer.model (or --model)")
+      ("model", po::value(&model_dir), "model folder whose tokenizer to use (tokenizer.json, else tokenizer.model)")
       ("out,o", po::value(&o->out_dir)->required(), "output folder for shards and manifest.json")
       ("template", po::value(&o->template_spec),
        "hh | stackllama | guanaco | text | trl (TRL's dataset formats, by their fields) | a string with {field} placeholders")
       ("chat-template", po::value(&o->chat_template),
        "trl: the chat template of conversational records: a model folder, tokenizer_config.json or .jinja file "
-       "(default: the tokenizer's folder)")
+       "(default: the --model folder, or the tokenizer's)")
       ("loss-on", po::value(&loss_on),
        "sft padded: auto | all | completion | assistant (TRL's completion_only_loss / assistant_only_loss)")
       ("field", po::value(&o->text_field), "the text field of template `text`")
@@ -52,6 +53,8 @@ bool parse_prep_options(data::ShardKind kind, int argc, char** argv, PrepOptions
     LOOM_FAIL(e.what());
   }
   o->kind = kind;
+  LOOM_REQUIRE(o->tokenizer.empty() != model_dir.empty(), "command line: give exactly one of --tokenizer and --model");
+  if (!model_dir.empty()) o->tokenizer = model_dir;  // data::Tokenizer picks the folder's file
   o->layout = data::parse_sft_layout(layout, "--layout");
   LOOM_REQUIRE(on_error == "fail" || on_error == "skip", "--on-error: expected fail or skip, not '", on_error, "'");
   o->skip_bad_records = on_error == "skip";

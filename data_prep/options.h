@@ -16,7 +16,7 @@ struct PrepOptions {
   data::SftLayout layout = data::SftLayout::packed;
   int row_len = 0;  // --seq-len, --max-len or --max-prompt-len
   std::vector<std::string> inputs;
-  std::string tokenizer, out_dir, format = "auto";
+  std::string tokenizer, out_dir, format = "auto";  // tokenizer: a file, or the --model folder
   std::string template_spec = "text", text_field = "text", rejected_field = "rejected";
   uint64_t seed = 0;
   double eval_fraction = 0.0;

@@ -172,7 +172,7 @@ void PrepJob::set_up() {
   info_.layout = o_.layout;
   info_.row_len = o_.row_len;
   info_.tokenizer_md5 = tokenizer_->model_md5();
-  info_.tokenizer_path = o_.tokenizer;
+  info_.tokenizer_path = tokenizer_->model_path();
   info_.vocab_size = tokenizer_->vocab_size();
   info_.bos_id = tokenizer_->bos_id();
   info_.eos_id = tokenizer_->eos_id();
@@ -274,11 +274,14 @@ PrepJob::Place PrepJob::place_of(int64_t position) const {
   return {s, rank, index - starts[static_cast<size_t>(rank)]};
 }
 
-// --chat-template, else the tokenizer's folder when it holds a chat template, else none (then
+// --chat-template, else the --model folder or the tokenizer's folder when it holds a chat template, else none (then
 // conversational records are refused one by one).
 std::unique_ptr<data::ChatTemplate> PrepJob::load_chat_template() const {
   if (!o_.chat_template.empty()) return std::make_unique<data::ChatTemplate>(data::ChatTemplate::load(o_.chat_template));
-  const fs::path folder = fs::path(o_.tokenizer).parent_path().empty() ? fs::path(".") : fs::path(o_.tokenizer).parent_path();
+  const fs::path given(o_.tokenizer);  // a tokenizer file, or the --model folder
+  const fs::path folder = fs::is_directory(given)          ? given
+                          : given.parent_path().empty() ? fs::path(".")
+                                                        : given.parent_path();
   const fs::path config = folder / "tokenizer_config.json";
   bool has_template = fs::is_regular_file(folder / "chat_template.jinja");
   if (!has_template && fs::is_regular_file(config)) {

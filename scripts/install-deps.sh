@@ -9,6 +9,7 @@ packages=(
   libhdf5-dev hdf5-tools                # token shards (h5dump -A shows their attributes)
   libboost-program-options-dev          # INI configs with command-line overrides
   libsentencepiece-dev                  # the Llama tokenizer
+  libpcre2-dev                          # tokenizer.json split regexes (Unicode properties)
   libgtest-dev                          # tests
   nlohmann-json3-dev                    # config.json, safetensors headers, PEFT configs
   libopenblas-dev                       # the CPU path's GEMMs

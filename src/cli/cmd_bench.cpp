@@ -74,7 +74,7 @@ int run_bench(int argc, char** argv) {
   // Random weights through the real loader: written once per rank to a private folder.
   const std::string dir = (std::filesystem::temp_directory_path() /
                            cat("loom-bench-", preset, "-", getpid())).string();
-  write_random_checkpoint(dir, config, 1, DType::F32, 0.02f, 0.0f, "");
+  write_random_checkpoint(dir, config, 1, DType::F32, 0.02f, 0.0f, {});
   const HfCheckpoint checkpoint(dir);
   const FrozenWeights base(checkpoint, parse_quant_mode(vm["quant"].as<std::string>()));
   std::filesystem::remove_all(dir);

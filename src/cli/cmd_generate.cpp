@@ -17,6 +17,7 @@
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
+#include "cli/inference_quant.h"
 #include "core/check.h"
 #include "data/chat_template.h"
 #include "data/tokenizer.h"
@@ -62,7 +63,7 @@ std::vector<int> parse_id_list(const std::string& text, const std::string& where
 }
 
 PromptInput text_prompt(const std::string& text, const data::Tokenizer* tokenizer, const std::string& where) {
-  LOOM_REQUIRE(tokenizer != nullptr, where, ": a text prompt needs a tokenizer (none at --model DIR/tokenizer.model; "
+  LOOM_REQUIRE(tokenizer != nullptr, where, ": a text prompt needs a tokenizer (none in the --model folder; "
                                             "pass --tokenizer PATH, or token ids with --prompt-ids)");
   const std::vector<int32_t> ids = tokenizer->encode(text, /*add_bos=*/true);
   return {text, std::vector<int>(ids.begin(), ids.end())};
@@ -215,8 +216,8 @@ int run_generate(int argc, char** argv) {
   options.add_options()
       ("model", po::value<std::string>()->required(), "HF checkpoint directory (LlamaForCausalLM)")
       ("adapter", po::value<std::string>()->default_value(""), "PEFT LoRA adapter directory (CAUSAL_LM)")
-      ("quant", po::value<std::string>()->default_value("nf4"), "base weights: nf4 | int8 | bf16 | f32")
-      ("tokenizer", po::value<std::string>()->default_value(""), "tokenizer.model (default: DIR/tokenizer.model)")
+      ("quant", po::value<std::string>()->default_value(""), "base weights: nf4 | int8 | bf16 | f32 (default: as stored)")
+      ("tokenizer", po::value<std::string>()->default_value(""), "tokenizer.json or tokenizer.model (default: the model's)")
       ("prompt", po::value<std::string>(), "one text prompt (encoded with BOS)")
       ("prompts", po::value<std::string>(), "file: one prompt per line, or JSONL with \"prompt\" or \"prompt_ids\"")
       ("prompt-ids", po::value<std::string>(), "one prompt as token ids, e.g. 1,15043 (no tokenizer needed)")
@@ -261,14 +262,14 @@ int run_generate(int argc, char** argv) {
 
   const std::string model_dir = vm["model"].as<std::string>();
   std::string tokenizer_path = vm["tokenizer"].as<std::string>();
-  if (tokenizer_path.empty() && fs::exists(fs::path(model_dir) / "tokenizer.model"))
-    tokenizer_path = (fs::path(model_dir) / "tokenizer.model").string();
+  if (tokenizer_path.empty()) tokenizer_path = data::Tokenizer::file_in_model_dir(model_dir);
   LOOM_REQUIRE(vm["tokenizer"].as<std::string>().empty() || fs::is_regular_file(tokenizer_path), tokenizer_path,
                ": no such file");
   const std::unique_ptr<data::Tokenizer> tokenizer =
       tokenizer_path.empty() ? nullptr : std::make_unique<data::Tokenizer>(tokenizer_path);
   LOOM_REQUIRE(format == "jsonl" || tokenizer != nullptr, model_dir,
-               ": --format text needs a tokenizer (no tokenizer.model; pass --tokenizer PATH or --format jsonl)");
+               ": --format text needs a tokenizer (no tokenizer.json or tokenizer.model; pass --tokenizer PATH or "
+               "--format jsonl)");
 
   std::vector<PromptInput> prompts;
   if (vm.count("prompt")) prompts.push_back(text_prompt(vm["prompt"].as<std::string>(), tokenizer.get(), "--prompt"));
@@ -296,7 +297,7 @@ int run_generate(int argc, char** argv) {
   if (tokenizer)
     LOOM_REQUIRE(tokenizer->vocab_size() <= checkpoint.config().vocab_size, tokenizer_path, ": ",
                  tokenizer->vocab_size(), " pieces but the model has a vocabulary of ", checkpoint.config().vocab_size);
-  const FrozenWeights base(checkpoint, parse_quant_mode(vm["quant"].as<std::string>()));
+  const FrozenWeights base(checkpoint, inference_quant_mode(vm["quant"].as<std::string>(), model_dir));
   const std::vector<int> eos_ids = model_eos_ids(model_dir);
   gen.eos_id = eos_ids.empty() ? base.config().eos_token_id : eos_ids[0];
   if (eos_ids.size() > 1) gen.more_eos_ids.assign(eos_ids.begin() + 1, eos_ids.end());

@@ -28,8 +28,6 @@ int run_ppo(int argc, char** argv) {
   ppo::init_value_head(setup.state->params(), layout, ppo_options.common.train.seed);
 
   const std::unique_ptr<data::Tokenizer> tokenizer = checkpoint_tokenizer(ppo_options.common.model.path);
-  LOOM_REQUIRE(tokenizer != nullptr, ppo_options.common.model.path,
-               ": the policy checkpoint has no tokenizer.model (PPO decodes responses and checks the prompts shards)");
   ppo::PpoTrainer trainer(ppo_options, *setup.base, layout, *setup.state, *tokenizer, setup.comm);
   if (setup.comm.rank == 0)
     std::printf("ppo: %d rollouts per rank per step over %d rank(s), reward %s, %lld steps\n",

@@ -9,6 +9,7 @@
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
+#include "cli/inference_quant.h"
 #include "core/check.h"
 #include "model/reward_scorer.h"
 #include "train/reward_task.h"
@@ -67,11 +68,11 @@ int run_score(int argc, char** argv) {
   options.add_options()
       ("model", po::value<std::string>()->required(), "reward model checkpoint (merged), or the SFT model with --adapter")
       ("adapter", po::value<std::string>()->default_value(""), "a SEQ_CLS adapter (with its score head)")
-      ("quant", po::value<std::string>()->default_value("nf4"), "f32 | bf16 | int8 | nf4")
+      ("quant", po::value<std::string>()->default_value(""), "f32 | bf16 | int8 | nf4 (default: as stored)")
       ("pairs", po::value<std::string>()->default_value(""), "manifest.json of pairs shards")
       ("split", po::value<std::string>()->default_value("eval"), "which split of --pairs: train | eval")
       ("texts", po::value<std::string>()->default_value(""), "a file of texts (lines, or JSONL with \"text\")")
-      ("tokenizer", po::value<std::string>()->default_value(""), "tokenizer.model (default: the model's)")
+      ("tokenizer", po::value<std::string>()->default_value(""), "a tokenizer.json / tokenizer.model or a folder holding one (default: the model's)")
       ("batch-size", po::value<int>()->default_value(8), "sequences per forward")
       ("max-len", po::value<int>()->default_value(512), "tokens per text (longer texts keep their end)")
       ("out", po::value<std::string>()->default_value(""), "write the JSON lines here (default: stdout)");
@@ -87,11 +88,12 @@ int run_score(int argc, char** argv) {
   const std::string tokenizer_path = vm["tokenizer"].as<std::string>();
   std::unique_ptr<data::Tokenizer> tokenizer =
       tokenizer_path.empty() ? checkpoint_tokenizer(model_dir) : std::make_unique<data::Tokenizer>(tokenizer_path);
+  const QuantMode quant = inference_quant_mode(vm["quant"].as<std::string>(), model_dir);
   Output out(vm["out"].as<std::string>());
 
   if (!pairs.empty()) {
     data::ShardReader reader(pairs, vm["split"].as<std::string>(), data::ShardKind::pairs, tokenizer.get());
-    RewardScorer scorer(model_dir, vm["adapter"].as<std::string>(), parse_quant_mode(vm["quant"].as<std::string>()),
+    RewardScorer scorer(model_dir, vm["adapter"].as<std::string>(), quant,
                         2 * batch, reader.row_len());
     PairBatcher batcher(batch, reader.row_len());
     const PairScores s = score_pairs(scorer.model(), batcher, reader, scorer.context(), batch, 0, 1);
@@ -106,14 +108,13 @@ int run_score(int argc, char** argv) {
     std::fprintf(stderr, "scored %zu pairs: accuracy %.4f, mean margin %.4f\n", s.chosen.size(), correct / n, margin / n);
     return 0;
   }
-  LOOM_REQUIRE(tokenizer != nullptr, model_dir, ": no tokenizer.model; pass --tokenizer to score texts");
   const std::vector<std::string> texts = read_texts(texts_path);
   std::vector<std::vector<int>> sequences;
   for (const std::string& text : texts) {
     const std::vector<int32_t> ids = tokenizer->encode(text, /*add_bos=*/true);
     sequences.emplace_back(ids.begin(), ids.end());
   }
-  RewardScorer scorer(model_dir, vm["adapter"].as<std::string>(), parse_quant_mode(vm["quant"].as<std::string>()),
+  RewardScorer scorer(model_dir, vm["adapter"].as<std::string>(), quant,
                       batch, max_len);
   const std::vector<float> rewards = scorer.score(sequences);
   double sum = 0, squares = 0;

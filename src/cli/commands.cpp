@@ -12,6 +12,7 @@ const Command* commands(int* count) {
       {"score", "rewards of pairs or texts from a reward model", run_score},
       {"ppo", "stage 3: PPO of the policy against a reward model (or AFINN) with a KL penalty to the reference", run_ppo},
       {"bench", "tokens/s, FLOP/s and peak memory of training steps or decoding on random weights", run_bench},
+      {"tokenize", "text to token ids (or ids to text) with a model folder's tokenizer", run_tokenize},
       {"inspect", "print a checkpoint's config, parameter count and resident bytes per quantization", run_inspect},
   };
   *count = sizeof(table) / sizeof(table[0]);

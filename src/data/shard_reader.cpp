@@ -80,9 +80,15 @@ ShardReader::ShardReader(const std::string& manifest_path, const std::string& sp
   LOOM_REQUIRE(info_.kind == expected_kind, manifest_path, ": holds '", shard_kind_name(info_.kind),
                "' records, not the '", shard_kind_name(expected_kind), "' records this trainer needs");
   if (tokenizer) {
-    LOOM_REQUIRE(info_.tokenizer_md5 == tokenizer->model_md5(), manifest_path, ": made with tokenizer md5 ",
-                 info_.tokenizer_md5, ", the model's tokenizer ", tokenizer->model_path(), " has md5 ",
-                 tokenizer->model_md5());
+    // The tokenizer's identity: its file's md5 and the special ids the shards were made with.
+    const auto identity = [](const std::string& md5, int bos, int eos, int pad) {
+      return cat("md5 ", md5, " (bos ", bos, ", eos ", eos, ", pad ", pad, ")");
+    };
+    const std::string made_with = identity(info_.tokenizer_md5, info_.bos_id, info_.eos_id, info_.pad_id);
+    const std::string model_has =
+        identity(tokenizer->model_md5(), tokenizer->bos_id(), tokenizer->eos_id(), tokenizer->padding_id());
+    LOOM_REQUIRE(made_with == model_has, manifest_path, ": made with tokenizer ", info_.tokenizer_path, " ", made_with,
+                 ", but the model's tokenizer ", tokenizer->model_path(), " is ", model_has);
     LOOM_REQUIRE(info_.vocab_size == tokenizer->vocab_size(), manifest_path, ": vocabulary of ", info_.vocab_size,
                  " differs from the tokenizer's ", tokenizer->vocab_size());
   }

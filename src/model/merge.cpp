@@ -5,6 +5,7 @@
 
 #include "core/check.h"
 #include "io/peft_adapter.h"
+#include "io/tokenizer_files.h"
 #include "io/safetensors.h"
 #include "model/frozen_weights.h"
 #include "model/trainable_layout.h"
@@ -129,14 +130,8 @@ MergeSummary merge_adapter(const std::string& base_dir, const std::string& adapt
     tensors.push_back({t.name, t.shape, data[i].data()});
   }
 
-  std::vector<std::string> extra_files;
-  for (const char* name : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                           "generation_config.json"}) {
-    const fs::path path = fs::path(base_dir) / name;
-    const bool causal_only = std::string(name) == "generation_config.json";
-    if (fs::is_regular_file(path) && !(causal_only && head_rows > 0)) extra_files.push_back(path.string());
-  }
-  write_hf_checkpoint(out_dir, summary.config, tensors, options.stored, options.max_shard_bytes, extra_files);
+  const TokenizerFiles tokenizer_files(base_dir, out_dir + ".tokenizer.tmp", /*causal_lm=*/head_rows == 0);
+  write_hf_checkpoint(out_dir, summary.config, tensors, options.stored, options.max_shard_bytes, tokenizer_files.paths());
   return summary;
 }
 

@@ -3,8 +3,8 @@
 // checkpoint tensors (never the quantized ones loom trains on), every other tensor copied.
 // A SEQ_CLS adapter's head (base_model.model.score.weight, a module to save) becomes
 // score.weight of a LlamaForSequenceClassification checkpoint with num_labels = its rows;
-// lm_head.weight is then dropped. tokenizer.model and the other tokenizer/generation files
-// of the base are copied. The output is written atomically (write_hf_checkpoint), sharded
+// lm_head.weight is then dropped. The base's tokenizer files go along (io/tokenizer_files.h:
+// what AutoTokenizer needs, a tokenizer_config.json written when the base has none). The output is written atomically (write_hf_checkpoint), sharded
 // past max_shard_bytes. The whole model is held in f32 memory while merging.
 #pragma once
 

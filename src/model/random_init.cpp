@@ -10,7 +10,7 @@
 namespace loom {
 
 void write_random_checkpoint(const std::string& dir, const LlamaConfig& config, uint64_t seed, DType stored,
-                             float init_std, float norm_jitter, const std::string& tokenizer_model) {
+                             float init_std, float norm_jitter, const std::vector<std::string>& extra_files) {
   const LlamaShape s = llama_shape(config);
   std::vector<std::vector<float>> storage;
   std::vector<NamedTensor> tensors;
@@ -36,9 +36,7 @@ void write_random_checkpoint(const std::string& dir, const LlamaConfig& config, 
 
   LlamaConfig written = config;
   written.torch_dtype = stored == DType::BF16 ? "bfloat16" : stored == DType::F16 ? "float16" : "float32";
-  std::vector<std::string> extra;
-  if (!tokenizer_model.empty()) extra.push_back(tokenizer_model);
-  write_hf_checkpoint(dir, written, tensors, stored, size_t(4) << 30, extra);
+  write_hf_checkpoint(dir, written, tensors, stored, size_t(4) << 30, extra_files);
 }
 
 }  // namespace loom

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/dtype.h"
 #include "io/hf_config.h"
@@ -16,6 +17,6 @@
 namespace loom {
 
 void write_random_checkpoint(const std::string& dir, const LlamaConfig& config, uint64_t seed, DType stored,
-                             float init_std, float norm_jitter, const std::string& tokenizer_model);
+                             float init_std, float norm_jitter, const std::vector<std::string>& extra_files);
 
 }  // namespace loom

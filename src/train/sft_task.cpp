@@ -19,9 +19,10 @@ void sft_row_targets(int* targets, int* pos, const int32_t* tokens, const int32_
 }
 
 std::unique_ptr<data::Tokenizer> checkpoint_tokenizer(const std::string& model_dir) {
-  const std::string path = (std::filesystem::path(model_dir) / "tokenizer.model").string();
-  if (!std::filesystem::exists(path)) return nullptr;
-  return std::make_unique<data::Tokenizer>(path);
+  LOOM_REQUIRE(!data::Tokenizer::file_in_model_dir(model_dir).empty(), model_dir,
+               ": the model folder has no tokenizer.json or tokenizer.model, so the shards' tokenizer cannot be checked "
+               "(loom init-model --tokenizer and loom merge write one)");
+  return std::make_unique<data::Tokenizer>(model_dir);
 }
 
 SftTask::SftTask(const SftOptions& options, const FrozenWeights& base, const TrainableLayout& layout,

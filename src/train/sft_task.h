@@ -20,7 +20,8 @@ namespace loom {
 void sft_row_targets(int* targets, int* pos, const int32_t* tokens, const int32_t* doc,
                      const uint8_t* loss_mask, int T);
 
-// The model's tokenizer (model_dir/tokenizer.model) when the checkpoint carries one.
+// The model folder's tokenizer (tokenizer.json, else tokenizer.model); fails when the folder has neither,
+// since the shards' tokenizer could then not be checked.
 std::unique_ptr<data::Tokenizer> checkpoint_tokenizer(const std::string& model_dir);
 
 class SftTask : public TrainingTask {

@@ -52,7 +52,7 @@ echo "ok: text output"
 # Every EOS id stops: make the first greedy token an EOS through generation_config.json's list.
 first=$(field completion_ids "$line" | grep -o '[0-9][0-9]*' | head -1)
 second=$(field completion_ids "$line" | grep -o '[0-9][0-9]*' | sed -n 2p)
-[ -n "$first" ] && [ -n "$second" ] || fail "no completion: $line"
+{ [ -n "$first" ] && [ -n "$second" ]; } || fail "no completion: $line"
 [ "$(field completion_ids "$line" | grep -o '[0-9][0-9]*' | wc -l)" = 5 ] || fail "expected 5 tokens without an EOS: $line"
 echo "{\"eos_token_id\": [2, $first]}" >"$WORK/model/generation_config.json"
 stopped=$("${GEN[@]}" --chat "Hi" --system "Be brief." --max-new-tokens 5 --format jsonl 2>/dev/null)

@@ -24,7 +24,7 @@ TinyModel make_tiny_model(const std::string& name, const LlamaConfig& config, Qu
                           const LoraSpec& spec, int head_rows) {
   TinyModel m;
   m.dir = scratch_dir(name) + "/model";
-  write_random_checkpoint(m.dir, config, /*seed=*/7, DType::F32, /*init_std=*/0.02f, /*norm_jitter=*/0.1f, "");
+  write_random_checkpoint(m.dir, config, /*seed=*/7, DType::F32, /*init_std=*/0.02f, /*norm_jitter=*/0.1f, {});
   m.checkpoint = std::make_unique<HfCheckpoint>(m.dir);
   m.base = std::make_unique<FrozenWeights>(*m.checkpoint, mode);
   m.layout = std::make_unique<TrainableLayout>(m.base->shape(), spec, head_rows);
