@@ -179,6 +179,18 @@ TEST(ChatTemplate, TokenSpansCoverAssistantTurns) {
     EXPECT_NE(ids[begin - 1], 2);
   }
   EXPECT_EQ(spans[1].second, ids.size());
+
+  // A span that ends inside a token ("hel" of "▁hello") takes the whole token, as transformers
+  // marks every token overlapping a span.
+  const ChatTemplate glued("{% for m in messages %}{{ m['content'] }}{% endfor %}", ordered_json::object(), {}, "g");
+  const ChatMessages split_word = ordered_json::array(
+      {{{"role", "user"}, {"content", "x "}}, {{"role", "assistant"}, {"content", "hel"}}, {{"role", "user"}, {"content", "lo"}}});
+  const std::string glued_text = glued.render(split_word, false);
+  const std::vector<int32_t> glued_ids = glued.encode(tokenizer, glued_text);
+  ASSERT_EQ(tokenizer.decode(glued_ids.data() + 1, 1), "hello");
+  const auto glued_spans =
+      loom::data::token_spans(glued, tokenizer, glued_text, glued_ids, glued.assistant_spans(split_word, glued_text));
+  EXPECT_EQ(glued_spans, (std::vector<std::pair<size_t, size_t>>{{1, 2}}));
 }
 
 // SmolLM2's ids and transformers' assistant mask (needs a tokenizer.json reader).
