@@ -31,7 +31,7 @@ struct Example {
   std::string rejected;    // the rejected answer of a pair ("" when not asked for)
   std::string text() const { return prompt + completion; }
   LossOn loss_on = LossOn::completion;
-  std::vector<TextSpan> target_spans;  // loss_on assistant: byte spans of text() that are targets
+  std::vector<TextSpan> target_spans = {};  // loss_on assistant: byte spans of text() that are targets
   // Rendered by this chat template: encoded through it (its added tokens first, no BOS added,
   // no EOS appended: the template writes its own). Null for plain text.
   const ChatTemplate* chat = nullptr;
