@@ -12,7 +12,7 @@ namespace loom::prep {
 namespace po = boost::program_options;
 
 bool parse_prep_options(data::ShardKind kind, int argc, char** argv, PrepOptions* o) {
-  std::string layout = "packed", on_error = "fail", model_dir;
+  std::string layout = "packed", on_error = "fail", loss_on = "auto", model_dir;
   int seq_len = 1024, max_len = 512, max_prompt_len = 256;
   po::options_description described(std::string("loom-prep ") + data::shard_kind_name(kind) +
                                     " [options] INPUT...");
@@ -22,7 +22,13 @@ bool parse_prep_options(data::ShardKind kind, int argc, char** argv, PrepOptions
       ("tokenizer", po::value(&o->tokenizer), "tokenizer.json or tokenizer.model (or --model)")
       ("model", po::value(&model_dir), "model folder whose tokenizer to use (tokenizer.json, else tokenizer.model)")
       ("out,o", po::value(&o->out_dir)->required(), "output folder for shards and manifest.json")
-      ("template", po::value(&o->template_spec), "hh | stackllama | guanaco | text | a string with {field} placeholders")
+      ("template", po::value(&o->template_spec),
+       "hh | stackllama | guanaco | text | trl (TRL's dataset formats, by their fields) | a string with {field} placeholders")
+      ("chat-template", po::value(&o->chat_template),
+       "trl: the chat template of conversational records: a model folder, tokenizer_config.json or .jinja file "
+       "(default: the --model folder, or the tokenizer's)")
+      ("loss-on", po::value(&loss_on),
+       "sft padded: auto | all | completion | assistant (TRL's completion_only_loss / assistant_only_loss)")
       ("field", po::value(&o->text_field), "the text field of template `text`")
       ("rejected-field", po::value(&o->rejected_field), "the rejected answer of pairs (guanaco, user templates)")
       ("format", po::value(&o->format), "auto | jsonl | text")
@@ -53,6 +59,18 @@ bool parse_prep_options(data::ShardKind kind, int argc, char** argv, PrepOptions
   o->layout = data::parse_sft_layout(layout, "--layout");
   LOOM_REQUIRE(on_error == "fail" || on_error == "skip", "--on-error: expected fail or skip, not '", on_error, "'");
   o->skip_bad_records = on_error == "skip";
+  LOOM_REQUIRE(loss_on == "auto" || loss_on == "all" || loss_on == "completion" || loss_on == "assistant",
+               "--loss-on: expected auto, all, completion or assistant, not '", loss_on, "'");
+  if (loss_on != "auto") {
+    LOOM_REQUIRE(kind == data::ShardKind::sft, "--loss-on: applies to sft only");
+    o->loss_on = loss_on == "all" ? data::LossOn::all : loss_on == "completion" ? data::LossOn::completion
+                                                                                 : data::LossOn::assistant;
+    LOOM_REQUIRE(o->layout == data::SftLayout::padded || loss_on == "all", "--loss-on ", loss_on,
+                 ": needs --layout padded (packed rows train on every token)");
+    LOOM_REQUIRE(loss_on != "assistant" || o->template_spec == "trl",
+                 "--loss-on assistant: needs --template trl (conversational records)");
+  }
+  LOOM_REQUIRE(o->chat_template.empty() || o->template_spec == "trl", "--chat-template: needs --template trl");
   o->row_len = kind == data::ShardKind::sft ? seq_len : kind == data::ShardKind::pairs ? max_len : max_prompt_len;
   LOOM_REQUIRE(o->row_len >= 2, "--", kind == data::ShardKind::sft ? "seq-len" : kind == data::ShardKind::pairs ? "max-len" : "max-prompt-len",
                ": must be at least 2");

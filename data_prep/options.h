@@ -2,10 +2,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "data/shard_format.h"
+#include "data/templates.h"
 
 namespace loom::prep {
 
@@ -18,6 +20,8 @@ struct PrepOptions {
   std::string template_spec = "text", text_field = "text", rejected_field = "rejected";
   uint64_t seed = 0;
   double eval_fraction = 0.0;
+  std::string chat_template;            // --chat-template: model folder, tokenizer_config.json or .jinja ("": beside the tokenizer)
+  std::optional<data::LossOn> loss_on;  // --loss-on; unset: auto
   bool skip_bad_records = false;  // --on-error skip
   int threads = 1;
 };

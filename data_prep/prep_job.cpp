@@ -20,8 +20,10 @@
 #include "data/shard_writer.h"
 #include "data/templates.h"
 #include "data/tokenizer.h"
+#include "data/trl_formats.h"
 #include "input_files.h"
 #include "io/atomic_file.h"
+#include "io/json_file.h"
 #include "record_transfer.h"
 
 namespace loom::prep {
@@ -119,10 +121,15 @@ class PrepJob {
   };
   Place place_of(int64_t position) const;
 
+  std::unique_ptr<data::ChatTemplate> load_chat_template() const;
+  data::TokenizedRecord parse_and_tokenize(std::string_view raw, const InputFile& file,
+                                           const data::RecordLimits& limits) const;
+
   const PrepOptions& o_;
   const dist::Comm& comm_;
   std::unique_ptr<data::Tokenizer> tokenizer_;
-  std::optional<data::Template> template_;
+  std::optional<data::Template> template_;      // every template but trl
+  std::unique_ptr<data::ChatTemplate> chat_;    // trl: the chat template, when there is one
   std::vector<InputFile> files_;
   std::vector<int64_t> file_first_record_;  // global number of each file's first line; back() = total
   std::vector<ReadLine> read_;              // the lines this rank read, in file and line order
@@ -135,11 +142,16 @@ class PrepJob {
 void PrepJob::set_up() {
   step(comm_, [&] {
     files_ = expand_inputs(o_.inputs, o_.format);
-    template_.emplace(o_.template_spec, o_.text_field, o_.rejected_field);
-    for (const auto& f : files_)
-      LOOM_REQUIRE(f.json_lines || template_->reads_text_lines(), f.path, ": plain text input needs --template text");
-    LOOM_REQUIRE(o_.kind != ShardKind::prompts || template_->has_prompt(), "--template ", o_.template_spec,
-                 ": has no prompt part, which prompts need");
+    if (o_.template_spec == "trl") {
+      chat_ = load_chat_template();
+      for (const auto& f : files_) LOOM_REQUIRE(f.json_lines, f.path, ": --template trl reads JSON Lines, not text");
+    } else {
+      template_.emplace(o_.template_spec, o_.text_field, o_.rejected_field);
+      for (const auto& f : files_)
+        LOOM_REQUIRE(f.json_lines || template_->reads_text_lines(), f.path, ": plain text input needs --template text");
+      LOOM_REQUIRE(o_.kind != ShardKind::prompts || template_->has_prompt(), "--template ", o_.template_spec,
+                   ": has no prompt part, which prompts need");
+    }
     tokenizer_ = std::make_unique<data::Tokenizer>(o_.tokenizer);
     if (comm_.rank == 0) {
       std::error_code ec;
@@ -262,35 +274,59 @@ PrepJob::Place PrepJob::place_of(int64_t position) const {
   return {s, rank, index - starts[static_cast<size_t>(rank)]};
 }
 
+// --chat-template, else the --model folder or the tokenizer's folder when it holds a chat template, else none (then
+// conversational records are refused one by one).
+std::unique_ptr<data::ChatTemplate> PrepJob::load_chat_template() const {
+  if (!o_.chat_template.empty()) return std::make_unique<data::ChatTemplate>(data::ChatTemplate::load(o_.chat_template));
+  const fs::path given(o_.tokenizer);  // a tokenizer file, or the --model folder
+  const fs::path folder = fs::is_directory(given)          ? given
+                          : given.parent_path().empty() ? fs::path(".")
+                                                        : given.parent_path();
+  const fs::path config = folder / "tokenizer_config.json";
+  bool has_template = fs::is_regular_file(folder / "chat_template.jinja");
+  if (!has_template && fs::is_regular_file(config)) {
+    const nlohmann::json object = parse_json_object(read_text_file(config.string()), config.string());
+    has_template = object.contains("chat_template") && !object["chat_template"].is_null();
+  }
+  if (!has_template) return nullptr;
+  return std::make_unique<data::ChatTemplate>(data::ChatTemplate::load(folder.string()));
+}
+
 // Parse, apply the template and tokenize; nothing here throws for bad data.
-data::TokenizedRecord parse_and_tokenize(std::string_view raw, const InputFile& file, const data::Template& tmpl,
-                                         const data::Tokenizer& tokenizer, const data::RecordLimits& limits) {
-  auto reject = [](std::string message) {
+data::TokenizedRecord PrepJob::parse_and_tokenize(std::string_view raw, const InputFile& file,
+                                                  const data::RecordLimits& limits) const {
+  auto reject = [](data::RecordError error) {
     data::TokenizedRecord r;
     r.status = data::TokenizedRecord::Status::rejected;
-    r.error = {data::RecordError::Reason::invalid, std::move(message)};
+    r.error = std::move(error);
     return r;
   };
+  auto invalid = [&](std::string message) { return reject({data::RecordError::Reason::invalid, std::move(message)}); };
   const size_t bad_byte = first_invalid_utf8(raw);
-  if (bad_byte != std::string_view::npos) return reject(cat("invalid UTF-8 byte at column ", bad_byte + 1));
+  if (bad_byte != std::string_view::npos) return invalid(cat("invalid UTF-8 byte at column ", bad_byte + 1));
+  if (raw.empty() && file.json_lines) return invalid("empty line, expected a JSON object");
   data::Example example;
-  if (file.json_lines) {
+  data::RecordError error;
+  if (!template_) {  // trl: records with lists of messages need the general parser
+    nlohmann::ordered_json record;
+    try {
+      record = nlohmann::ordered_json::parse(raw);
+    } catch (const nlohmann::json::parse_error& e) {
+      return invalid(cat("malformed JSON at column ", e.byte));
+    }
+    const data::TrlOptions trl{o_.kind, o_.loss_on, chat_.get()};
+    if (!data::apply_trl_format(record, trl, &example, &error)) return reject(error);
+  } else if (file.json_lines) {
     data::FlatJsonObject object;
     size_t column = 0;
-    if (!object.parse(raw, &column))
-      return reject(raw.empty() ? std::string("empty line, expected a JSON object")
-                                : cat("malformed JSON at column ", column));
-    data::RecordError error;
-    if (!tmpl.apply(object, limits.kind == ShardKind::pairs, &example, &error)) {
-      data::TokenizedRecord r;
-      r.status = data::TokenizedRecord::Status::rejected;
-      r.error = error;
-      return r;
-    }
+    if (!object.parse(raw, &column)) return invalid(cat("malformed JSON at column ", column));
+    if (!template_->apply(object, limits.kind == ShardKind::pairs, &example, &error)) return reject(error);
+    example.loss_on = o_.loss_on.value_or(data::LossOn::completion);
   } else {
-    example = tmpl.apply_text(raw);
+    example = template_->apply_text(raw);
+    example.loss_on = o_.loss_on.value_or(data::LossOn::completion);
   }
-  return data::tokenize_record(example, tokenizer, limits);
+  return data::tokenize_record(example, *tokenizer_, limits);
 }
 
 void PrepJob::tokenize_read() {
@@ -301,7 +337,7 @@ void PrepJob::tokenize_read() {
 #pragma omp parallel for schedule(dynamic, 16) num_threads(o_.threads)
     for (int64_t i = 0; i < n; ++i) {
       try {
-        placed_[i].tokens = parse_and_tokenize(read_[i].text, files_[read_[i].file], *template_, *tokenizer_, limits);
+        placed_[i].tokens = parse_and_tokenize(read_[i].text, files_[read_[i].file], limits);
       } catch (const std::exception& e) {
 #pragma omp critical
         if (failure.empty()) failure = e.what();

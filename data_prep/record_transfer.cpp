@@ -70,6 +70,7 @@ void append_record_bytes(std::vector<uint8_t>* bytes, const PlacedRecord& record
   put(bytes, t.prompt_len);
   put(bytes, static_cast<uint8_t>(t.truncated));
   put_array(bytes, t.text);
+  put_array(bytes, t.loss_mask);
 }
 
 std::vector<PlacedRecord> records_from_bytes(const std::vector<uint8_t>& bytes) {
@@ -88,6 +89,7 @@ std::vector<PlacedRecord> records_from_bytes(const std::vector<uint8_t>& bytes) 
     t.prompt_len = cursor.get<int32_t>();
     t.truncated = cursor.get<uint8_t>() != 0;
     cursor.get_array(&t.text);
+    cursor.get_array(&t.loss_mask);
   }
   return records;
 }

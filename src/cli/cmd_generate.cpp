@@ -1,6 +1,8 @@
-// loom generate --model DIR [--adapter DIR] (--prompt TEXT | --prompts FILE | --prompt-ids 1,2,3):
-// batched KV-cache generation with greedy / temperature / top-k / top-p sampling; text streams
-// to stdout for a single prompt, --format jsonl writes one record per prompt for tools.
+// loom generate --model DIR [--adapter DIR] (--prompt TEXT | --prompts FILE | --prompt-ids 1,2,3 |
+// --chat TEXT [--system TEXT]... | --messages FILE): batched KV-cache generation with greedy /
+// temperature / top-k / top-p sampling, stopping at every EOS id of the model; chat prompts go
+// through the model's chat template with its generation prompt. Text streams to stdout for a
+// single prompt, --format jsonl writes one record per prompt for tools.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -18,6 +20,7 @@
 #include "cli/commands.h"
 #include "cli/inference_quant.h"
 #include "core/check.h"
+#include "data/chat_template.h"
 #include "data/tokenizer.h"
 #include "io/hf_checkpoint.h"
 #include "model/frozen_weights.h"
@@ -37,6 +40,7 @@ std::string decode(const data::Tokenizer& tokenizer, const std::vector<int32_t>&
 struct PromptInput {
   std::optional<std::string> text;  // absent for ids given without a tokenizer
   std::vector<int> ids;
+  std::optional<data::ChatMessages> messages;  // chat prompts: the conversation
 };
 
 std::vector<int> parse_id_list(const std::string& text, const std::string& where) {
@@ -120,6 +124,50 @@ std::vector<PromptInput> read_prompts_file(const std::string& path, const data::
   return prompts;
 }
 
+PromptInput chat_prompt(data::ChatMessages messages, const data::ChatTemplate& chat, const data::Tokenizer* tokenizer,
+                        const std::string& where) {
+  LOOM_REQUIRE(tokenizer != nullptr, where, ": a chat prompt needs a tokenizer (pass --tokenizer PATH)");
+  PromptInput p;
+  try {
+    p.text = chat.render(messages, /*add_generation_prompt=*/true);
+  } catch (const data::ChatTemplateError& e) {
+    LOOM_FAIL(where, ": ", e.what());
+  }
+  const std::vector<int32_t> ids = chat.encode(*tokenizer, *p.text);
+  LOOM_REQUIRE(!ids.empty(), where, ": the chat template rendered an empty prompt");
+  p.ids.assign(ids.begin(), ids.end());
+  p.messages = std::move(messages);
+  return p;
+}
+
+// One conversation a line: {"messages": [...]} or the list itself; empty lines are skipped.
+std::vector<PromptInput> read_messages_file(const std::string& path, const data::ChatTemplate& chat,
+                                            const data::Tokenizer* tokenizer) {
+  std::ifstream in(path);
+  LOOM_REQUIRE(in.good(), path, ": cannot open the messages file");
+  std::vector<PromptInput> prompts;
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path + ":" + std::to_string(number);
+    data::ChatMessages j;
+    try {
+      j = data::ChatMessages::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      LOOM_FAIL(where, ": not JSON (", e.what(), ")");
+    }
+    if (j.is_object() && j.contains("messages")) j = j["messages"];
+    LOOM_REQUIRE(j.is_array() && !j.empty(), where, ": expected {\"messages\": [...]} or a non-empty list of messages");
+    for (const auto& m : j)
+      LOOM_REQUIRE(m.is_object() && m.contains("role") && m["role"].is_string() && m.contains("content") &&
+                       m["content"].is_string(),
+                   where, ": every message needs string \"role\" and \"content\"");
+    prompts.push_back(chat_prompt(std::move(j), chat, tokenizer, where));
+  }
+  LOOM_REQUIRE(!prompts.empty(), path, ": no conversations in the file");
+  return prompts;
+}
+
 // The text a completion adds to its prompt: both decoded together, so that the leading space
 // of the first word (which SentencePiece drops at the start of a text) survives.
 std::string completion_text(const data::Tokenizer& tokenizer, const std::vector<int>& prompt,
@@ -176,6 +224,10 @@ int run_generate(int argc, char** argv) {
       ("prompt", po::value<std::string>(), "one text prompt (encoded with BOS)")
       ("prompts", po::value<std::string>(), "file: one prompt per line, or JSONL with \"prompt\" or \"prompt_ids\"")
       ("prompt-ids", po::value<std::string>(), "one prompt as token ids, e.g. 1,15043 (no tokenizer needed)")
+      ("chat", po::value<std::string>(), "one user message, rendered by the chat template with its generation prompt")
+      ("system", po::value<std::vector<std::string>>()->composing(), "a system message before --chat (repeatable)")
+      ("messages", po::value<std::string>(), "JSON Lines: a conversation a line ({\"messages\": [...]} or a list), each rendered with the generation prompt")
+      ("chat-template", po::value<std::string>()->default_value(""), "model folder, tokenizer_config.json or .jinja file (default: --model DIR)")
       ("max-new-tokens", po::value<int>()->default_value(128), "new tokens per prompt at most")
       ("temperature", po::value<float>()->default_value(1.0f), "sampling temperature (> 0)")
       ("top-k", po::value<int>()->default_value(0), "keep the k most probable tokens (0 = off)")
@@ -186,15 +238,19 @@ int run_generate(int argc, char** argv) {
       ("batch-size", po::value<int>()->default_value(8), "prompts decoded together")
       ("format", po::value<std::string>()->default_value("text"), "text | jsonl");
   const std::string usage =
-      "loom generate --model DIR [--adapter DIR] (--prompt TEXT | --prompts FILE | --prompt-ids 1,2,3) "
-      "[--greedy | --temperature T --top-k K --top-p P] [--format text|jsonl]";
+      "loom generate --model DIR [--adapter DIR] (--prompt TEXT | --prompts FILE | --prompt-ids 1,2,3 | "
+      "--chat TEXT [--system TEXT]... | --messages FILE) [--greedy | --temperature T --top-k K --top-p P] "
+      "[--format text|jsonl]";
   po::variables_map vm;
   if (!parse_command_line(argc, argv, usage, options, {}, &vm)) return 0;
   const ComputeMode compute = parse_compute_mode(vm["compute"].as<std::string>(), "--compute");
   const std::unique_ptr<Backend> backend = make_backend(compute);
 
-  const int given = int(vm.count("prompt")) + int(vm.count("prompts")) + int(vm.count("prompt-ids"));
-  LOOM_REQUIRE(given == 1, "command line: give exactly one of --prompt, --prompts, --prompt-ids (usage: ", usage, ")");
+  const int given = int(vm.count("prompt")) + int(vm.count("prompts")) + int(vm.count("prompt-ids")) +
+                    int(vm.count("chat")) + int(vm.count("messages"));
+  LOOM_REQUIRE(given == 1, "command line: give exactly one of --prompt, --prompts, --prompt-ids, --chat, --messages (usage: ",
+               usage, ")");
+  LOOM_REQUIRE(!vm.count("system") || vm.count("chat"), "--system: goes with --chat");
   const std::string format = vm["format"].as<std::string>();
   LOOM_REQUIRE(format == "text" || format == "jsonl", "--format: expected text or jsonl, got '", format, "'");
   const int batch_size = vm["batch-size"].as<int>();
@@ -225,6 +281,20 @@ int run_generate(int argc, char** argv) {
   if (vm.count("prompts")) prompts = read_prompts_file(vm["prompts"].as<std::string>(), tokenizer.get());
   if (vm.count("prompt-ids"))
     prompts.push_back(id_prompt(parse_id_list(vm["prompt-ids"].as<std::string>(), "--prompt-ids"), tokenizer.get()));
+  if (vm.count("chat") || vm.count("messages")) {
+    const std::string template_path =
+        vm["chat-template"].as<std::string>().empty() ? model_dir : vm["chat-template"].as<std::string>();
+    const data::ChatTemplate chat = data::ChatTemplate::load(template_path);
+    if (vm.count("messages")) prompts = read_messages_file(vm["messages"].as<std::string>(), chat, tokenizer.get());
+    if (vm.count("chat")) {
+      data::ChatMessages messages = data::ChatMessages::array();
+      if (vm.count("system"))
+        for (const std::string& system : vm["system"].as<std::vector<std::string>>())
+          messages.push_back({{"role", "system"}, {"content", system}});
+      messages.push_back({{"role", "user"}, {"content", vm["chat"].as<std::string>()}});
+      prompts.push_back(chat_prompt(std::move(messages), chat, tokenizer.get(), "--chat"));
+    }
+  }
 
   const HfCheckpoint checkpoint(model_dir);
   LOOM_REQUIRE(checkpoint.config().architecture == "LlamaForCausalLM", model_dir, "/config.json: architecture '",
@@ -233,7 +303,9 @@ int run_generate(int argc, char** argv) {
     LOOM_REQUIRE(tokenizer->vocab_size() <= checkpoint.config().vocab_size, tokenizer_path, ": ",
                  tokenizer->vocab_size(), " pieces but the model has a vocabulary of ", checkpoint.config().vocab_size);
   const FrozenWeights base(checkpoint, inference_quant_mode(vm["quant"].as<std::string>(), model_dir));
-  gen.eos_id = base.config().eos_token_id;
+  const std::vector<int> eos_ids = model_eos_ids(model_dir);
+  gen.eos_id = eos_ids.empty() ? base.config().eos_token_id : eos_ids[0];
+  if (eos_ids.size() > 1) gen.more_eos_ids.assign(eos_ids.begin() + 1, eos_ids.end());
   if (gen.eos_id < 0) gen.stop_at_eos = false;  // the model names no EOS
 
   const std::string adapter_dir = vm["adapter"].as<std::string>();
@@ -268,6 +340,7 @@ int run_generate(int argc, char** argv) {
       const PromptInput& prompt = prompts[i];
       if (format == "jsonl") {
         nlohmann::json j;
+        if (prompt.messages) j["messages"] = *prompt.messages;
         if (prompt.text) j["prompt"] = *prompt.text;
         j["prompt_ids"] = prompt.ids;
         if (tokenizer) j["completion"] = completion_text(*tokenizer, prompt.ids, row.tokens);

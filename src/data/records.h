@@ -23,10 +23,13 @@ struct TokenizedRecord {
   RecordError error;               // when status == rejected
   std::vector<int32_t> tokens;     // sft: BOS + text (packed) or BOS + text + EOS (padded);
                                    // prompts: BOS + prompt; pairs: BOS + prompt + chosen
+                                   // (chat-rendered text: its template's tokens, no BOS or EOS added)
   std::vector<int32_t> rejected;   // pairs: BOS + prompt + rejected
   int32_t prompt_len = 0;          // sft padded, pairs: tokens before the completion (BOS included)
   bool truncated = false;          // pairs and prompts: prompt cut from the left
   std::string text;                // prompts: the prompt as written
+  std::vector<uint8_t> loss_mask;  // sft padded with target spans: 1 for each target token; else empty
+                                   // (targets are the tokens from prompt_len on)
 };
 
 // Tokens of one example. Nothing here throws for bad data: a record that cannot be used

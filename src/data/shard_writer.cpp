@@ -21,8 +21,13 @@ void ShardRows::append_record(const TokenizedRecord& record, const ShardInfo& in
     case ShardKind::sft:
       LOOM_ASSERT(info.layout == SftLayout::padded);
       append_padded(&tokens, record.tokens, info.row_len, pad);
-      loss_mask.insert(loss_mask.end(), static_cast<size_t>(record.prompt_len), uint8_t{0});
-      loss_mask.insert(loss_mask.end(), static_cast<size_t>(length - record.prompt_len), uint8_t{1});
+      if (record.loss_mask.empty()) {
+        loss_mask.insert(loss_mask.end(), static_cast<size_t>(record.prompt_len), uint8_t{0});
+        loss_mask.insert(loss_mask.end(), static_cast<size_t>(length - record.prompt_len), uint8_t{1});
+      } else {
+        LOOM_ASSERT(record.loss_mask.size() == record.tokens.size());
+        loss_mask.insert(loss_mask.end(), record.loss_mask.begin(), record.loss_mask.end());
+      }
       loss_mask.insert(loss_mask.end(), static_cast<size_t>(info.row_len - length), uint8_t{0});
       lengths.push_back(length);
       prompt_lengths.push_back(record.prompt_len);

@@ -114,6 +114,10 @@ bool Template::apply_hh(const FlatJsonObject& object, bool want_rejected, Exampl
   return true;
 }
 
-Example Template::apply_text(std::string_view line) const { return Example{"", std::string(line), ""}; }
+Example Template::apply_text(std::string_view line) const {
+  Example example;
+  example.completion = line;
+  return example;
+}
 
 }  // namespace loom::data

@@ -16,16 +16,25 @@
 #include <string_view>
 #include <vector>
 
-
+#include "data/chat_template.h"
 #include "data/flat_json.h"
 
 namespace loom::data {
+
+// Which tokens of a padded sft row are loss targets (--loss-on; TRL's completion_only_loss and
+// assistant_only_loss). Packed rows train on every token.
+enum class LossOn { completion, all, assistant };
 
 struct Example {
   std::string prompt;      // verbatim, trailing space included ("Question: ...\n\nAnswer: ")
   std::string completion;  // the text the model learns; the chosen answer of a pair
   std::string rejected;    // the rejected answer of a pair ("" when not asked for)
   std::string text() const { return prompt + completion; }
+  LossOn loss_on = LossOn::completion;
+  std::vector<TextSpan> target_spans = {};  // loss_on assistant: byte spans of text() that are targets
+  // Rendered by this chat template: encoded through it (its added tokens first, no BOS added,
+  // no EOS appended: the template writes its own). Null for plain text.
+  const ChatTemplate* chat = nullptr;
 };
 
 // A problem with one record; the caller adds "file:line: " in front of what().

@@ -1,10 +1,36 @@
 #include "model/generator.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "core/check.h"
+#include "io/json_file.h"
 
 namespace loom {
+
+bool GenerationOptions::is_eos(int token) const {
+  return token == eos_id || std::find(more_eos_ids.begin(), more_eos_ids.end(), token) != more_eos_ids.end();
+}
+
+std::vector<int> model_eos_ids(const std::string& model_dir) {
+  namespace fs = std::filesystem;
+  for (const char* name : {"generation_config.json", "config.json"}) {
+    const std::string path = (fs::path(model_dir) / name).string();
+    if (!fs::is_regular_file(path)) continue;
+    const nlohmann::json config = parse_json_object(read_text_file(path), path);
+    if (!config.contains("eos_token_id") && std::string(name) == "generation_config.json") continue;
+    const nlohmann::json value = config.value("eos_token_id", nlohmann::json());
+    std::vector<int> ids;
+    for (const nlohmann::json& id : value.is_array() ? value : nlohmann::json::array({value})) {
+      if (id.is_null()) continue;
+      LOOM_REQUIRE(id.is_number_integer() && id.get<int64_t>() >= 0 && id.get<int64_t>() <= INT32_MAX, path,
+                   ": eos_token_id must be a token id or a list of them, got ", value.dump());
+      ids.push_back(id.get<int>());
+    }
+    return ids;
+  }
+  return {};
+}
 
 const char* stop_reason_name(StopReason reason) { return reason == StopReason::eos ? "eos" : "length"; }
 
@@ -70,7 +96,7 @@ GenerationResult Generator::generate(const std::vector<std::vector<int>>& prompt
       row.model_logprobs.push_back(c.model_logprob);
       next_[b] = c.token;
       if (on_token) on_token(b, c.token);
-      const bool eos = options.stop_at_eos && c.token == options.eos_id;
+      const bool eos = options.stop_at_eos && options.is_eos(c.token);
       if (eos || n + 1 == options.max_new_tokens) {
         row.stop = eos ? StopReason::eos : StopReason::length;
         done_[b] = 1;

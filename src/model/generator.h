@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "core/rng.h"
@@ -21,7 +22,14 @@ struct GenerationOptions {
   int max_new_tokens = 128;
   bool stop_at_eos = true;  // false: StackLLaMA's PPO setting, every row runs to max_new_tokens
   int eos_id = 2;
+  std::vector<int> more_eos_ids;  // further ids that end a row (a chat model's end-of-turn token)
+  bool is_eos(int token) const;
 };
+
+// The ids that end generation for a model folder, as transformers' generate takes them:
+// generation_config.json's eos_token_id, else config.json's (an id or a list of ids; null or
+// absent means none). Errors name the file.
+std::vector<int> model_eos_ids(const std::string& model_dir);
 
 enum class StopReason { eos, length };
 const char* stop_reason_name(StopReason reason);  // "eos" | "length"
