@@ -16,6 +16,7 @@ struct Comm {
   int local_rank = 0;  // rank among the processes on this host (OMPI_COMM_WORLD_LOCAL_RANK / SLURM_LOCALID)
   std::string host;
   bool uses_mpi = false;
+  double collective_timeout_s = 0.0;  // all-reduces and barriers waiting longer end the job; 0 = never
 
   // Calls MPI_Init_thread only when built with LOOM_HAVE_MPI and launched by mpirun or srun.
   static Comm init(int* argc, char*** argv);

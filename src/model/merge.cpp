@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "io/atomic_file.h"
 #include "io/peft_adapter.h"
 #include "io/safetensors.h"
 #include "model/frozen_weights.h"
@@ -136,7 +137,9 @@ MergeSummary merge_adapter(const std::string& base_dir, const std::string& adapt
     const bool causal_only = std::string(name) == "generation_config.json";
     if (fs::is_regular_file(path) && !(causal_only && head_rows > 0)) extra_files.push_back(path.string());
   }
-  write_hf_checkpoint(out_dir, summary.config, tensors, options.stored, options.max_shard_bytes, extra_files);
+  replace_directory_atomically(out_dir, [&](const std::string& tmp) {
+    write_hf_checkpoint(tmp, summary.config, tensors, options.stored, options.max_shard_bytes, extra_files);
+  });
   return summary;
 }
 
