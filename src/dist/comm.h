@@ -22,6 +22,9 @@ struct Comm {
   static Comm init(int* argc, char*** argv);
   void finalize();
 
+  // The barrier and the all-reduces wait at most collective_timeout_s (when > 0): past it the
+  // job ends (MPI_Abort) with a message naming the ranks that did not arrive, as far as rank 0
+  // can learn them (ranks that answer while waiting in the same collective arrived).
   void barrier() const;
   // In-place sums over all ranks.
   void allreduce_sum(float* values, size_t count) const;
