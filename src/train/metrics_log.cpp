@@ -95,8 +95,11 @@ MetricsLog::~MetricsLog() {
 }
 
 void MetricsLog::record(const nlohmann::json& event) {
-  if (!enabled_) return;
-  const std::string json_line = event.dump() + "\n";
+  if (enabled_) write_line(event);
+}
+
+void MetricsLog::write_line(const nlohmann::json& object) {
+  const std::string json_line = object.dump() + "\n";
   LOOM_REQUIRE(std::fwrite(json_line.data(), 1, json_line.size(), jsonl_) == json_line.size() &&
                    std::fflush(jsonl_) == 0,
                path_, ": write failed (", std::strerror(errno), ")");
@@ -122,10 +125,7 @@ void MetricsLog::log(int64_t step, const MetricValues& values) {
   nlohmann::json object;
   object["step"] = step;
   for (const auto& [name, value] : all) object[name] = json_value(value);
-  const std::string json_line = object.dump() + "\n";
-  LOOM_REQUIRE(std::fwrite(json_line.data(), 1, json_line.size(), jsonl_) == json_line.size() &&
-                   std::fflush(jsonl_) == 0,
-               path_, ": write failed (", std::strerror(errno), ")");
+  write_line(object);
   history_.push_back(std::move(object));
 
   if (console_) {

@@ -69,6 +69,8 @@ class MetricsLog {
 
  private:
   using Clock = std::chrono::steady_clock;
+  void write_line(const nlohmann::json& object);  // one line of metrics.jsonl, flushed
+
   std::string path_;
   std::FILE* jsonl_ = nullptr;
   std::FILE* console_;

@@ -82,6 +82,13 @@ std::string RunControl::choose_resume_dir(int64_t total_steps) {
     }
     return "";
   }
+  std::error_code error;
+  const bool inside = fs::equivalent(fs::path(dir).parent_path(), out, error);
+  const std::vector<std::string> used = inside ? std::vector<std::string>() : run_outputs(out);
+  LOOM_REQUIRE(used.empty() || train_.overwrite_output_dir, out, ": holds another run (", join(used, ", "),
+               ") and train.resume names a checkpoint elsewhere, ", dir,
+               "; choose a new train.output_dir or set train.overwrite_output_dir = true");
+  if (!used.empty()) remove_run_outputs(out);
   const nlohmann::json saved = load_run_identity(dir);
   LOOM_REQUIRE(!saved.empty(), dir, "/", kRunIdentityFileName,
                " is missing: cannot check that the checkpoint belongs to this run");
