@@ -91,6 +91,7 @@ echo "ok: a second run is refused naming host and pid"
 # SIGINT and SIGHUP: a checkpoint at the step in progress, exit 75.
 for sig in INT HUP; do
   kill -"$sig" "$holder"
+  timeout 60 tail --pid="$holder" -f /dev/null || { kill -KILL "$holder"; fail "SIG$sig did not stop the run"; }
   rc=0
   wait "$holder" || rc=$?
   [ "$rc" -eq 75 ] || { cat "$WORK/holder.log"; fail "SIG$sig: exit $rc, not 75"; }
