@@ -16,6 +16,7 @@
 #include "io/hf_checkpoint.h"
 #include "train/sft_task.h"
 #include "train/stop_request.h"
+#include "train/checkpoint_dir.h"
 #include "train/training_loop.h"
 
 namespace loom {
@@ -152,6 +153,53 @@ TEST(SftDataParallel, AdaptersStayIdenticalAcrossRanksAndResumeIsBitIdentical) {
   const std::string b = file_bytes(final_adapter_dir(stopped) + "/adapter_model.safetensors");
   EXPECT_FALSE(a.empty());
   EXPECT_TRUE(a == b) << "the resumed run's adapter differs from the uninterrupted one";
+}
+
+// A run whose parameters turn NaN after step 3 (as a diverging learning rate makes them):
+// under nan_policy stop, step 4 fails before its update on every rank, the step-2 checkpoint
+// is the newest and no final adapter is written; under skip, max_skipped_steps skipped
+// updates in a row stop it.
+TEST(SftDataParallel, NonFiniteLossStopsTheRunAndNothingNonFiniteIsWritten) {
+  const dist::Comm& comm = world();
+  const std::string out = scratch("nan");
+  if (comm.rank == 0) std::filesystem::remove_all(out);
+  comm.barrier();
+  SftOptions o = options(2, 1, 0.0f, out);
+  o.common.train.save_total_limit = 1;
+  TrainingRun run;
+  run.train = &o.common.train;
+  {
+    TinyRun r(o, comm);
+    run.after_step = [&](int64_t step) { if (step == 3) r.state.params()[0] = std::nanf(""); };
+    try {
+      run_training(run, r.task, r.state, r.layout, comm);
+      ADD_FAILURE() << "a NaN loss did not stop the run";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("step 4: loss nan"), std::string::npos) << e.what();
+    }
+  }
+  comm.barrier();
+  EXPECT_TRUE(std::filesystem::exists(checkpoint_path(out, 2)));
+  EXPECT_FALSE(std::filesystem::exists(checkpoint_path(out, 4)));
+  EXPECT_FALSE(std::filesystem::exists(final_adapter_dir(out)));
+  comm.barrier();
+
+  if (comm.rank == 0) std::filesystem::remove_all(out);
+  comm.barrier();
+  o.common.train.nan_policy = NanPolicy::Skip;
+  o.common.train.max_skipped_steps = 2;
+  o.common.train.save_steps = 0;  // a checkpoint of NaN parameters would be refused on rank 0 alone
+  {
+    TinyRun r(o, comm);
+    try {
+      run_training(run, r.task, r.state, r.layout, comm);
+      ADD_FAILURE() << "skipped updates did not stop the run";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("step 5: loss nan"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("2 updates in a row"), std::string::npos) << e.what();
+    }
+  }
+  comm.barrier();
 }
 
 }  // namespace

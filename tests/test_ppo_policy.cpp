@@ -37,18 +37,23 @@ std::vector<Rollout> two_rollouts(int V) {
   return r;
 }
 
-struct Fixture {
+// The tiny model with a value-head layout: LoRA, the value weight (1, C), the value bias.
+test::TinyModel value_head_model() {
   test::TinyModel m = test::make_tiny_model("ppo_policy", test::tiny_test_config(), QuantMode::F32,
                                             all_linear_spec(), /*head_rows=*/1);
+  m.layout = std::make_unique<TrainableLayout>(m.base->shape(), all_linear_spec(), 1, /*head_bias=*/true);
+  m.params.resize(m.layout->total());
+  m.params[value_bias_offset(*m.layout)] = 0.3f;
+  return m;
+}
+
+struct Fixture {
+  test::TinyModel m = value_head_model();
   std::vector<Rollout> rollouts = two_rollouts(m.base->shape().V);
   RolloutBatcher batcher{2, 16};
   std::vector<int> ids = {0, 1};
   TokenBatch batch = batcher.pack(rollouts, ids.data(), 2);
   PolicyModel policy{*m.base, *m.layout, 2, 16, false, cpu_f32_backend()};
-  Fixture() {
-    m.params.resize(policy_parameter_count(*m.layout));
-    m.params[value_bias_offset(*m.layout)] = 0.3f;
-  }
 };
 
 constexpr int kScored = 7;  // 4 + 3 response tokens

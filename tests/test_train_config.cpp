@@ -174,7 +174,7 @@ TEST_F(TrainConfig, ValidationNamesTheKey) {
   EXPECT_EQ(invalid({"--train.max_steps=0"}), "train.max_steps must be positive or -1, got 0");
   EXPECT_EQ(invalid({"--lora.dropout=1"}), "lora.dropout must be in [0, 1), got 1");
   EXPECT_EQ(invalid({"--train.adam_beta2=1"}), "train.adam_beta2 must be in [0, 1), got 1");
-  EXPECT_EQ(invalid({"--train.learning_rate=0"}), "train.learning_rate must be positive, got 0");
+  EXPECT_EQ(invalid({"--train.learning_rate=0"}), "train.learning_rate must be in (0, 1], got 0");
   EXPECT_EQ(invalid({"--train.warmup_steps=-1"}), "train.warmup_steps must be 0 or more, got -1");
   EXPECT_EQ(invalid({"--train.seed=-3"}), "train.seed must be 0 or more, got -3");
   EXPECT_EQ(invalid({"--train.lr_scheduler=cosine_with_restarts"}),

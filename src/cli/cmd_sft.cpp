@@ -5,7 +5,7 @@
 #include "cli/commands.h"
 #include "cli/training_setup.h"
 #include "train/sft_task.h"
-#include "train/training_loop.h"
+#include "train/run_control.h"
 
 namespace loom::cli {
 

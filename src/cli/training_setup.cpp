@@ -8,7 +8,6 @@
 #include "core/check.h"
 #include "dist/thread_budget.h"
 #include "train/device_choice.h"
-#include "train/stop_request.h"
 #include "train/training_loop.h"
 
 namespace loom::cli {
@@ -29,13 +28,14 @@ bool TrainingSetup::parse(int argc, char** argv, const po::options_description& 
   return true;
 }
 
-void TrainingSetup::start(const CommonTrainingOptions& options, int argc, char** argv, int head_rows) {
+void TrainingSetup::start(const CommonTrainingOptions& options, int argc, char** argv, int head_rows, HeadKind head) {
   common = &options;
   comm = dist::Comm::init(&argc, &argv);
+  comm.collective_timeout_s = options.run.collective_timeout_s;
   const int threads = dist::apply_thread_budget();
   backend = make_backend(options.run.compute);
   if (comm.rank == 0) std::printf("%s\n", compute_line(*backend, options.run.compute).c_str());
-  choose_device(options.run.device, comm.rank);
+  compute = cat(device_kind_name(choose_device(options.run.device, comm.rank)), " ", backend->name());
   if (comm.rank == 0) std::printf("# effective configuration\n%s\n", config_ini.c_str());
   checkpoint = std::make_unique<HfCheckpoint>(options.model.path);
   base = std::make_unique<FrozenWeights>(*checkpoint, options.model.quant);
@@ -44,7 +44,7 @@ void TrainingSetup::start(const CommonTrainingOptions& options, int argc, char**
     std::printf("base %s: %s linears %.2f MiB + embeddings/norms/head %.2f MiB (rank 0 of %d on %s, %d threads)\n",
                 options.model.path.c_str(), quant_mode_name(options.model.quant), bytes.linears / 1048576.0,
                 (bytes.embeddings + bytes.norms + bytes.lm_head) / 1048576.0, comm.world, comm.host.c_str(), threads);
-  layout = std::make_unique<TrainableLayout>(base->shape(), options.lora, head_rows);
+  layout = std::make_unique<TrainableLayout>(base->shape(), options.lora, head_rows, head == HeadKind::ValueHead);
   state = std::make_unique<TrainableState>(layout->total(), *backend);
   init_trainable(state->params(), *layout, options.train.seed, /*head_init_std=*/0.02f);
   if (layout->trains_lm_head()) {  // PEFT's modules_to_save starts from a copy of the module
@@ -58,21 +58,19 @@ void TrainingSetup::start(const CommonTrainingOptions& options, int argc, char**
     std::printf("%s\n", trainable_summary(*layout, llama_parameter_count(base->config())).c_str());
 }
 
-int TrainingSetup::train(TrainingTask& task, const std::string& head_key) {
+TrainingRun TrainingSetup::run(const std::string& head_key) const {
   TrainingRun run;
   run.train = &common->train;
   run.head_key = head_key;
   run.config_ini = config_ini;
-  const TrainingOutcome outcome = run_training(run, task, *state, *layout, comm);
-  if (comm.rank == 0) {
-    if (outcome.interrupted)
-      std::printf("interrupted at step %lld of %lld: resume with --train.resume auto\n",
-                  static_cast<long long>(outcome.steps_done), static_cast<long long>(outcome.total_steps));
-    else
-      std::printf("done: %lld steps, final adapter in %s\n", static_cast<long long>(outcome.steps_done),
-                  final_adapter_dir(common->train.output_dir).c_str());
-  }
-  return outcome.interrupted ? kExitRequeue : 0;
+  run.compute = compute;
+  return run;
+}
+
+int TrainingSetup::train(TrainingTask& task, const std::string& head_key) {
+  const TrainingRun training = run(head_key);
+  const TrainingOutcome outcome = run_training(training, task, *state, *layout, comm);
+  return finish_run({outcome.steps_done, outcome.total_steps, outcome.interrupted, ""}, common->train.output_dir, comm);
 }
 
 }  // namespace loom::cli

@@ -1,7 +1,7 @@
 // What every training command does before and around its stage: parse the INI file and
 // overrides, start the ranks, print the effective configuration, load and quantize the
 // base, lay out and initialise the trainable parameters, run the shared loop, and turn a
-// graceful stop into the requeue exit code.
+// graceful stop into the requeue exit code (train/run_control.h's finish_run).
 #pragma once
 
 #include <memory>
@@ -13,11 +13,15 @@
 #include "model/frozen_weights.h"
 #include "model/trainable_layout.h"
 #include "train/config_file.h"
+#include "train/run_control.h"
 #include "train/trainable_state.h"
 #include "train/training_options.h"
 #include "train/training_task.h"
 
 namespace loom::cli {
+
+// The trainable head's kind: a plain weight (score head, or none), or a value head with a bias.
+enum class HeadKind { Weight, ValueHead };
 
 struct TrainingSetup {
   po::variables_map values;
@@ -29,12 +33,16 @@ struct TrainingSetup {
   std::unique_ptr<TrainableLayout> layout;
   std::unique_ptr<TrainableState> state;
   const CommonTrainingOptions* common = nullptr;
+  std::string compute;  // the device the steps run on
 
   ~TrainingSetup();
   // False when --help was asked for (printed).
   bool parse(int argc, char** argv, const po::options_description& options, const std::string& usage);
   // Ranks, device, base, layout and initial parameters (same seed on every rank).
-  void start(const CommonTrainingOptions& common, int argc, char** argv, int head_rows);
+  void start(const CommonTrainingOptions& common, int argc, char** argv, int head_rows,
+             HeadKind head = HeadKind::Weight);
+  // The run's description for the run control.
+  TrainingRun run(const std::string& head_key) const;
   // Runs the loop; returns the process exit code (kExitRequeue after a graceful stop).
   int train(TrainingTask& task, const std::string& head_key);
 

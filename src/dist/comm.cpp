@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "core/check.h"
 
@@ -63,21 +65,139 @@ void Comm::finalize() {
   uses_mpi = false;
 }
 
+#if LOOM_HAVE_MPI
+// Collective timeouts. All-reduces and barriers are non-blocking calls polled against a
+// deadline (collective_timeout_s). Each one has a sequence number, the same on every rank.
+// A rank past its deadline tells rank 0 (kTimeoutTag); rank 0, past its own deadline or told,
+// asks every rank which collective it waits in (kCensusTag; a rank answers while it polls,
+// kAnswerTag), waits kGraceSeconds for the answers, prints the ranks that did not answer or
+// wait elsewhere, and calls MPI_Abort. A rank whose report rank 0 does not act on within
+// twice the grace ends the job itself, naming rank 0 (which may be the rank that stalled).
+namespace {
+
+constexpr int kTimeoutTag = 32001, kCensusTag = 32002, kAnswerTag = 32003;  // within MPI_TAG_UB's guaranteed 32767
+constexpr double kGraceSeconds = 5.0;
+int64_t g_collective_seq = 0;  // collectives started by this process (one world per process)
+int64_t g_answer = 0;          // the buffer of the last census answer sent
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// Answers rank 0's census, if it asked: the collective this rank waits in.
+void answer_census(int64_t seq) {
+  int asked = 0;
+  MPI_Status status;
+  MPI_Iprobe(0, kCensusTag, MPI_COMM_WORLD, &asked, &status);
+  if (!asked) return;
+  int64_t ignored = 0;
+  MPI_Recv(&ignored, 1, MPI_INT64_T, 0, kCensusTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+  g_answer = seq;
+  MPI_Request request;
+  MPI_Isend(&g_answer, 1, MPI_INT64_T, 0, kAnswerTag, MPI_COMM_WORLD, &request);
+  MPI_Request_free(&request);
+}
+
+// Rank 0: which ranks are not waiting in collective `seq`; ends the job.
+[[noreturn]] void end_job_after_census(const Comm& comm, int64_t seq, const char* what, double waited) {
+  std::vector<int64_t> at(size_t(comm.world), -1);
+  at[0] = seq;
+  std::vector<int64_t> asks(size_t(comm.world), 0);
+  for (int r = 1; r < comm.world; ++r) {
+    MPI_Request request;
+    MPI_Isend(&asks[size_t(r)], 1, MPI_INT64_T, r, kCensusTag, MPI_COMM_WORLD, &request);
+    MPI_Request_free(&request);
+  }
+  const Clock::time_point start = Clock::now();
+  int answered = 1;
+  while (answered < comm.world && seconds_since(start) < kGraceSeconds) {
+    int flag = 0;
+    MPI_Status status;
+    MPI_Iprobe(MPI_ANY_SOURCE, kAnswerTag, MPI_COMM_WORLD, &flag, &status);
+    if (!flag) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
+    int64_t their = 0;
+    MPI_Recv(&their, 1, MPI_INT64_T, status.MPI_SOURCE, kAnswerTag, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+    if (at[size_t(status.MPI_SOURCE)] < 0) ++answered;
+    at[size_t(status.MPI_SOURCE)] = their;
+  }
+  std::string missing;
+  for (int r = 0; r < comm.world; ++r)
+    if (at[size_t(r)] != seq) missing += cat(missing.empty() ? "" : ", ", r);
+  comm.abort(1, cat(what, " #", seq, " waited ", int(waited), " s (run.collective_timeout = ", comm.collective_timeout_s,
+                    " s); rank(s) ", missing.empty() ? "(none known)" : missing,
+                    " did not arrive (stalled, dead or elsewhere); ending the job"));
+}
+
+// Waits for a non-blocking collective; past comm.collective_timeout_s, ends the job.
+void wait_collective(const Comm& comm, MPI_Request* request, const char* what) {
+  const int64_t seq = ++g_collective_seq;
+  const Clock::time_point start = Clock::now();
+  bool reported = false;
+  double reported_at = 0.0;
+  for (int polls = 0;; ++polls) {
+    int done = 0;
+    LOOM_MPI_CHECK(MPI_Test(request, &done, MPI_STATUS_IGNORE));
+    if (done) return;
+    if (polls < 1000) continue;  // short waits: spin
+    std::this_thread::sleep_for(std::chrono::microseconds(polls < 20000 ? 20 : 500));
+    const double waited = seconds_since(start);
+    if (comm.rank == 0) {
+      int told = 0;
+      MPI_Status status;
+      MPI_Iprobe(MPI_ANY_SOURCE, kTimeoutTag, MPI_COMM_WORLD, &told, &status);
+      if (told || waited > comm.collective_timeout_s) end_job_after_census(comm, seq, what, waited);
+      continue;
+    }
+    answer_census(seq);
+    if (!reported && waited > comm.collective_timeout_s) {
+      reported = true;
+      reported_at = waited;
+      g_answer = seq;
+      MPI_Request report;
+      MPI_Isend(&g_answer, 1, MPI_INT64_T, 0, kTimeoutTag, MPI_COMM_WORLD, &report);
+      MPI_Request_free(&report);
+    }
+    if (reported && waited - reported_at > 2 * kGraceSeconds)
+      comm.abort(1, cat(what, " #", seq, " waited ", int(waited), " s (run.collective_timeout = ",
+                        comm.collective_timeout_s, " s) and rank 0 did not answer: rank 0 may have stalled; ending the job"));
+  }
+}
+
+void allreduce_in_place(const Comm& comm, void* values, size_t count, MPI_Datatype type) {
+  if (!comm.uses_mpi || count == 0) return;
+  LOOM_ASSERT(count <= static_cast<size_t>(INT32_MAX));
+  if (comm.collective_timeout_s <= 0.0) {
+    LOOM_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values, static_cast<int>(count), type, MPI_SUM, MPI_COMM_WORLD));
+    return;
+  }
+  MPI_Request request;
+  LOOM_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, values, static_cast<int>(count), type, MPI_SUM, MPI_COMM_WORLD, &request));
+  wait_collective(comm, &request, "all-reduce");
+}
+
+}  // namespace
+#endif
+
 void Comm::barrier() const {
 #if LOOM_HAVE_MPI
-  if (uses_mpi) LOOM_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+  if (!uses_mpi) return;
+  if (collective_timeout_s <= 0.0) {
+    LOOM_MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+    return;
+  }
+  MPI_Request request;
+  LOOM_MPI_CHECK(MPI_Ibarrier(MPI_COMM_WORLD, &request));
+  wait_collective(*this, &request, "barrier");
 #endif
 }
 
 #if LOOM_HAVE_MPI
-static void allreduce_in_place(bool uses_mpi, void* values, size_t count, MPI_Datatype type) {
-  if (!uses_mpi || count == 0) return;
-  LOOM_ASSERT(count <= static_cast<size_t>(INT32_MAX));
-  LOOM_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, values, static_cast<int>(count), type, MPI_SUM, MPI_COMM_WORLD));
-}
-void Comm::allreduce_sum(float* values, size_t count) const { allreduce_in_place(uses_mpi, values, count, MPI_FLOAT); }
-void Comm::allreduce_sum(double* values, size_t count) const { allreduce_in_place(uses_mpi, values, count, MPI_DOUBLE); }
-void Comm::allreduce_sum(int64_t* values, size_t count) const { allreduce_in_place(uses_mpi, values, count, MPI_INT64_T); }
+void Comm::allreduce_sum(float* values, size_t count) const { allreduce_in_place(*this, values, count, MPI_FLOAT); }
+void Comm::allreduce_sum(double* values, size_t count) const { allreduce_in_place(*this, values, count, MPI_DOUBLE); }
+void Comm::allreduce_sum(int64_t* values, size_t count) const { allreduce_in_place(*this, values, count, MPI_INT64_T); }
 #else
 void Comm::allreduce_sum(float*, size_t) const {}
 void Comm::allreduce_sum(double*, size_t) const {}

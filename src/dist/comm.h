@@ -16,11 +16,15 @@ struct Comm {
   int local_rank = 0;  // rank among the processes on this host (OMPI_COMM_WORLD_LOCAL_RANK / SLURM_LOCALID)
   std::string host;
   bool uses_mpi = false;
+  double collective_timeout_s = 0.0;  // all-reduces and barriers waiting longer end the job; 0 = never
 
   // Calls MPI_Init_thread only when built with LOOM_HAVE_MPI and launched by mpirun or srun.
   static Comm init(int* argc, char*** argv);
   void finalize();
 
+  // The barrier and the all-reduces wait at most collective_timeout_s (when > 0): past it the
+  // job ends (MPI_Abort) with a message naming the ranks that did not arrive, as far as rank 0
+  // can learn them (ranks that answer while waiting in the same collective arrived).
   void barrier() const;
   // In-place sums over all ranks.
   void allreduce_sum(float* values, size_t count) const;

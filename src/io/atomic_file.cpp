@@ -1,6 +1,7 @@
 #include "io/atomic_file.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -60,6 +61,93 @@ void sync_path(const std::string& path) {
   const int saved = errno;
   ::close(fd);
   LOOM_REQUIRE(synced == 0, target, ": fsync failed (", std::strerror(saved), ")");
+}
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void remove_tree(const fs::path& path) {
+  std::error_code error;
+  fs::remove_all(path, error);
+  LOOM_REQUIRE(!error, path.string(), ": cannot remove (", error.message(), ")");
+}
+
+void rename_path(const fs::path& from, const fs::path& to) {
+  std::error_code error;
+  fs::rename(from, to, error);
+  LOOM_REQUIRE(!error, from.string(), ": cannot rename to ", to.string(), " (", error.message(), ")");
+}
+
+}  // namespace
+
+void sync_tree(const std::string& dir) {
+  for (const fs::directory_entry& entry : fs::recursive_directory_iterator(dir))
+    if (entry.is_regular_file() || entry.is_directory()) sync_path(entry.path().string());
+  sync_path(dir);
+}
+
+void commit_directory(const std::string& tmp_dir, const std::string& final_dir) {
+  LOOM_REQUIRE(fs::is_directory(tmp_dir), tmp_dir, ": not a directory, cannot commit it");
+  sync_tree(tmp_dir);
+  const fs::path parent = fs::path(final_dir).parent_path();
+  if (!fs::exists(final_dir)) {
+    rename_path(tmp_dir, final_dir);
+    sync_path(parent.string());
+    return;
+  }
+  if (::renameat2(AT_FDCWD, tmp_dir.c_str(), AT_FDCWD, final_dir.c_str(), RENAME_EXCHANGE) == 0) {
+    sync_path(parent.string());
+    remove_tree(tmp_dir);  // now the previous final_dir
+    return;
+  }
+  LOOM_REQUIRE(errno == EINVAL || errno == ENOSYS, tmp_dir, ": cannot exchange with ", final_dir, " (",
+               std::strerror(errno), ")");
+  const fs::path old = final_dir + ".old";
+  remove_tree(old);
+  rename_path(final_dir, old);
+  rename_path(tmp_dir, final_dir);
+  sync_path(parent.string());
+  remove_tree(old);
+}
+
+void replace_directory_atomically(const std::string& dir_text,
+                                  const std::function<void(const std::string& tmp)>& write) {
+  fs::path target = fs::path(dir_text).lexically_normal();
+  if (!target.has_filename()) target = target.parent_path();  // "out/model/" -> "out/model"
+  const std::string dir = target.string(), tmp = dir + ".tmp";
+  std::error_code error;
+  if (!fs::path(dir).parent_path().empty()) fs::create_directories(fs::path(dir).parent_path(), error);
+  LOOM_REQUIRE(!error, fs::path(dir).parent_path().string(), ": cannot create directory (", error.message(), ")");
+  remove_tree(tmp);
+  fs::create_directory(tmp, error);
+  LOOM_REQUIRE(!error, tmp, ": cannot create directory (", error.message(), ")");
+  try {
+    write(tmp);
+    commit_directory(tmp, dir);
+  } catch (...) {
+    fs::remove_all(tmp, error);  // a failed write (disk full) leaves nothing behind
+    throw;
+  }
+}
+
+std::vector<std::string> recover_replaced_directory(const std::string& dir) {
+  std::vector<std::string> done;
+  const fs::path tmp = dir + ".tmp", old = dir + ".old";
+  if (fs::exists(tmp)) {
+    remove_tree(tmp);
+    done.push_back(cat(tmp.string(), ": removed an unfinished write"));
+  }
+  if (fs::exists(old)) {
+    if (!fs::exists(dir)) {
+      rename_path(old, dir);
+      done.push_back(cat(old.string(), ": renamed back to ", dir, " (a replacement was interrupted)"));
+    } else {
+      remove_tree(old);
+      done.push_back(cat(old.string(), ": removed the replaced copy"));
+    }
+  }
+  return done;
 }
 
 }  // namespace loom

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "io/atomic_file.h"
 #include "io/peft_adapter.h"
 #include "io/tokenizer_files.h"
 #include "model/inference_adapter.h"
@@ -82,7 +83,9 @@ MergeSummary merge_adapter(const std::string& base_dir, const std::string& adapt
   }
 
   const TokenizerFiles tokenizer_files(base_dir, out_dir + ".tokenizer.tmp", /*causal_lm=*/head_rows == 0);
-  write_hf_checkpoint(out_dir, summary.config, tensors, options.stored, options.max_shard_bytes, tokenizer_files.paths());
+  replace_directory_atomically(out_dir, [&](const std::string& tmp) {
+    write_hf_checkpoint(tmp, summary.config, tensors, options.stored, options.max_shard_bytes, tokenizer_files.paths());
+  });
   return summary;
 }
 

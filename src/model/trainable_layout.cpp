@@ -12,11 +12,15 @@
 
 namespace loom {
 
-TrainableLayout::TrainableLayout(const LlamaShape& shape, const LoraSpec& spec, int head_rows)
+namespace fs = std::filesystem;
+
+TrainableLayout::TrainableLayout(const LlamaShape& shape, const LoraSpec& spec, int head_rows, bool head_bias)
     : spec_(spec),
       C_(shape.C),
       head_rows_(spec.saves_module(kLmHeadModule) ? shape.V : head_rows),
-      trains_lm_head_(spec.saves_module(kLmHeadModule)) {
+      trains_lm_head_(spec.saves_module(kLmHeadModule)),
+      head_bias_(head_bias) {
+  LOOM_REQUIRE(!head_bias || head_rows > 0, "TrainableLayout: a head bias needs a head");
   LOOM_REQUIRE(spec.r > 0, "lora.r must be positive, got ", spec.r);
   LOOM_REQUIRE(!trains_lm_head_ || head_rows == 0, "modules_to_save lm_head cannot go with another head");
   const auto& names = llama_linear_names();
@@ -47,7 +51,7 @@ TrainableLayout::TrainableLayout(const LlamaShape& shape, const LoraSpec& spec, 
     }
   }
   head_offset_ = offset;
-  total_ = offset + size_t(head_rows_) * shape.C;
+  total_ = offset + size_t(head_rows_) * shape.C + (head_bias_ ? size_t(head_rows_) : 0);
 }
 
 const LoraSlot* TrainableLayout::slot(int layer, LinearId id) const {
@@ -96,7 +100,7 @@ void save_peft_adapter(const std::string& dir, const TrainableLayout& layout, co
     writer.add_f32(peft_lora_key(s.layer, names[s.id], "lora_A"), a_shape(layout, s), params + s.a, DType::F32);
     writer.add_f32(peft_lora_key(s.layer, names[s.id], "lora_B"), b_shape(layout, s), params + s.b, DType::F32);
   }
-  if (layout.head_rows() > 0)
+  if (layout.head_rows() > 0 && !layout.head_has_bias())
     writer.add_f32(head_key, {layout.head_rows(), layout.head_cols()},
                    params + layout.head_offset(), DType::F32);
   writer.write((fs::path(dir) / "adapter_model.safetensors").string());
@@ -106,7 +110,6 @@ void save_peft_adapter(const std::string& dir, const TrainableLayout& layout, co
 
 void load_peft_adapter(const std::string& dir, const TrainableLayout& layout, float* params,
                        const std::string& head_key) {
-  namespace fs = std::filesystem;
   const std::string config_path = (fs::path(dir) / "adapter_config.json").string();
   const LoraSpec spec = load_adapter_config(config_path);
   LOOM_REQUIRE(spec.r == layout.rank(), config_path, ": r=", spec.r, " but the run expects r=", layout.rank());
@@ -120,11 +123,53 @@ void load_peft_adapter(const std::string& dir, const TrainableLayout& layout, fl
       file.read_f32(key, is_a ? a_shape(layout, s) : b_shape(layout, s), params + (is_a ? s.a : s.b));
     }
   }
-  if (layout.head_rows() > 0) {
+  // Non-finite values are refused by SafetensorsFile::read_f32, naming the file and tensor.
+  if (layout.head_rows() > 0 && !layout.head_has_bias()) {
     file.read_f32(*read.insert(head_key).first, {layout.head_rows(), layout.head_cols()},
                   params + layout.head_offset());
   }
   require_only_named_tensors(file, read, config_path);
+}
+
+size_t first_non_finite(const float* values, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (!std::isfinite(values[i])) return i;
+  return n;
+}
+
+namespace {
+
+void save_value_head(const std::string& dir, const TrainableLayout& layout, const float* params) {
+  SafetensorsWriter writer;
+  writer.set_metadata("format", "pt");
+  writer.add_f32(kValueWeightKey, {1, layout.head_cols()}, params + layout.head_offset(), DType::F32);
+  writer.add_f32(kValueBiasKey, {1}, params + layout.head_bias_offset(), DType::F32);
+  writer.write((std::filesystem::path(dir) / kValueHeadFileName).string());
+}
+
+void load_value_head(const std::string& dir, const TrainableLayout& layout, float* params) {
+  const std::string path = (std::filesystem::path(dir) / kValueHeadFileName).string();
+  const SafetensorsFile file(path);
+  file.read_f32(kValueWeightKey, {1, layout.head_cols()}, params + layout.head_offset());
+  file.read_f32(kValueBiasKey, {1}, params + layout.head_bias_offset());
+}
+
+}  // namespace
+
+void save_trainable(const std::string& dir, const TrainableLayout& layout, const float* params,
+                    const std::string& head_key) {
+  const size_t bad = first_non_finite(params, layout.total());
+  LOOM_REQUIRE(bad == layout.total(), dir, ": refusing to write trainable parameter ", bad, " = ", params[bad],
+               " (not finite)");
+  LOOM_REQUIRE(layout.head_rows() == 1 || !layout.head_has_bias(), "save_trainable: a value head has one row");
+  save_peft_adapter(dir, layout, params, head_key);
+  if (layout.head_has_bias()) save_value_head(dir, layout, params);
+}
+
+void load_trainable(const std::string& dir, const TrainableLayout& layout, float* params,
+                    const std::string& head_key) {
+  load_peft_adapter(dir, layout, params, head_key);
+  if (layout.head_has_bias()) load_value_head(dir, layout, params);
 }
 
 }  // namespace loom

@@ -8,8 +8,7 @@
 namespace loom::ppo {
 
 size_t value_weight_offset(const TrainableLayout& layout) { return layout.head_offset(); }
-size_t value_bias_offset(const TrainableLayout& layout) { return layout.total(); }
-size_t policy_parameter_count(const TrainableLayout& layout) { return layout.total() + 1; }
+size_t value_bias_offset(const TrainableLayout& layout) { return layout.head_bias_offset(); }
 
 namespace {
 
@@ -27,7 +26,8 @@ PolicyModel::PolicyModel(const FrozenWeights& base, const TrainableLayout& layou
       V_(base.shape().V),
       C_(base.shape().C),
       chunk_(chunk_rows) {
-  LOOM_REQUIRE(layout.head_rows() == 1, "PolicyModel: the layout needs a one-row head (the value head)");
+  LOOM_REQUIRE(layout.head_rows() == 1 && layout.head_has_bias(),
+               "PolicyModel: the layout needs a one-row head with a bias (the value head)");
   rows_.reserve(size_t(max_batch) * max_seq);
   targets_.reserve(size_t(max_batch) * max_seq);
   const size_t chunk = size_t(chunk_);

@@ -3,8 +3,8 @@
 // bias) on the final hidden state of every token. The reference model is the same object
 // with the adapter disabled (LoraContext::enabled = false): no second copy of the base.
 //
-// The trainable parameters are one flat buffer: the layout's LoRA weights, its head (1, C) as
-// the value head's weight, then one float, the value head's bias (policy_parameter_count).
+// The trainable parameters are one flat buffer laid out by the TrainableLayout: the LoRA
+// weights, its head (1, C) as the value head's weight, then the head's bias (1).
 //
 // Only the response positions are scored: a position n with targets[n] >= 0 predicts that
 // token, so its log-prob, entropy and value are reported (TRL: logits[:, :-1] against
@@ -19,8 +19,7 @@
 
 namespace loom::ppo {
 
-// LoRA + value weight (C) + value bias.
-size_t policy_parameter_count(const TrainableLayout& layout);
+// Where the value head lives in a value-head layout (head_rows 1, head_bias).
 size_t value_weight_offset(const TrainableLayout& layout);  // (C)
 size_t value_bias_offset(const TrainableLayout& layout);    // (1)
 
@@ -34,7 +33,7 @@ struct PolicyOutputs {
 
 class PolicyModel {
  public:
-  // layout must have a head of one row (the value head's weight).
+  // layout must have a head of one row with a bias (the value head).
   PolicyModel(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_seq,
               bool gradient_checkpointing, const Backend& backend, int chunk_rows = 32);
 

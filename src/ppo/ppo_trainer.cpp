@@ -11,14 +11,7 @@
 
 #include "core/check.h"
 #include "core/rng.h"
-#include "io/atomic_file.h"
-#include "io/safetensors.h"
-#include "train/checkpoint_dir.h"
-#include "train/config_file.h"
 #include "train/lr_schedule.h"
-#include "train/stop_request.h"
-#include "train/train_state.h"
-#include "train/training_loop.h"
 
 namespace loom::ppo {
 
@@ -51,20 +44,6 @@ double stat_value(const MetricValues& stats, const std::string& name) {
   return std::numeric_limits<double>::quiet_NaN();
 }
 
-void save_value_head(const std::string& dir, const TrainableLayout& layout, const float* params) {
-  SafetensorsWriter writer;
-  writer.set_metadata("format", "pt");
-  writer.add_f32(kValueWeightKey, {1, layout.head_cols()}, params + value_weight_offset(layout), DType::F32);
-  writer.add_f32(kValueBiasKey, {1}, params + value_bias_offset(layout), DType::F32);
-  writer.write((fs::path(dir) / kValueHeadFileName).string());
-}
-
-void load_value_head(const std::string& dir, const TrainableLayout& layout, float* params) {
-  const SafetensorsFile file((fs::path(dir) / kValueHeadFileName).string());
-  file.read_f32(kValueWeightKey, {1, layout.head_cols()}, params + value_weight_offset(layout));
-  file.read_f32(kValueBiasKey, {1}, params + value_bias_offset(layout));
-}
-
 void init_value_head(float* params, const TrainableLayout& layout, uint64_t seed) {
   Rng rng(seed, /*stream=*/0x5648656164ull);  // "VHead"
   const float bound = 1.0f / std::sqrt(float(layout.head_cols()));
@@ -78,7 +57,6 @@ PpoTrainer::PpoTrainer(const PpoOptions& options, const FrozenWeights& base, con
     : o_(options),
       base_(base),
       layout_(layout),
-      adapter_layout_(base.shape(), options.common.lora, 0),
       state_(state),
       tokenizer_(tokenizer),
       comm_(comm),
@@ -93,8 +71,8 @@ PpoTrainer::PpoTrainer(const PpoOptions& options, const FrozenWeights& base, con
       kl_ctl_(options.ppo.adap_kl_ctrl, options.ppo.init_kl_coef, options.ppo.target, options.ppo.horizon) {
   require_within_positions(base.config(), int64_t(prompts_.row_len()) + options.generation.output_max_length,
                            options.prompts + ": max_prompt_len + generation.output_max_length");
-  LOOM_REQUIRE(state.count() == policy_parameter_count(layout), "PpoTrainer: the state holds ", state.count(),
-               " parameters, the policy needs ", policy_parameter_count(layout));
+  LOOM_REQUIRE(state.count() == layout.total(), "PpoTrainer: the state holds ", state.count(),
+               " parameters, the policy needs ", layout.total());
   LOOM_REQUIRE(sampler_.records_per_rank() >= options.ppo.batch_size, options.prompts, ": ", prompts_.num_records(),
                " prompts give each of ", comm.world, " rank(s) fewer than ppo.batch_size = ", options.ppo.batch_size);
   if (options.reward.is_afinn()) {
@@ -180,7 +158,7 @@ void PpoTrainer::scale_scores() {
     for (Rollout& r : rollouts_) r.score = std::clamp(r.score, -p.score_clip, p.score_clip);
 }
 
-MetricValues PpoTrainer::optimize(int64_t step) {
+MetricValues PpoTrainer::optimize(int64_t step, RunControl& control) {
   const PpoConfig& p = o_.ppo;
   const TrainOptions& train = o_.common.train;
   const int B = int(rollouts_.size()), micro = train.micro_batch_size, accum = train.grad_accum_steps;
@@ -194,6 +172,7 @@ MetricValues PpoTrainer::optimize(int64_t step) {
   int minibatches = 0, updates = 0;
   bool early_stop = false;
   std::vector<int> order(B), ids;
+  std::vector<double> last_losses(accum, 0.0);
   std::vector<float> logprobs, entropy, values, old_logprobs, advantages, old_values, returns, dlogprobs, dvalues;
   Rng shuffle(step_seed(train.seed, kShuffleStream, step), uint64_t(comm_.rank));
   float grad_norm = 0.0f, lr = 0.0f;
@@ -229,6 +208,7 @@ MetricValues PpoTrainer::optimize(int64_t step) {
         const LossInputs in{logprobs.data(), old_logprobs.data(), advantages.data(), values.data(),
                             old_values.data(), returns.data(), k};
         const LossStats st = ppo_loss(dlogprobs.data(), dvalues.data(), in, p.loss, 1.0f / float(accum));
+        last_losses[m] = st.loss;
         if (!st.skipped) policy_.backward(dlogprobs.data(), dvalues.data(), batch, batcher_.targets(), lora,
                                           p.value_head_dropout);
         double mean_entropy = 0.0;
@@ -256,6 +236,10 @@ MetricValues PpoTrainer::optimize(int64_t step) {
       grad_norm = state_.clip_grad_norm(train.max_grad_norm);
       lr = learning_rate_at(train.lr_scheduler, train.learning_rate, train.warmup_steps, int(total_updates_),
                             int(state_.updates()));
+      double update_loss = 0.0;  // this update's summed minibatch loss over all ranks
+      for (int m = 0; m < accum; ++m) update_loss += last_losses[m];
+      comm_.allreduce_sum(&update_loss, 1);
+      if (!control.accept_update(step + 1, update_loss, grad_norm)) continue;
       state_.adamw_step(lr, adamw);
       ++updates;
     }
@@ -281,6 +265,7 @@ MetricValues PpoTrainer::optimize(int64_t step) {
           {"ppo/val/var", sums[kValVar]},
           {"ppo/optimizer_updates", double(updates)},
           {"ppo/early_stopped", early_stop ? 1.0 : 0.0},
+          {"ppo/skipped_updates", double(control.skipped_updates())},
           {"ppo/learning_rate", lr},
           {"ppo/grad_norm", grad_norm}};
 }
@@ -305,82 +290,38 @@ void PpoTrainer::write_samples(int64_t step) {
   std::fclose(f);
 }
 
-void PpoTrainer::save_checkpoint(int64_t step, const MetricsLog& log, const std::string& config_ini) {
-  const TrainOptions& train = o_.common.train;
-  if (comm_.rank == 0) {
-    const std::string tmp = begin_checkpoint(train.output_dir, step);
-    save_peft_adapter(tmp, adapter_layout_, state_.params(), "");
-    save_value_head(tmp, layout_, state_.params());
-    save_optimizer_state(tmp, state_.exp_avg(), state_.exp_avg_sq(), state_.count(), state_.updates());
-    TrainState ts;
-    ts.scheduler_step = step;
-    ts.data_cursor = sampler_.cursor().to_json();
-    ts.extra["kl_coef"] = kl_ctl_.value();
-    ts.extra["score_moments"] = {{"mean", score_moments_.mean}, {"var", score_moments_.var},
-                                 {"std", score_moments_.std}, {"count", score_moments_.count}};
-    save_train_state(tmp, ts);
-    write_file_atomically((fs::path(tmp) / kEffectiveConfigFileName).string(), config_ini);
-    TrainerState trainer;
-    trainer.global_step = step;
-    trainer.max_steps = train.max_steps;
-    trainer.logging_steps = train.logging_steps;
-    trainer.save_steps = train.save_steps;
-    trainer.train_batch_size = o_.ppo.batch_size;
-    trainer.log_history = log.history();
-    write_trainer_state(tmp, trainer);  // last: marks the checkpoint complete
-    commit_checkpoint(tmp, checkpoint_path(train.output_dir, step));
-    prune_checkpoints(train.output_dir, train.save_total_limit);
-  }
-  comm_.barrier();
+nlohmann::json PpoTrainer::data_cursor() const { return sampler_.cursor().to_json(); }
+
+void PpoTrainer::restore_data_cursor(const nlohmann::json& cursor, const std::string& where) {
+  sampler_.restore(data::SamplerCursor::from_json(cursor, where));
 }
 
-void PpoTrainer::save_final(const std::string& config_ini) {
-  if (comm_.rank == 0) {
-    const std::string final_dir = final_adapter_dir(o_.common.train.output_dir);
-    const std::string tmp = final_dir + ".tmp";
-    fs::remove_all(tmp);
-    fs::create_directories(tmp);
-    save_peft_adapter(tmp, adapter_layout_, state_.params(), "");
-    save_value_head(tmp, layout_, state_.params());
-    write_file_atomically((fs::path(tmp) / kEffectiveConfigFileName).string(), config_ini);
-    commit_checkpoint(tmp, final_dir);
-  }
-  comm_.barrier();
+nlohmann::json PpoTrainer::extra_state() const {
+  return {{"kl_coef", kl_ctl_.value()},
+          {"score_moments",
+           {{"mean", score_moments_.mean}, {"var", score_moments_.var}, {"std", score_moments_.std},
+            {"count", score_moments_.count}}}};
 }
 
-int64_t PpoTrainer::resume_from(const std::string& dir, MetricsLog* log) {
-  load_peft_adapter(dir, adapter_layout_, state_.params(), "");
-  load_value_head(dir, layout_, state_.params());
-  state_.set_updates(load_optimizer_state(dir, state_.exp_avg(), state_.exp_avg_sq(), state_.count()));
-  const TrainState ts = load_train_state(dir);
-  const std::string where = (fs::path(dir) / kTrainStateFileName).string();
-  sampler_.restore(data::SamplerCursor::from_json(ts.data_cursor, where));
-  LOOM_REQUIRE(ts.extra.contains("kl_coef") && ts.extra.contains("score_moments"), where,
+void PpoTrainer::restore_extra_state(const nlohmann::json& extra, const std::string& where) {
+  LOOM_REQUIRE(extra.contains("kl_coef") && extra.contains("score_moments"), where,
                ": not a PPO checkpoint (no kl_coef / score_moments)");
-  kl_ctl_.set_value(ts.extra["kl_coef"].get<double>());
-  const nlohmann::json& m = ts.extra["score_moments"];
+  kl_ctl_.set_value(extra["kl_coef"].get<double>());
+  const nlohmann::json& m = extra["score_moments"];
   score_moments_ = {m["mean"].get<double>(), m["var"].get<double>(), m["std"].get<double>(),
                     m["count"].get<double>()};
-  log->set_history(read_trainer_state(dir).log_history);
-  return ts.scheduler_step;
 }
 
-PpoOutcome PpoTrainer::run(const std::string& config_ini, const std::function<void(int64_t)>& after_step) {
+PpoOutcome PpoTrainer::run(const TrainingRun& run) {
   const TrainOptions& train = o_.common.train;
   const PpoConfig& p = o_.ppo;
   PpoOutcome outcome;
   const int64_t total = train.max_steps;
   LOOM_REQUIRE(total > 0, "train.max_steps must be set to the number of PPO steps");
   outcome.total_steps = total;
-  MetricsLog log(train.output_dir, total, 0, comm_.rank == 0, /*console=*/nullptr);
-  int64_t step = 0;
-  const std::string resume_dir = train.resume == ResumeMode::FromDirectory ? train.resume_dir
-                                 : train.resume == ResumeMode::Auto ? latest_checkpoint(train.output_dir).value_or("")
-                                                                    : "";
-  if (!resume_dir.empty()) {
-    step = resume_from(resume_dir, &log);
-    if (comm_.rank == 0) std::printf("resumed from %s at step %lld\n", resume_dir.c_str(), (long long)step);
-  }
+  RunControl control(run, layout_, state_, comm_);
+  int64_t step = control.start(*this, total);
+  MetricsLog& log = control.log();
   const LoraContext rollout_lora{&layout_, state_.params(), nullptr, 0.0f, 0, true};
   while (step < total) {
     const auto step_start = Clock::now();
@@ -418,7 +359,7 @@ PpoOutcome PpoTrainer::run(const std::string& config_ini, const std::function<vo
     comm_.allreduce_sum(&new_tokens, 1);
 
     t0 = Clock::now();
-    const MetricValues train_stats = optimize(step);
+    const MetricValues train_stats = optimize(step, control);
     const double t_optimize = seconds_since(t0);
     kl_ctl_.update(r[kKl], int64_t(p.batch_size) * comm_.world);
     ++step;
@@ -454,19 +395,15 @@ PpoOutcome PpoTrainer::run(const std::string& config_ini, const std::function<vo
         std::fflush(stdout);
       }
     }
-    if (after_step) after_step(step);
-    int64_t stop = stop_requested() ? 1 : 0;
-    comm_.allreduce_sum(&stop, 1);  // every rank stops at the same step
-    if ((train.save_steps > 0 && step % train.save_steps == 0) || step == total || stop)
-      save_checkpoint(step, log, config_ini);
-    if (stop && step < total) {
-      outcome.interrupted = true;
-      if (comm_.rank == 0) std::printf("stop requested: checkpoint written at step %lld\n", (long long)step);
-      break;
-    }
+    TrainerState trainer;
+    trainer.logging_steps = train.logging_steps;
+    trainer.save_steps = train.save_steps;
+    trainer.train_batch_size = o_.ppo.batch_size;
+    if (control.end_step(step, *this, trainer)) break;
   }
   outcome.steps_done = step;
-  if (!outcome.interrupted) save_final(config_ini);
+  outcome.interrupted = control.interrupted();
+  control.finish();
   return outcome;
 }
 

@@ -10,9 +10,11 @@
 //      (gradients averaged over minibatches and all-reduced over ranks, clipped, AdamW),
 //      stopping early when the ranks' mean policy KL exceeds 1.5 x target_kl;
 //   5. updates the KL controller with the global mean KL and the global batch size.
-// Rank 0 logs TRL's stat names to metrics.jsonl, a progress line, samples to samples.jsonl,
-// and writes checkpoints (adapter, value head, optimizer, KL controller, running moments,
-// data cursor); all randomness is keyed by (seed, step, rank), so resume is bit-identical.
+// Rank 0 logs TRL's stat names to metrics.jsonl, a progress line and samples to samples.jsonl.
+// Output directory, resume, checkpoints (adapter, value head, optimizer, KL controller,
+// running moments, data cursor), the NaN/Inf guard and stops are the shared run control
+// (train/run_control.h); all randomness is keyed by (seed, step, rank), so resume is
+// bit-identical.
 #pragma once
 
 #include <cstdint>
@@ -32,13 +34,11 @@
 #include "ppo/ppo_options.h"
 #include "ppo/rollout.h"
 #include "train/metrics_log.h"
+#include "train/run_control.h"
 #include "train/trainable_state.h"
 
 namespace loom::ppo {
 
-inline constexpr const char* kValueHeadFileName = "value_head.safetensors";
-inline constexpr const char* kValueWeightKey = "v_head.summary.weight";  // (1, C), TRL's ValueHead
-inline constexpr const char* kValueBiasKey = "v_head.summary.bias";      // (1)
 inline constexpr const char* kSamplesFileName = "samples.jsonl";
 
 struct PpoOutcome {
@@ -51,39 +51,36 @@ struct PpoOutcome {
 // The value named `name` in stats (NaN when absent).
 double stat_value(const MetricValues& stats, const std::string& name);
 
-// Writes dir/value_head.safetensors from params; reads it back.
-void save_value_head(const std::string& dir, const TrainableLayout& layout, const float* params);
-void load_value_head(const std::string& dir, const TrainableLayout& layout, float* params);
-
 // The value head's init: torch.nn.Linear's, U(-1/sqrt(C), 1/sqrt(C)) for weight and bias.
 void init_value_head(float* params, const TrainableLayout& layout, uint64_t seed);
 
-class PpoTrainer {
+class PpoTrainer : private CheckpointedStage {
  public:
-  // layout: the policy's LoRA plus a one-row head; state holds policy_parameter_count(layout).
+  // layout: the policy's LoRA plus a value head (one row with a bias); state holds layout.total().
   // tokenizer: the policy's (required for AFINN and to check the prompts shards).
   PpoTrainer(const PpoOptions& options, const FrozenWeights& base, const TrainableLayout& layout,
              TrainableState& state, const data::Tokenizer& tokenizer, const dist::Comm& comm);
   ~PpoTrainer();
 
-  // Resumes first if train.resume says so. config_ini is saved beside each checkpoint.
-  PpoOutcome run(const std::string& config_ini, const std::function<void(int64_t step)>& after_step = {});
+  // Resumes first if train.resume says so.
+  PpoOutcome run(const TrainingRun& run);
 
  private:
   void read_prompts();
   double generate(int64_t step);  // returns the seconds it took
   void score();
   void scale_scores();
-  MetricValues optimize(int64_t step);
-  void save_checkpoint(int64_t step, const MetricsLog& log, const std::string& config_ini);
-  void save_final(const std::string& config_ini);
-  int64_t resume_from(const std::string& dir, MetricsLog* log);
+  MetricValues optimize(int64_t step, RunControl& control);
   void write_samples(int64_t step);
+  // CheckpointedStage: the prompt cursor, the KL coefficient and the score moments.
+  nlohmann::json data_cursor() const override;
+  void restore_data_cursor(const nlohmann::json& cursor, const std::string& where) override;
+  nlohmann::json extra_state() const override;
+  void restore_extra_state(const nlohmann::json& extra, const std::string& where) override;
 
   const PpoOptions& o_;
   const FrozenWeights& base_;
   const TrainableLayout& layout_;
-  TrainableLayout adapter_layout_;  // the LoRA part alone: the PEFT CAUSAL_LM adapter
   TrainableState& state_;
   const data::Tokenizer& tokenizer_;
   const dist::Comm& comm_;

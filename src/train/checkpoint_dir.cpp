@@ -35,19 +35,6 @@ void remove_tree(const fs::path& path) {
   LOOM_REQUIRE(!error, path.string(), ": cannot remove (", error.message(), ")");
 }
 
-void rename_path(const fs::path& from, const fs::path& to) {
-  std::error_code error;
-  fs::rename(from, to, error);
-  LOOM_REQUIRE(!error, from.string(), ": cannot rename to ", to.string(), " (", error.message(), ")");
-}
-
-// fsync of every file and directory under dir, then dir itself.
-void sync_tree(const fs::path& dir) {
-  for (const fs::directory_entry& entry : fs::recursive_directory_iterator(dir))
-    if (entry.is_regular_file() || entry.is_directory()) sync_path(entry.path().string());
-  sync_path(dir.string());
-}
-
 }  // namespace
 
 std::string checkpoint_path(const std::string& output_dir, int64_t step) {
@@ -66,20 +53,7 @@ std::string begin_checkpoint(const std::string& output_dir, int64_t step) {
 }
 
 void commit_checkpoint(const std::string& tmp_dir, const std::string& final_dir) {
-  LOOM_REQUIRE(fs::is_directory(tmp_dir), tmp_dir, ": not a directory, cannot commit it as a checkpoint");
-  sync_tree(tmp_dir);
-  const fs::path parent = fs::path(final_dir).parent_path();
-  if (!fs::exists(final_dir)) {
-    rename_path(tmp_dir, final_dir);
-    sync_path(parent.string());
-    return;
-  }
-  const fs::path old = final_dir + ".old";
-  remove_tree(old);
-  rename_path(final_dir, old);
-  rename_path(tmp_dir, final_dir);
-  sync_path(parent.string());
-  remove_tree(old);
+  commit_directory(tmp_dir, final_dir);
 }
 
 std::vector<std::string> complete_checkpoints(const std::string& output_dir) {
@@ -100,7 +74,42 @@ void prune_checkpoints(const std::string& output_dir, int keep_last) {
   if (keep_last <= 0) return;
   const std::vector<std::string> checkpoints = complete_checkpoints(output_dir);
   const size_t keep = static_cast<size_t>(keep_last);
-  for (size_t i = 0; i + keep < checkpoints.size(); ++i) remove_tree(checkpoints[i]);
+  for (size_t i = 0; i + keep < checkpoints.size(); ++i) {
+    // Out of sight first (one rename), then removed: an interrupted prune leaves a
+    // checkpoint-N.old for recover_output_dir(), never a half-deleted checkpoint-N.
+    const fs::path old = checkpoints[i] + ".old";
+    remove_tree(old);
+    std::error_code error;
+    fs::rename(checkpoints[i], old, error);
+    LOOM_REQUIRE(!error, checkpoints[i], ": cannot rename to ", old.string(), " (", error.message(), ")");
+    remove_tree(old);
+  }
+}
+
+std::vector<std::string> recover_output_dir(const std::string& output_dir) {
+  std::vector<std::string> done;
+  std::error_code error;
+  std::vector<std::string> targets;
+  for (fs::directory_iterator it(output_dir, error), end; !error && it != end; it.increment(error)) {
+    std::string name = it->path().filename().string();
+    for (const std::string suffix : {".tmp", ".old"}) {
+      if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+        const std::string target = name.substr(0, name.size() - suffix.size());
+        if (target == kFinalDirName || checkpoint_step(target)) targets.push_back(target);
+      }
+    }
+  }
+  std::sort(targets.begin(), targets.end());
+  targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
+  for (const std::string& target : targets) {
+    const std::string dir = (fs::path(output_dir) / target).string();
+    if (checkpoint_step(target) && !fs::exists(dir) && fs::exists(dir + ".old")) {
+      remove_tree(dir + ".old");  // a pruned checkpoint: finish the prune
+      done.push_back(cat(dir, ".old: removed (an interrupted prune)"));
+    }
+    for (std::string& line : recover_replaced_directory(dir)) done.push_back(std::move(line));
+  }
+  return done;
 }
 
 std::optional<std::string> latest_checkpoint(const std::string& output_dir) {

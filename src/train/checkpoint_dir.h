@@ -8,7 +8,7 @@
 //   prune_checkpoints(output_dir, save_total_limit);
 // A crash at any point leaves either the previous set of complete checkpoints or the new
 // one: latest_checkpoint() only returns checkpoint-N directories (never *.tmp or *.old)
-// that hold trainer_state.json.
+// that hold trainer_state.json, and recover_output_dir() cleans the leftovers at the next start.
 #pragma once
 
 #include <cstdint>
@@ -29,17 +29,26 @@ std::string checkpoint_path(const std::string& output_dir, int64_t step);
 // stale one left by an interrupted run; returns its path.
 std::string begin_checkpoint(const std::string& output_dir, int64_t step);
 
-// Makes tmp_dir durable (fsync of every file and directory in it) and renames it to
-// final_dir. An existing final_dir is replaced safely: renamed to final_dir.old, the new one
-// renamed in, the parent synced, then the old one removed.
+// Makes tmp_dir durable and puts it at final_dir (io/atomic_file.h's commit_directory: an
+// existing final_dir is exchanged in one rename, then the old one removed).
 void commit_checkpoint(const std::string& tmp_dir, const std::string& final_dir);
 
 // The complete checkpoints in output_dir (checkpoint-N directories holding
 // trainer_state.json), oldest step first. Empty when output_dir does not exist.
 std::vector<std::string> complete_checkpoints(const std::string& output_dir);
 
-// Removes all but the newest keep_last complete checkpoints; keep_last 0 keeps all.
+// Removes all but the newest keep_last complete checkpoints; keep_last 0 keeps all. Each is
+// renamed to checkpoint-N.old before it is removed, so an interrupted prune never leaves a
+// partly deleted checkpoint-N behind.
 void prune_checkpoints(const std::string& output_dir, int keep_last);
+
+// The final adapter's directory name: output_dir/final.
+inline constexpr const char* kFinalDirName = "final";
+
+// Cleans what a crash may leave in output_dir: checkpoint-N.tmp / final.tmp (unfinished
+// writes, removed), checkpoint-N.old (an interrupted prune, removed) and final.old (renamed
+// back when final/ is missing, removed otherwise). Returns one line per thing done.
+std::vector<std::string> recover_output_dir(const std::string& output_dir);
 
 // The newest complete checkpoint, if any.
 std::optional<std::string> latest_checkpoint(const std::string& output_dir);

@@ -75,7 +75,7 @@ std::string format_progress_line(int64_t step, int64_t total_steps, const Metric
 
 MetricsLog::MetricsLog(const std::string& output_dir, int64_t total_steps, int64_t first_step, bool enabled,
                        std::FILE* console)
-    : path_((std::filesystem::path(output_dir) / "metrics.jsonl").string()),
+    : path_((std::filesystem::path(output_dir) / kMetricsFileName).string()),
       console_(console),
       enabled_(enabled),
       total_steps_(total_steps),
@@ -92,6 +92,17 @@ MetricsLog::MetricsLog(const std::string& output_dir, int64_t total_steps, int64
 
 MetricsLog::~MetricsLog() {
   if (jsonl_) std::fclose(jsonl_);
+}
+
+void MetricsLog::record(const nlohmann::json& event) {
+  if (enabled_) write_line(event);
+}
+
+void MetricsLog::write_line(const nlohmann::json& object) {
+  const std::string json_line = object.dump() + "\n";
+  LOOM_REQUIRE(std::fwrite(json_line.data(), 1, json_line.size(), jsonl_) == json_line.size() &&
+                   std::fflush(jsonl_) == 0,
+               path_, ": write failed (", std::strerror(errno), ")");
 }
 
 void MetricsLog::log(int64_t step, const MetricValues& values) {
@@ -114,10 +125,7 @@ void MetricsLog::log(int64_t step, const MetricValues& values) {
   nlohmann::json object;
   object["step"] = step;
   for (const auto& [name, value] : all) object[name] = json_value(value);
-  const std::string json_line = object.dump() + "\n";
-  LOOM_REQUIRE(std::fwrite(json_line.data(), 1, json_line.size(), jsonl_) == json_line.size() &&
-                   std::fflush(jsonl_) == 0,
-               path_, ": write failed (", std::strerror(errno), ")");
+  write_line(object);
   history_.push_back(std::move(object));
 
   if (console_) {

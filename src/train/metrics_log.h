@@ -8,6 +8,9 @@
 // names (loss, learning_rate, grad_norm, eval_loss, eval_perplexity, epoch) compactly and any
 // other name as "name value". The log adds throughput (from count_tokens), ETA (elapsed time
 // per step since the log began, times the steps left) and peak resident memory (VmHWM).
+// Besides the step records, the file holds event records that keep runs apart: a run header
+//   {"event":"run_start","config_hash":"...","world_size":2,"version":"0.1.0","compute":"cpu",...}
+// first, and {"event":"resumed","from":"out/checkpoint-40","step":40,...} where a run resumes.
 #pragma once
 
 #include <chrono>
@@ -20,6 +23,10 @@
 #include <nlohmann/json.hpp>
 
 namespace loom {
+
+inline constexpr const char* kMetricsFileName = "metrics.jsonl";
+inline constexpr const char* kRunStartEvent = "run_start";
+inline constexpr const char* kResumedEvent = "resumed";
 
 // Named values in the order they are printed.
 using MetricValues = std::vector<std::pair<std::string, double>>;
@@ -51,6 +58,10 @@ class MetricsLog {
   // not enabled.
   void log(int64_t step, const MetricValues& values);
 
+  // Appends an event record (run header, resumed) to metrics.jsonl as it is; not part of
+  // history(). Does nothing when not enabled.
+  void record(const nlohmann::json& event);
+
   // The objects logged so far (trainer_state.json's log_history). A resumed run starts from
   // the history saved in its checkpoint.
   const nlohmann::json& history() const { return history_; }
@@ -58,6 +69,8 @@ class MetricsLog {
 
  private:
   using Clock = std::chrono::steady_clock;
+  void write_line(const nlohmann::json& object);  // one line of metrics.jsonl, flushed
+
   std::string path_;
   std::FILE* jsonl_ = nullptr;
   std::FILE* console_;

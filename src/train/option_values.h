@@ -1,6 +1,7 @@
 // Reading Boost.Program_Options values for the training commands' option tables: defaults
 // shown in --help as they are written in an INI file, and typed getters that refuse an
-// out-of-range value with a one-line error naming the key.
+// out-of-range value with a one-line error naming the key. Every floating-point getter
+// refuses NaN and infinities ("train.learning_rate must be finite, got inf").
 #pragma once
 
 #include <charconv>
@@ -41,6 +42,9 @@ float non_negative_float(const po::variables_map& values, const char* key);  // 
 // A float above lo (strictly) or at least lo.
 float float_at_least(const po::variables_map& values, const char* key, float lo, bool strictly);
 float fraction_below_one(const po::variables_map& values, const char* key);  // [0, 1)
+// A finite value above lo (or at lo when lo_inclusive) and at most hi.
+float float_in(const po::variables_map& values, const char* key, float lo, bool lo_inclusive, float hi);
+double double_in(const po::variables_map& values, const char* key, double lo, bool lo_inclusive, double hi);
 std::string non_empty_string(const po::variables_map& values, const char* key);
 
 }  // namespace loom

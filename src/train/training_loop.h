@@ -1,28 +1,19 @@
-// The optimizer-step loop every training stage shares:
+// The optimizer-step loop of the SFT and reward stages:
 //   zero grads -> task micro-batches (loss normalised by the loss units of the whole step
-//   over all ranks) -> all-reduce of the flat gradient -> clip -> AdamW -> log / eval /
-//   checkpoint -> stop if asked (SIGUSR1 / SIGTERM, agreed by all ranks).
-// Checkpoints (output_dir/checkpoint-STEP) hold the PEFT adapter, the optimizer and train
-// state, trainer_state.json and loom_config.ini; the final adapter goes to output_dir/final.
+//   over all ranks) -> all-reduce of the flat gradient -> clip -> NaN/Inf guard -> AdamW ->
+//   log / eval / checkpoint -> stop if asked (agreed by all ranks).
+// Run control (output directory, resume, checkpoints, final adapter, stops, messages) is
+// train/run_control.h, shared with PPO.
 #pragma once
-
-#include <functional>
-#include <string>
 
 #include "dist/comm.h"
 #include "model/trainable_layout.h"
+#include "train/run_control.h"
 #include "train/trainable_state.h"
 #include "train/training_options.h"
 #include "train/training_task.h"
 
 namespace loom {
-
-struct TrainingRun {
-  const TrainOptions* train = nullptr;
-  std::string head_key;     // PEFT key of the trainable head, if the layout has one
-  std::string config_ini;   // the effective configuration, saved beside each checkpoint
-  std::function<void(int64_t step)> after_step;  // tests: called after each optimizer step
-};
 
 struct TrainingOutcome {
   int64_t steps_done = 0;
@@ -35,8 +26,5 @@ struct TrainingOutcome {
 // Resumes first if train.resume says so. Every rank calls it.
 TrainingOutcome run_training(const TrainingRun& run, TrainingTask& task, TrainableState& state,
                              const TrainableLayout& layout, const dist::Comm& comm);
-
-// The final adapter of a finished run: output_dir/final.
-std::string final_adapter_dir(const std::string& output_dir);
 
 }  // namespace loom

@@ -38,6 +38,24 @@ DeviceKind device_from(const po::variables_map& values) {
   LOOM_FAIL("run.device must be auto, cpu or cuda, got '", name, "'");
 }
 
+NanPolicy nan_policy_from(const po::variables_map& values) {
+  const std::string name = option<std::string>(values, "train.nan_policy");
+  if (name == "stop") return NanPolicy::Stop;
+  if (name == "skip") return NanPolicy::Skip;
+  LOOM_FAIL("train.nan_policy must be stop or skip, got '", name, "'");
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    if (comma > start) items.push_back(text.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return items;
+}
+
 void resume_from(const po::variables_map& values, TrainOptions* train) {
   const std::string text = option<std::string>(values, "train.resume");
   if (text == "no") {
@@ -108,7 +126,17 @@ void add_common_training_options(po::options_description& options, const CommonT
       ("train.save_steps", with_default(t.save_steps), "optimizer steps between checkpoints; 0 = none during training")
       ("train.save_total_limit", with_default(t.save_total_limit), "checkpoints kept; 0 = all")
       ("train.resume", with_default<std::string>(resume_text(t)), "no | auto (newest checkpoint) | a checkpoint directory")
+      ("train.resume_allow_changes", with_default(join_names(t.resume_allow_changes)),
+       "comma list of configuration keys a resume may change (e.g. train.learning_rate,world_size)")
+      ("train.overwrite_output_dir", with_default(t.overwrite_output_dir),
+       "a fresh run may replace another run's outputs in train.output_dir")
+      ("train.nan_policy", with_default<std::string>(t.nan_policy == NanPolicy::Skip ? "skip" : "stop"),
+       "a non-finite loss or gradient norm: stop the run, or skip that update")
+      ("train.max_skipped_steps", with_default(t.max_skipped_steps),
+       "nan_policy skip: this many skipped updates in a row stop the run")
       ("run.device", with_default<std::string>(device_kind_name(defaults.run.device)), "auto | cpu | cuda")
+      ("run.collective_timeout", with_default(defaults.run.collective_timeout_s),
+       "seconds an all-reduce or barrier may wait for the other ranks before the job is ended; 0 = never")
       ("run.compute", with_default<std::string>(compute_mode_name(defaults.run.compute)),
        "auto (bf16 where the CPU has AMX-BF16/AVX512_BF16 and a bf16 backend exists) | f32 | bf16");
 }
@@ -120,7 +148,7 @@ CommonTrainingOptions common_training_options_from(const po::variables_map& valu
   o.model.gradient_checkpointing = option<bool>(values, "model.gradient_checkpointing");
 
   o.lora.r = positive_int(values, "lora.r");
-  o.lora.alpha = float_at_least(values, "lora.alpha", 0.0f, true);
+  o.lora.alpha = float_in(values, "lora.alpha", 0.0f, false, 1e4f);
   o.lora.dropout = fraction_below_one(values, "lora.dropout");
   try {
     o.lora.target_modules = parse_target_modules(option<std::string>(values, "lora.target_modules"));
@@ -137,17 +165,16 @@ CommonTrainingOptions common_training_options_from(const po::variables_map& valu
   t.max_steps = option<int>(values, "train.max_steps");
   LOOM_REQUIRE(t.max_steps == -1 || t.max_steps > 0, "train.max_steps must be positive or -1, got ", t.max_steps);
   t.epochs = positive_int(values, "train.epochs");
-  t.learning_rate = option<double>(values, "train.learning_rate");
-  LOOM_REQUIRE(t.learning_rate > 0.0, "train.learning_rate must be positive, got ", t.learning_rate);
+  t.learning_rate = double_in(values, "train.learning_rate", 0.0, false, 1.0);
   const std::string schedule = option<std::string>(values, "train.lr_scheduler");
   LOOM_REQUIRE(lr_schedule_from_name(schedule, &t.lr_scheduler),
                "train.lr_scheduler must be constant, linear or cosine, got '", schedule, "'");
   t.warmup_steps = non_negative_int(values, "train.warmup_steps");
-  t.weight_decay = float_at_least(values, "train.weight_decay", 0.0f, false);
+  t.weight_decay = float_in(values, "train.weight_decay", 0.0f, true, 1.0f);
   t.adam_beta1 = fraction_below_one(values, "train.adam_beta1");
   t.adam_beta2 = fraction_below_one(values, "train.adam_beta2");
-  t.adam_epsilon = float_at_least(values, "train.adam_epsilon", 0.0f, true);
-  t.max_grad_norm = float_at_least(values, "train.max_grad_norm", 0.0f, false);
+  t.adam_epsilon = float_in(values, "train.adam_epsilon", 0.0f, false, 1.0f);
+  t.max_grad_norm = float_in(values, "train.max_grad_norm", 0.0f, true, 1e6f);
   const int64_t seed = option<int64_t>(values, "train.seed");
   LOOM_REQUIRE(seed >= 0, "train.seed must be 0 or more, got ", seed);
   t.seed = static_cast<uint64_t>(seed);
@@ -156,9 +183,14 @@ CommonTrainingOptions common_training_options_from(const po::variables_map& valu
   t.save_steps = non_negative_int(values, "train.save_steps");
   t.save_total_limit = non_negative_int(values, "train.save_total_limit");
   resume_from(values, &t);
+  t.resume_allow_changes = split_commas(option<std::string>(values, "train.resume_allow_changes"));
+  t.overwrite_output_dir = option<bool>(values, "train.overwrite_output_dir");
+  t.nan_policy = nan_policy_from(values);
+  t.max_skipped_steps = positive_int(values, "train.max_skipped_steps");
 
   o.run.device = device_from(values);
   o.run.compute = parse_compute_mode(option<std::string>(values, "run.compute"), "run.compute");
+  o.run.collective_timeout_s = double_in(values, "run.collective_timeout", 0.0, true, 86400.0);
   return o;
 }
 

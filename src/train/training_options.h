@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <boost/program_options.hpp>
 
@@ -36,6 +37,10 @@ LoraSpec sft_lora_defaults();
 
 enum class ResumeMode { No, Auto, FromDirectory };
 
+// What a non-finite loss or gradient norm does (train/run_control.h): stop the run, or skip
+// that update (train.max_skipped_steps in a row stop it).
+enum class NanPolicy { Stop, Skip };
+
 // [train]
 struct TrainOptions {
   std::string output_dir;  // required
@@ -58,6 +63,10 @@ struct TrainOptions {
   int save_total_limit = 2;  // 0 = keep every checkpoint
   ResumeMode resume = ResumeMode::No;
   std::string resume_dir;  // when resume == FromDirectory
+  std::vector<std::string> resume_allow_changes;  // identity keys a resume may change
+  bool overwrite_output_dir = false;  // a fresh run may replace another run's outputs
+  NanPolicy nan_policy = NanPolicy::Stop;
+  int max_skipped_steps = 10;  // nan_policy skip: this many non-finite updates in a row stop the run
 };
 
 enum class DeviceKind { Auto, Cpu, Cuda };
@@ -66,6 +75,7 @@ enum class DeviceKind { Auto, Cpu, Cuda };
 struct RunOptions {
   DeviceKind device = DeviceKind::Auto;
   ComputeMode compute = ComputeMode::Auto;  // run.compute: which backend runs the ops (backend_factory.h)
+  double collective_timeout_s = 300.0;  // an all-reduce or barrier waiting longer ends the job; 0 = never
 };
 
 struct CommonTrainingOptions {

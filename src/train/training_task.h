@@ -8,6 +8,7 @@
 
 #include "model/lora_linear.h"
 #include "train/metrics_log.h"
+#include "train/run_control.h"
 
 namespace loom {
 
@@ -17,9 +18,9 @@ struct StepSums {
   MetricValues extra;     // stage-specific sums over this rank's loss units (e.g. correct pairs)
 };
 
-class TrainingTask {
+// Its data cursor (CheckpointedStage) goes into every checkpoint.
+class TrainingTask : public CheckpointedStage {
  public:
-  virtual ~TrainingTask() = default;
   // Optimizer steps in one epoch (the same on every rank).
   virtual int64_t steps_per_epoch() const = 0;
   // Reads this rank's micro-batches for the next optimizer step; returns its loss units.
@@ -29,8 +30,6 @@ class TrainingTask {
   virtual StepSums run_step(const LoraContext& lora, float loss_scale) = 0;
   // Metrics over the evaluation split, already reduced over ranks; empty without one.
   virtual MetricValues evaluate(const LoraContext& lora) = 0;
-  virtual nlohmann::json data_cursor() const = 0;
-  virtual void restore_data_cursor(const nlohmann::json& cursor, const std::string& where) = 0;
 };
 
 }  // namespace loom

@@ -32,7 +32,7 @@ grep -E '^step' "$WORK/sft.log"
   --train.output_dir "$WORK/ppo" >"$WORK/ppo.log" 2>&1 || { cat "$WORK/ppo.log"; exit 1; }
 
 # One line per step: reward mean, KL.
-sed -E 's/.*"env\/reward_mean":([-0-9.e]+).*"objective\/kl":([-0-9.e]+).*/\1 \2/' "$WORK/ppo/metrics.jsonl" \
+grep '"env/reward_mean"' "$WORK/ppo/metrics.jsonl" | sed -E 's/.*"env\/reward_mean":([-0-9.e]+).*"objective\/kl":([-0-9.e]+).*/\1 \2/' \
   >"$WORK/curve"
 [ "$(wc -l <"$WORK/curve")" -eq 50 ] || { echo "FAIL: expected 50 logged steps"; cat "$WORK/curve"; exit 1; }
 awk -v min_rise="$MIN_RISE" -v kl_bound="$KL_BOUND" '

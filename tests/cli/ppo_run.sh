@@ -18,7 +18,8 @@ PPO=("$LOOM" ppo --config "$LOOM_SOURCE_DIR/configs/tiny-ppo.ini" --model.path "
 "${MPIRUN[@]}" "${PPO[@]}" --train.output_dir "$WORK/full" --train.max_steps 4 >"$WORK/full.log" 2>&1 \
   || { cat "$WORK/full.log"; fail "the 4-step run failed"; }
 grep -q "rollout .* tok/s" "$WORK/full.log" || fail "no rollout throughput in the progress line"
-[ "$(wc -l <"$WORK/full/metrics.jsonl")" -eq 4 ] || fail "metrics.jsonl should hold 4 steps"
+[ "$(grep -c "\"objective/kl\"" "$WORK/full/metrics.jsonl")" -eq 4 ] || fail "metrics.jsonl should hold 4 steps"
+head -1 "$WORK/full/metrics.jsonl" | grep -q "\"event\":\"run_start\"" || fail "metrics.jsonl does not start with a run header"
 for key in objective/kl objective/kl_coef objective/entropy ppo/loss/policy ppo/loss/value ppo/loss/total \
            ppo/policy/approxkl ppo/policy/policykl ppo/policy/clipfrac ppo/policy/advantages_mean ppo/returns/mean \
            ppo/returns/var ppo/val/vpred ppo/val/error ppo/val/clipfrac env/reward_mean env/reward_std \
