@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "backend/cpu_f32.h"
 #include "model/lm_head_loss.h"
 #include "support/test_support.h"
 
@@ -78,7 +79,7 @@ class LmHeadChunks : public ::testing::Test {
 TEST_F(LmHeadChunks, LossAndGradientsMatchNaiveFullLogits) {
   const float scale = 0.37f;
   const Reference want = naive(hidden, head, targets, scale);
-  LmHeadLoss loss(kV, kC, kChunk);
+  LmHeadLoss loss(kV, kC, cpu_f32_backend(), kChunk);
   std::vector<float> dhidden(size_t(kN) * kC, 0.0f), dhead(size_t(kV) * kC, 0.0f);
   const LossSums sums = loss.forward_backward(dhidden.data(), dhead.data(), hidden.data(), head.data(),
                                               targets.data(), kN, scale);
@@ -94,7 +95,7 @@ TEST_F(LmHeadChunks, LossAndGradientsMatchNaiveFullLogits) {
 }
 
 TEST_F(LmHeadChunks, GradientsAccumulateIntoWhatIsThere) {
-  LmHeadLoss loss(kV, kC, kChunk);
+  LmHeadLoss loss(kV, kC, cpu_f32_backend(), kChunk);
   std::vector<float> once(size_t(kN) * kC, 0.0f), twice(size_t(kN) * kC, 0.0f);
   loss.forward_backward(once.data(), nullptr, hidden.data(), head.data(), targets.data(), kN, 1.0f);
   loss.forward_backward(twice.data(), nullptr, hidden.data(), head.data(), targets.data(), kN, 1.0f);
@@ -104,7 +105,7 @@ TEST_F(LmHeadChunks, GradientsAccumulateIntoWhatIsThere) {
 
 TEST_F(LmHeadChunks, ForwardOnlyAndTargetLogprobsAgree) {
   const Reference want = naive(hidden, head, targets, 1.0);
-  LmHeadLoss loss(kV, kC, kChunk);
+  LmHeadLoss loss(kV, kC, cpu_f32_backend(), kChunk);
   const LossSums sums = loss.forward_backward(nullptr, nullptr, hidden.data(), head.data(), targets.data(), kN, 1.0f);
   EXPECT_NEAR(sums.loss_sum, want.loss_sum, 1e-5 * want.loss_sum);
   std::vector<float> logprobs(kN, 5.0f);

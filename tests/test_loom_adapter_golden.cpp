@@ -9,6 +9,8 @@
 // nothing cannot pass.
 #include <gtest/gtest.h>
 
+#include "backend/cpu_f32.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -41,7 +43,7 @@ TEST(LoomAdapterGolden, GreedyTokensAndLogprobsMatchPeft) {
     ASSERT_TRUE(std::equal(prompt.begin(), prompt.end(), sequence.begin()));
     std::vector<int> pos(L);
     for (int t = 0; t < L; ++t) pos[t] = t;
-    CausalLm lm(base, layout, 1, L, false);
+    CausalLm lm(base, layout, 1, L, false, cpu_f32_backend());
     const TokenBatch batch{1, L, sequence.data(), pos.data(), nullptr};
     std::vector<float> logits(size_t(L) * V);
     lm.logits(logits.data(), batch, lora);

@@ -2,6 +2,8 @@
 // crash leftovers, the output-directory lock, the run identity a resume checks, the NaN/Inf
 // guard, checkpoints refused when a value is not finite, and options refusing NaN/Inf.
 #include <gtest/gtest.h>
+
+#include "backend/cpu_f32.h"
 #include <unistd.h>
 
 #include <cmath>
@@ -117,7 +119,7 @@ struct ControlFixture {
                                             q_k_spec());
   TrainOptions train;
   TrainingRun run;
-  TrainableState state{m.layout->total()};
+  TrainableState state{m.layout->total(), cpu_f32_backend()};
   dist::Comm comm;
   NoStageState stage;
   explicit ControlFixture(const std::string& name) {

@@ -3,6 +3,8 @@
 // that clips and one that does not. The returned norm is the norm before clipping.
 #include <gtest/gtest.h>
 
+#include "backend/cpu_f32.h"
+
 #include <algorithm>
 
 #include "support/golden_file.h"
@@ -19,7 +21,7 @@ void check(const std::string& label) {
   const float max_norm = test::golden_floats(golden, label + ".max_norm")[0];
   const float norm = test::golden_floats(golden, label + ".norm")[0];
   const std::vector<float> clipped = test::golden_floats(golden, label + ".clipped");
-  TrainableState state(grads.size());
+  TrainableState state(grads.size(), cpu_f32_backend());
   std::copy(grads.begin(), grads.end(), state.grads());
   EXPECT_NEAR(state.clip_grad_norm(max_norm), norm, 1e-6 * norm);
   const std::vector<float> mine(state.grads(), state.grads() + state.count());
@@ -33,7 +35,7 @@ TEST(ClipGradNorm, LeavesGradientsBelowMaxNormAlone) { check("noclip"); }
 TEST(ClipGradNorm, ZeroMaxNormMeansNoClipping) {
   const SafetensorsFile golden(test::golden_path("clip_grad_norm_golden.safetensors"));
   const std::vector<float> grads = test::golden_floats(golden, "grads");
-  TrainableState state(grads.size());
+  TrainableState state(grads.size(), cpu_f32_backend());
   std::copy(grads.begin(), grads.end(), state.grads());
   EXPECT_NEAR(state.clip_grad_norm(0.0f), test::golden_floats(golden, "clip.norm")[0], 1e-5);
   EXPECT_TRUE(std::equal(grads.begin(), grads.end(), state.grads()));

@@ -11,6 +11,8 @@
 // Training without clipping moves the adapter by 8e-4..1.1e-3, far outside.
 #include <gtest/gtest.h>
 
+#include "backend/cpu_f32.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -161,9 +163,9 @@ void check_run(const std::string& name, data::SftLayout layout) {
   const HfCheckpoint checkpoint(o.common.model.path);
   const FrozenWeights base(checkpoint, o.common.model.quant);
   const TrainableLayout trainable(base.shape(), o.common.lora, 0);
-  TrainableState state(trainable.total());
+  TrainableState state(trainable.total(), cpu_f32_backend());
   load_peft_adapter(test::golden_path("llama_gqa_adapter"), trainable, state.params(), "");
-  SftTask task(o, base, trainable, nullptr, alone);
+  SftTask task(o, base, trainable, nullptr, alone, cpu_f32_backend());
   ASSERT_EQ(task.steps_per_epoch(), kSteps);
   TrainingRun training;
   training.train = &o.common.train;
