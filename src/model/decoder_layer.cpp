@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "ops/attention.h"
+#include "ops/bf16/compute_dispatch.h"
 #include "ops/elementwise.h"
 #include "ops/rmsnorm.h"
 #include "ops/rope.h"
@@ -64,7 +64,7 @@ void decoder_layer_forward(float* x_out, LayerActivations& acts, const float* x,
                            const RowLayout& rows) {
   const LlamaShape& s = *ctx.shape;
   layer_qkv_forward(acts, x, ctx, rows);
-  cpu::attention_forward(acts.att, acts.lse, acts.q, acts.k, acts.v, rows.doc, rows.B, rows.T, s.NH, s.NKV, s.HD);
+  compute::attention_forward(acts.att, acts.lse, acts.q, acts.k, acts.v, rows.doc, rows.B, rows.T, s.NH, s.NKV, s.HD);
   layer_output_forward(x_out, acts, x, ctx, rows);
 }
 
@@ -88,7 +88,7 @@ void decoder_layer_backward(float* dres, LayerGradients& g, const LayerActivatio
   zero(g.dq, size_t(N) * s.QD());
   zero(g.dk, size_t(N) * s.KVD());
   zero(g.dv, size_t(N) * s.KVD());
-  cpu::attention_backward(g.dq, g.dk, g.dv, g.d_att, acts.q, acts.k, acts.v, acts.att, acts.lse, rows.doc,
+  compute::attention_backward(g.dq, g.dk, g.dv, g.d_att, acts.q, acts.k, acts.v, acts.att, acts.lse, rows.doc,
                           rows.B, rows.T, s.NH, s.NKV, s.HD);
   cpu::rope_backward(g.dq, rows.pos, rows.inv_freq, N, s.NH, s.HD);
   cpu::rope_backward(g.dk, rows.pos, rows.inv_freq, N, s.NKV, s.HD);

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
+#include "ops/bf16/compute_dispatch.h"
 #include "ops/cross_entropy.h"
-#include "ops/matmul.h"
 
 namespace loom {
 
@@ -21,10 +21,11 @@ LmHeadLoss::LmHeadLoss(int V, int C, int chunk_rows) : V_(V), C_(C), chunk_(chun
 LossSums LmHeadLoss::forward_backward(float* dhidden, float* dlm_head, const float* hidden, const float* lm_head,
                                       const int* targets, int N, float loss_scale) {
   LossSums sums;
+  const compute::ReusedWeight head(lm_head, V_, C_, N);
   for (int row = 0; row < N; row += chunk_) {
     const int rows = std::min(chunk_, N - row);
     const float* chunk_hidden = hidden + size_t(row) * C_;  // (rows, C)
-    cpu::matmul_forward(chunk_logits_, chunk_hidden, lm_head, rows, C_, V_, false);
+    head.forward(chunk_logits_, chunk_hidden, rows);
     cpu::cross_entropy_forward(chunk_losses_, chunk_logits_, targets + row, rows, V_);
     for (int i = 0; i < rows; ++i) {
       if (targets[row + i] < 0) continue;
@@ -34,21 +35,22 @@ LossSums LmHeadLoss::forward_backward(float* dhidden, float* dlm_head, const flo
     if (dhidden == nullptr) continue;
     std::fill(chunk_dloss_, chunk_dloss_ + rows, loss_scale);
     cpu::cross_entropy_backward(chunk_logits_, chunk_logits_, targets + row, chunk_dloss_, rows, V_);
-    cpu::matmul_backward_input(dhidden + size_t(row) * C_, chunk_logits_, lm_head, rows, C_, V_);
-    if (dlm_head != nullptr) cpu::matmul_backward_weight(dlm_head, chunk_logits_, chunk_hidden, rows, C_, V_);
+    head.backward_input(dhidden + size_t(row) * C_, chunk_logits_, rows);
+    if (dlm_head != nullptr) compute::matmul_backward_weight(dlm_head, chunk_logits_, chunk_hidden, rows, C_, V_);
   }
   return sums;
 }
 
 void LmHeadLoss::logits(float* out, const float* hidden, const float* lm_head, int N) const {
-  cpu::matmul_forward(out, hidden, lm_head, N, C_, V_, false);
+  compute::ReusedWeight(lm_head, V_, C_, N).forward(out, hidden, N);
 }
 
 void LmHeadLoss::target_logprobs(float* logprobs, const float* hidden, const float* lm_head, const int* targets,
                                  int N) {
+  const compute::ReusedWeight head(lm_head, V_, C_, N);
   for (int row = 0; row < N; row += chunk_) {
     const int rows = std::min(chunk_, N - row);
-    cpu::matmul_forward(chunk_logits_, hidden + size_t(row) * C_, lm_head, rows, C_, V_, false);
+    head.forward(chunk_logits_, hidden + size_t(row) * C_, rows);
     cpu::token_logprobs(logprobs + row, chunk_logits_, targets + row, rows, V_);
   }
 }

@@ -37,7 +37,4 @@ void lora_linear_backward(float* dx, const float* dy, const float* x, const floa
                           const QuantizedMatrix& w, const LoraSlot* slot, const LoraContext& lora,
                           LinearScratch& scratch, int N);
 
-// The weight as f32 (out, in): the matrix itself when unquantized f32, else dequantized into scratch.
-const float* dense_weight(const QuantizedMatrix& w, float* scratch);
-
 }  // namespace loom

@@ -5,8 +5,8 @@
 
 #include "core/check.h"
 #include "core/rng.h"
+#include "ops/bf16/compute_dispatch.h"
 #include "ops/dropout.h"
-#include "ops/matmul.h"
 
 namespace loom::ppo {
 
@@ -47,7 +47,7 @@ void PolicyModel::collect_rows(const int* targets, int N) {
 void PolicyModel::chunk_logits(int first, int rows) {
   for (int i = 0; i < rows; ++i)
     std::copy_n(hidden_ + size_t(rows_[first + i]) * C_, C_, chunk_hidden_.data() + size_t(i) * C_);
-  cpu::matmul_forward(chunk_logits_.data(), chunk_hidden_.data(), lm_head_, rows, C_, V_, false);
+  compute::matmul_forward(chunk_logits_.data(), chunk_hidden_.data(), lm_head_, rows, C_, V_, false);
 }
 
 void PolicyModel::value_inputs(int first, int rows, float p, uint64_t seed) {
@@ -121,7 +121,7 @@ void PolicyModel::backward(const float* dlogprobs, const float* dvalues, const T
       logits[targets[rows_[first + i]]] += g;
     }
     std::fill(chunk_dhidden_.begin(), chunk_dhidden_.begin() + size_t(rows) * C_, 0.0f);
-    cpu::matmul_backward_input(chunk_dhidden_.data(), chunk_logits_.data(), lm_head_, rows, C_, V_);
+    compute::matmul_backward_input(chunk_dhidden_.data(), chunk_logits_.data(), lm_head_, rows, C_, V_);
     value_inputs(first, rows, value_dropout, lora.dropout_seed);
     for (int i = 0; i < rows; ++i) {
       const int n = rows_[first + i];

@@ -1,8 +1,10 @@
 #include "train/training_options.h"
 
+
 #include <filesystem>
 
 #include "core/check.h"
+#include "ops/bf16/compute_dispatch.h"
 #include "train/option_values.h"
 
 namespace loom {
@@ -108,7 +110,9 @@ void add_common_training_options(po::options_description& options, const CommonT
       ("train.save_steps", with_default(t.save_steps), "optimizer steps between checkpoints; 0 = none during training")
       ("train.save_total_limit", with_default(t.save_total_limit), "checkpoints kept; 0 = all")
       ("train.resume", with_default<std::string>(resume_text(t)), "no | auto (newest checkpoint) | a checkpoint directory")
-      ("run.device", with_default<std::string>(device_kind_name(defaults.run.device)), "auto | cpu | cuda");
+      ("run.device", with_default<std::string>(device_kind_name(defaults.run.device)), "auto | cpu | cuda")
+      ("run.compute", with_default<std::string>(defaults.run.compute),
+       "f32 | bf16 (GEMM inputs rounded to bf16, f32 accumulation, as torch.autocast) | auto (bf16 where the CPU has it)");
 }
 
 CommonTrainingOptions common_training_options_from(const po::variables_map& values) {
@@ -156,6 +160,8 @@ CommonTrainingOptions common_training_options_from(const po::variables_map& valu
   resume_from(values, &t);
 
   o.run.device = device_from(values);
+  o.run.compute = option<std::string>(values, "run.compute");
+  compute::parse_compute_mode(o.run.compute, "run.compute");  // refuse a bad value before any work
   return o;
 }
 

@@ -1,0 +1,66 @@
+// Which arithmetic the model's GEMMs and attention run in, chosen once per process
+// (`run.compute`, `loom bench --compute`), and the calls the model makes through it:
+//   f32   the reference ops (ops/*.h): f32 inputs, OpenBLAS;
+//   bf16  the cpu-bf16 kernels (ops/bf16/*.h): GEMM inputs rounded to bf16, f32 accumulation
+//         and outputs, as torch.autocast(cpu, bfloat16) (oneDNN on AVX512_BF16 / AMX).
+// Everything else (norms, RoPE, SwiGLU, softmax of the loss, LoRA parameters, gradients,
+// AdamW) stays f32 in both modes. This is the narrow seam: the model's call sites for linears,
+// attention and the LM head call these functions, which pick the kernel by the mode.
+#pragma once
+
+#include <string>
+
+#include "quant/quantized_matrix.h"
+
+namespace loom::compute {
+
+enum class ComputeMode { F32, Bf16 };
+
+// "f32" | "bf16" | "auto" (bf16 when the CPU has AVX512_BF16 or AMX-BF16, else f32); fails
+// with a message naming `key` otherwise, and for "bf16" on a CPU without bf16 instructions.
+ComputeMode parse_compute_mode(const std::string& name, const std::string& key);
+const char* compute_mode_name(ComputeMode mode);
+// True when this CPU has bf16 dot-product instructions (AVX512_BF16 or AMX-BF16).
+bool cpu_has_bf16();
+
+void set_compute_mode(ComputeMode mode);
+ComputeMode compute_mode();
+
+// The matmul family (ops/matmul.h signatures).
+void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC, bool accumulate);
+void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int C, int OC);
+void matmul_backward_weight(float* dweight, const float* dout, const float* inp, int N, int C, int OC);
+
+// y (N, OC) = x (N, C) @ W^T and dx (N, C) += dy (N, OC) @ W for a frozen weight; the f32
+// path dequantizes into f32_scratch (w.rows * w.cols) unless the weight is f32 already.
+void frozen_matmul_forward(float* y, const float* x, const QuantizedMatrix& w, float* f32_scratch, int N);
+void frozen_matmul_backward_input(float* dx, const float* dy, const QuantizedMatrix& w, float* f32_scratch, int N);
+
+// The attention family's training ops (ops/attention.h signatures).
+void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const int* doc,
+                       int B, int T, int NH, int NKV, int HD);
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                        const float* v, const float* out, const float* lse, const int* doc, int B, int T, int NH,
+                        int NKV, int HD);
+
+// An f32 weight (rows, cols) that many GEMMs read in a row (the LM head over row chunks):
+// in bf16 mode it is rounded once, on construction, into a scratch that lives until the next
+// ReusedWeight is made; in f32 mode the GEMMs read it directly. When the caller's row count
+// (max_rows) is at most kGemvRows the f32 path is taken in both modes (decoding: rounding
+// V x C per token would cost more than the product).
+class ReusedWeight {
+ public:
+  static constexpr int kGemvRows = 4;
+  ReusedWeight(const float* w, int rows, int cols, int max_rows);
+  // out (N, rows) = inp (N, cols) @ w^T
+  void forward(float* out, const float* inp, int N) const;
+  // dinp (N, cols) += dout (N, rows) @ w
+  void backward_input(float* dinp, const float* dout, int N) const;
+
+ private:
+  const float* f32_;
+  const uint16_t* bf16_ = nullptr;  // null in f32 mode
+  int rows_, cols_;
+};
+
+}  // namespace loom::compute
