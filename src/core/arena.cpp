@@ -8,22 +8,46 @@
 
 namespace loom {
 
-Arena::Arena(std::string name, size_t capacity_bytes)
-    : name_(std::move(name)), capacity_(align_up(capacity_bytes)) {
-  if (capacity_ == 0) return;
-  base_ = static_cast<std::byte*>(std::aligned_alloc(kArenaAlignment, capacity_));
-  LOOM_REQUIRE(base_ != nullptr, "out of memory: arena '", name_, "' needs ", capacity_, " bytes");
-  std::memset(base_, 0, capacity_);
+namespace {
+
+class HostAllocator final : public ArenaAllocator {
+ public:
+  void* allocate(size_t bytes) const override {
+    void* memory = std::aligned_alloc(kArenaAlignment, align_up(bytes));
+    if (memory) std::memset(memory, 0, bytes);
+    return memory;
+  }
+  void release(void* memory) const override { std::free(memory); }
+  void zero(void* memory, size_t bytes) const override { std::memset(memory, 0, bytes); }
+  const char* kind() const override { return "host"; }
+};
+
+}  // namespace
+
+const ArenaAllocator& host_allocator() {
+  static const HostAllocator allocator;
+  return allocator;
 }
 
-Arena::~Arena() { std::free(base_); }
+Arena::Arena(std::string name, size_t capacity_bytes, const ArenaAllocator& allocator)
+    : name_(std::move(name)), allocator_(&allocator), capacity_(align_up(capacity_bytes)) {
+  if (capacity_ == 0) return;
+  base_ = static_cast<std::byte*>(allocator.allocate(capacity_));
+  LOOM_REQUIRE(base_ != nullptr, "out of ", allocator.kind(), " memory: arena '", name_, "' needs ", capacity_,
+               " bytes");
+}
+
+Arena::~Arena() {
+  if (base_) allocator_->release(base_);
+}
 
 Arena::Arena(Arena&& other) noexcept { *this = std::move(other); }
 
 Arena& Arena::operator=(Arena&& other) noexcept {
   if (this != &other) {
-    std::free(base_);
+    if (base_) allocator_->release(base_);
     name_ = std::move(other.name_);
+    allocator_ = other.allocator_;
     base_ = std::exchange(other.base_, nullptr);
     capacity_ = std::exchange(other.capacity_, 0);
     used_ = std::exchange(other.used_, 0);
@@ -41,7 +65,7 @@ void* Arena::take_bytes(size_t bytes) {
 }
 
 void Arena::zero() {
-  if (base_) std::memset(base_, 0, capacity_);
+  if (base_) allocator_->zero(base_, capacity_);
 }
 
 }  // namespace loom

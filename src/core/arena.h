@@ -16,6 +16,21 @@ inline size_t align_up(size_t bytes, size_t alignment = kArenaAlignment) {
   return (bytes + alignment - 1) / alignment * alignment;
 }
 
+// Where an arena's one allocation comes from: host memory (host_allocator()) or a backend's
+// memory (Backend::allocator(), e.g. device memory). allocate returns kArenaAlignment-aligned,
+// zero-filled memory, or nullptr when there is not enough.
+class ArenaAllocator {
+ public:
+  virtual ~ArenaAllocator() = default;
+  virtual void* allocate(size_t bytes) const = 0;
+  virtual void release(void* memory) const = 0;
+  virtual void zero(void* memory, size_t bytes) const = 0;
+  virtual const char* kind() const = 0;  // "host", "cuda", ... (error messages)
+};
+
+// aligned_alloc / memset / free.
+const ArenaAllocator& host_allocator();
+
 // Adds up the aligned sizes of the pieces an arena will hold.
 class ArenaPlan {
  public:
@@ -30,14 +45,14 @@ class ArenaPlan {
 class Arena {
  public:
   Arena() = default;
-  Arena(std::string name, size_t capacity_bytes);
+  Arena(std::string name, size_t capacity_bytes, const ArenaAllocator& allocator = host_allocator());
   ~Arena();
   Arena(const Arena&) = delete;
   Arena& operator=(const Arena&) = delete;
   Arena(Arena&& other) noexcept;
   Arena& operator=(Arena&& other) noexcept;
 
-  // The next `count` elements of T, zero-filled, 64-byte aligned.
+  // The next `count` elements of T, zero-filled, 64-byte aligned (in the allocator's memory).
   template <typename T>
   T* take(size_t count) { return static_cast<T*>(take_bytes(count * sizeof(T))); }
 
@@ -50,6 +65,7 @@ class Arena {
 
  private:
   std::string name_;
+  const ArenaAllocator* allocator_ = nullptr;
   std::byte* base_ = nullptr;
   size_t capacity_ = 0;
   size_t used_ = 0;

@@ -1,0 +1,72 @@
+#include "backend/backend_factory.h"
+
+#include "backend/cpu_f32.h"
+#include "core/check.h"
+
+namespace loom {
+
+namespace {
+
+using BackendMaker = std::unique_ptr<Backend> (*)();
+
+// Every backend loom can run, by compute mode. A new backend adds its line here.
+struct RegisteredBackend {
+  ComputeMode mode;
+  BackendMaker make;
+};
+constexpr RegisteredBackend kBackends[] = {
+    {ComputeMode::F32, make_cpu_f32_backend},
+};
+
+BackendMaker registered(ComputeMode mode) {
+  for (const RegisteredBackend& b : kBackends)
+    if (b.mode == mode) return b.make;
+  return nullptr;
+}
+
+}  // namespace
+
+ComputeMode parse_compute_mode(const std::string& name, const std::string& key) {
+  for (ComputeMode mode : {ComputeMode::Auto, ComputeMode::F32, ComputeMode::Bf16})
+    if (name == compute_mode_name(mode)) return mode;
+  LOOM_FAIL(key, " must be auto, f32 or bf16, got '", name, "'");
+}
+
+const char* compute_mode_name(ComputeMode mode) {
+  switch (mode) {
+    case ComputeMode::Auto: return "auto";
+    case ComputeMode::F32: return "f32";
+    case ComputeMode::Bf16: return "bf16";
+  }
+  return "?";
+}
+
+bool cpu_has_native_bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("amx-bf16") || __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+static ComputeMode resolve(ComputeMode mode) {
+  if (mode != ComputeMode::Auto) return mode;
+  return cpu_has_native_bf16() && registered(ComputeMode::Bf16) ? ComputeMode::Bf16 : ComputeMode::F32;
+}
+
+std::unique_ptr<Backend> make_backend(ComputeMode mode) {
+  const BackendMaker make = registered(resolve(mode));
+  LOOM_REQUIRE(make != nullptr, "compute mode ", compute_mode_name(mode),
+               ": this loom build has no backend for it (registered: f32); use auto or f32");
+  return make();
+}
+
+std::string compute_line(const Backend& backend, ComputeMode requested) {
+  std::string line = cat("compute: ", backend.name(), " (requested ", compute_mode_name(requested));
+  if (requested == ComputeMode::Auto)
+    line += cpu_has_native_bf16() ? "; this CPU has native bf16" : "; no AMX-BF16/AVX512_BF16 on this CPU";
+  return line + ")";
+}
+
+}  // namespace loom

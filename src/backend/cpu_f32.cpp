@@ -1,0 +1,172 @@
+#include "backend/cpu_f32.h"
+
+#include <cstring>
+
+#include "dist/comm.h"
+#include "ops/adamw.h"
+#include "ops/attention.h"
+#include "ops/copy.h"
+#include "ops/cross_entropy.h"
+#include "ops/dropout.h"
+#include "ops/elementwise.h"
+#include "ops/embedding.h"
+#include "ops/heads.h"
+#include "ops/log_softmax.h"
+#include "ops/matmul.h"
+#include "ops/quantized_matmul.h"
+#include "ops/rmsnorm.h"
+#include "ops/rope.h"
+#include "ops/swiglu.h"
+
+namespace loom {
+
+namespace {
+
+class CpuF32Backend final : public Backend {
+ public:
+  const char* name() const override { return "cpu-f32"; }
+
+  const ArenaAllocator& allocator() const override { return host_allocator(); }
+  void upload(void* dst, const void* src, size_t bytes) const override { std::memcpy(dst, src, bytes); }
+  void download(void* dst, const void* src, size_t bytes) const override { std::memcpy(dst, src, bytes); }
+  void synchronize() const override {}
+
+  void fill(float* x, float value, size_t n) const override { cpu::fill(x, value, n); }
+  void copy(float* dst, const float* src, size_t n) const override { cpu::copy(dst, src, n); }
+  void gather_rows(float* out, const float* inp, const int* rows, int count, int C) const override {
+    cpu::gather_rows(out, inp, rows, count, C);
+  }
+  void scatter_add_rows(float* out, const float* inp, const int* rows, int count, int C) const override {
+    cpu::scatter_add_rows(out, inp, rows, count, C);
+  }
+  void kv_cache_append(float* k_cache, float* v_cache, const float* k, const float* v, int B, int T, int t0,
+                       int Tmax, int KVD) const override {
+    cpu::kv_cache_append(k_cache, v_cache, k, v, B, T, t0, Tmax, KVD);
+  }
+
+  void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC,
+                      bool accumulate) const override {
+    cpu::matmul_forward(out, inp, weight, N, C, OC, accumulate);
+  }
+  void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int C,
+                             int OC) const override {
+    cpu::matmul_backward_input(dinp, dout, weight, N, C, OC);
+  }
+  void matmul_backward_weight(float* dweight, const float* dout, const float* inp, int N, int C,
+                              int OC) const override {
+    cpu::matmul_backward_weight(dweight, dout, inp, N, C, OC);
+  }
+  void quantized_matmul_forward(float* out, float* workspace, const float* inp, const QuantizedMatrix& w, int N,
+                                bool accumulate) const override {
+    cpu::quantized_matmul_forward(out, workspace, inp, w, N, accumulate);
+  }
+  void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout, const QuantizedMatrix& w,
+                                       int N) const override {
+    cpu::quantized_matmul_backward_input(dinp, workspace, dout, w, N);
+  }
+
+  void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
+                       float eps) const override {
+    cpu::rmsnorm_forward(out, rstd, inp, weight, N, C, eps);
+  }
+  void rmsnorm_backward(float* dinp, const float* dout, const float* inp, const float* weight, const float* rstd,
+                        int N, int C) const override {
+    cpu::rmsnorm_backward(dinp, dout, inp, weight, rstd, N, C);
+  }
+  void rope_forward(float* x, const int* pos, const float* inv_freq, int N, int H, int HD) const override {
+    cpu::rope_forward(x, pos, inv_freq, N, H, HD);
+  }
+  void rope_backward(float* dx, const int* pos, const float* inv_freq, int N, int H, int HD) const override {
+    cpu::rope_backward(dx, pos, inv_freq, N, H, HD);
+  }
+  void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const int* doc,
+                         int B, int T, int NH, int NKV, int HD) const override {
+    cpu::attention_forward(out, lse, q, k, v, doc, B, T, NH, NKV, HD);
+  }
+  void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                          const float* v, const float* out, const float* lse, const int* doc, int B, int T, int NH,
+                          int NKV, int HD) const override {
+    cpu::attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc, B, T, NH, NKV, HD);
+  }
+  void attention_decode(float* out, const float* q, const float* k_cache, const float* v_cache,
+                        const int* key_begin, const int* key_end, int B, int Tmax, int NH, int NKV,
+                        int HD) const override {
+    cpu::attention_decode(out, q, k_cache, v_cache, key_begin, key_end, B, Tmax, NH, NKV, HD);
+  }
+  void swiglu_forward(float* out, const float* gate, const float* up, int N, int F) const override {
+    cpu::swiglu_forward(out, gate, up, N, F);
+  }
+  void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int N,
+                       int F) const override {
+    cpu::swiglu_backward(dgate, dup, dout, gate, up, N, F);
+  }
+  void embedding_forward(float* out, const int* tokens, const float* wte, int N, int C, int V) const override {
+    cpu::embedding_forward(out, tokens, wte, N, C, V);
+  }
+  void dropout_forward(float* out, const float* inp, size_t n, float p, uint64_t seed,
+                       uint64_t stream) const override {
+    cpu::dropout_forward(out, inp, n, p, seed, stream);
+  }
+  void dropout_backward(float* dinp, const float* dout, size_t n, float p, uint64_t seed,
+                        uint64_t stream) const override {
+    cpu::dropout_backward(dinp, dout, n, p, seed, stream);
+  }
+  void add_inplace(float* x, const float* y, size_t n) const override { cpu::add_inplace(x, y, n); }
+  void scale_inplace(float* x, float s, size_t n) const override { cpu::scale_inplace(x, s, n); }
+
+  void cross_entropy_forward(float* losses, const float* logits, const int* targets, int N,
+                             int V) const override {
+    cpu::cross_entropy_forward(losses, logits, targets, N, V);
+  }
+  void cross_entropy_backward(float* dlogits, const float* logits, const int* targets, const float* dloss, int N,
+                              int V) const override {
+    cpu::cross_entropy_backward(dlogits, logits, targets, dloss, N, V);
+  }
+  void token_logprobs(float* logprobs, const float* logits, const int* targets, int N, int V) const override {
+    cpu::token_logprobs(logprobs, logits, targets, N, V);
+  }
+  void log_softmax_stats(float* logprobs, float* entropy, float* log_dists, const float* logits, const int* targets,
+                         int N, int V) const override {
+    cpu::log_softmax_stats(logprobs, entropy, log_dists, logits, targets, N, V);
+  }
+  void log_softmax_backward(float* dlogits, const float* logits, const int* targets, const float* dlogprobs, int N,
+                            int V) const override {
+    cpu::log_softmax_backward(dlogits, logits, targets, dlogprobs, N, V);
+  }
+  void score_head_forward(float* rewards, const float* hidden, const int* last, const float* head, int B, int T,
+                          int C) const override {
+    cpu::score_head_forward(rewards, hidden, last, head, B, T, C);
+  }
+  void score_head_backward(float* dhidden, float* dhead, const float* d_rewards, const float* hidden,
+                           const int* last, const float* head, int B, int T, int C) const override {
+    cpu::score_head_backward(dhidden, dhead, d_rewards, hidden, last, head, B, T, C);
+  }
+  void value_head_forward(float* values, const float* x, const float* w, const float* bias, int N,
+                          int C) const override {
+    cpu::value_head_forward(values, x, w, bias, N, C);
+  }
+  void value_head_backward(float* dx, float* dw, float* dbias, const float* dvalues, const float* x, const float* w,
+                           int N, int C) const override {
+    cpu::value_head_backward(dx, dw, dbias, dvalues, x, w, N, C);
+  }
+
+  void sum_squares(float* out, const float* x, size_t n) const override { cpu::sum_squares(out, x, n); }
+  void adamw_update(float* params, float* m, float* v, const float* grads, size_t n, float lr, float beta1,
+                    float beta2, float eps, float weight_decay, int t) const override {
+    cpu::adamw_update(params, m, v, grads, n, lr, beta1, beta2, eps, weight_decay, t);
+  }
+  void allreduce_sum(const dist::Comm& comm, float* x, size_t n) const override {
+    if (comm.world > 1) comm.allreduce_sum(x, n);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_f32_backend() { return std::make_unique<CpuF32Backend>(); }
+
+const Backend& cpu_f32_backend() {
+  static const CpuF32Backend backend;
+  return backend;
+}
+
+}  // namespace loom
