@@ -10,11 +10,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "backend/backend_factory.h"
 #include "core/arena.h"
 #include "core/check.h"
 #include "core/dtype.h"
@@ -359,9 +361,9 @@ TEST(Bf16Attention, ForwardAndBackwardFollowTheRule) {
 // ---- a whole LoRA step of the test model: bf16 compute against f32 ---------------------------
 
 // Sets the process's compute mode for one scope.
-struct ComputeModeScope {
-  explicit ComputeModeScope(compute::ComputeMode mode) { compute::set_compute_mode(mode); }
-  ~ComputeModeScope() { compute::set_compute_mode(compute::ComputeMode::F32); }
+struct Bf16KernelsScope {
+  explicit Bf16KernelsScope(bool on) { compute::set_bf16_kernels(on); }
+  ~Bf16KernelsScope() { compute::set_bf16_kernels(false); }
 };
 
 struct StepResult {
@@ -372,8 +374,8 @@ struct StepResult {
 // One training micro-batch (forward, chunked LM head + loss, backward) of the tiny test model
 // (hidden 64, 2 layers, 4 heads, 2 KV heads, vocab 96) on an NF4 base with LoRA r=8 on all
 // linears, 2 packed rows of 70 tokens (document mask; attention blocks of 64 and a partial one).
-StepResult lora_step(compute::ComputeMode mode, const TinyModel& m) {
-  const ComputeModeScope scope(mode);
+StepResult lora_step(bool bf16, const TinyModel& m) {
+  const Bf16KernelsScope scope(bf16);
   const int B = 2, T = 70, V = m.base->shape().V;
   std::vector<int> tokens, pos, doc(size_t(B) * T, 0), targets(size_t(B) * T);
   random_tokens(&tokens, &pos, B, T, V, 21);
@@ -412,8 +414,8 @@ void expect_bf16_step_close(bool trained_head) {
   spec.target_modules = parse_target_modules("all-linear");
   if (trained_head) spec.modules_to_save = {kLmHeadModule};
   const TinyModel m = make_tiny_model("bf16-step", config, QuantMode::NF4, spec);
-  const StepResult f32 = lora_step(compute::ComputeMode::F32, m);
-  const StepResult bf = lora_step(compute::ComputeMode::Bf16, m);
+  const StepResult f32 = lora_step(false, m);
+  const StepResult bf = lora_step(true, m);
   EXPECT_NEAR(bf.loss, f32.loss, 5e-3 * f32.loss);
   EXPECT_NE(bf.loss, f32.loss) << "the bf16 step ran in f32";
   for (const LoraSlot& s : m.layout->slots()) {
@@ -428,21 +430,35 @@ void expect_bf16_step_close(bool trained_head) {
 }
 
 TEST(Bf16Model, WholeLoraStepMatchesF32) {
-  if (!compute::cpu_has_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
+  if (!cpu_has_native_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
   expect_bf16_step_close(false);
 }
 
 TEST(Bf16Model, WholeLoraStepWithTrainedLmHeadMatchesF32) {
-  if (!compute::cpu_has_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
+  if (!cpu_has_native_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
   expect_bf16_step_close(true);
 }
 
-TEST(Bf16Model, ComputeModeNamesAreChecked) {
-  expect_contains(error_of([] { compute::parse_compute_mode("fp16", "run.compute"); }),
-                  "run.compute must be f32, bf16 or auto, got 'fp16'");
-  EXPECT_EQ(compute::parse_compute_mode("f32", "k"), compute::ComputeMode::F32);
-  EXPECT_EQ(compute::parse_compute_mode("auto", "k"),
-            compute::cpu_has_bf16() ? compute::ComputeMode::Bf16 : compute::ComputeMode::F32);
+// run.compute = bf16 (and auto on this CPU) makes the cpu-bf16 backend, whose GEMMs are the
+// bf16 kernels, and selects its kernels for the model's call sites.
+TEST(Bf16Backend, FactoryMakesCpuBf16ForBf16AndAuto) {
+  if (!cpu_has_native_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
+  const std::unique_ptr<Backend> bf = make_backend(ComputeMode::Bf16);
+  EXPECT_STREQ(bf->name(), "cpu-bf16");
+  EXPECT_STREQ(make_backend(ComputeMode::Auto)->name(), "cpu-bf16");
+  EXPECT_STREQ(make_backend(ComputeMode::F32)->name(), "cpu-f32");
+  const int N = 5, C = 37, OC = 19;
+  const auto x = random_vector(size_t(N) * C, 1), w = random_vector(size_t(OC) * C, 2);
+  std::vector<float> by_backend(size_t(N) * OC), by_kernel(by_backend.size()), by_f32(by_backend.size());
+  bf->matmul_forward(by_backend.data(), x.data(), w.data(), N, C, OC, false);
+  bf16::matmul_forward(by_kernel.data(), x.data(), w.data(), N, C, OC, false);
+  make_backend(ComputeMode::F32)->matmul_forward(by_f32.data(), x.data(), w.data(), N, C, OC, false);
+  EXPECT_EQ(0, std::memcmp(by_backend.data(), by_kernel.data(), sizeof(float) * by_kernel.size()));
+  EXPECT_GT(max_abs_diff(by_backend.data(), by_f32.data(), by_f32.size()), 0.0);
+  compute::use_kernels_of(*bf);
+  EXPECT_TRUE(compute::bf16_kernels());
+  compute::use_kernels_of(*make_backend(ComputeMode::F32));
+  EXPECT_FALSE(compute::bf16_kernels());
 }
 
 }  // namespace

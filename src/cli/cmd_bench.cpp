@@ -18,6 +18,7 @@
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
+#include "backend/backend_factory.h"
 #include "core/check.h"
 #include "core/runtime_tuning.h"
 #include "core/rng.h"
@@ -109,7 +110,7 @@ int run_bench(int argc, char** argv) {
       ("preset", po::value<std::string>()->default_value("tiny"), "model shape (loom init-model presets)")
       ("config", po::value<std::string>(), "model shape from a config.json (random weights)")
       ("model", po::value<std::string>(), "a model folder (config.json + safetensors)")
-      ("compute", po::value<std::string>()->default_value("auto"), "f32 | bf16 | auto (bf16 where the CPU has it)")
+      ("compute", po::value<std::string>()->default_value("auto"), "auto | f32 | bf16 (backend/backend_factory.h)")
       ("peak", po::bool_switch(), "only time oneDNN's bf16 and f32 GEMMs on 4096^3")
       ("mode", po::value<std::string>()->default_value("train"), "train | decode")
       ("quant", po::value<std::string>()->default_value("nf4"), "f32 | bf16 | int8 | nf4")
@@ -129,11 +130,11 @@ int run_bench(int argc, char** argv) {
   const int threads = dist::apply_thread_budget();
   if (vm["peak"].as<bool>()) {
     constexpr int kPeakN = 4096;
-    const double bf16_peak = compute::cpu_has_bf16() ? measured_gemm_peak(kPeakN, true, 3) : 0.0;
+    const double bf16_peak = cpu_has_native_bf16() ? measured_gemm_peak(kPeakN, true, 3) : 0.0;
     const double f32_peak = measured_gemm_peak(kPeakN, false, 3);
     if (comm.rank == 0) {
       std::printf("# %s\n# %d thread(s) on %s\n", command_line(argc, argv).c_str(), threads, comm.host.c_str());
-      if (compute::cpu_has_bf16())
+      if (cpu_has_native_bf16())
         std::printf("peak bf16: %.1f GFLOP/s (oneDNN %s, %d^3)\n", bf16_peak / 1e9,
                     bf16::gemm_kernel_name(kPeakN, kPeakN, kPeakN, true).c_str(), kPeakN);
       else
@@ -144,8 +145,10 @@ int run_bench(int argc, char** argv) {
     comm.finalize();
     return 0;
   }
-  const compute::ComputeMode compute_mode = compute::parse_compute_mode(vm["compute"].as<std::string>(), "--compute");
-  compute::set_compute_mode(compute_mode);
+  const ComputeMode compute_mode = parse_compute_mode(vm["compute"].as<std::string>(), "--compute");
+  const std::unique_ptr<Backend> backend = make_backend(compute_mode);
+  compute::use_kernels_of(*backend);
+  const bool bf16_compute = compute::bf16_kernels();
   const std::string mode = vm["mode"].as<std::string>();
   LOOM_REQUIRE(mode == "train" || mode == "decode", "--mode: expected train or decode, got '", mode, "'");
 
@@ -165,11 +168,11 @@ int run_bench(int argc, char** argv) {
 
   if (comm.rank == 0)
     std::printf("# %s\n# %d rank(s) x %d thread(s) on %s (OpenBLAS %s kernels); %s: %lld parameters, %s base, "
-                "LoRA r=%d on %s (%zu trainable); %s compute\n",
+                "LoRA r=%d on %s (%zu trainable); %s\n",
                 command_line(argc, argv).c_str(), comm.world, threads, comm.host.c_str(), blas_core_name(),
                 source.label.c_str(), static_cast<long long>(llama_parameter_count(config)),
                 quant_mode_name(base.mode()), spec.r, vm["lora"].as<std::string>().c_str(), layout.total(),
-                compute::compute_mode_name(compute_mode));
+                compute_line(*backend, compute_mode).c_str());
 
   if (mode == "decode") {
     const int B = vm["batch"].as<int>(), new_tokens = vm["new-tokens"].as<int>(), prompt_len = 16;
@@ -224,7 +227,7 @@ int run_bench(int argc, char** argv) {
   comm.allreduce_sum(&peak, 1);
   // This machine's GEMM peak in the same compute mode, times the ranks (each measures its own
   // cores; ranks on one node share them, so the sum is the node's peak).
-  double gemm_peak = measured_gemm_peak(4096, compute_mode == compute::ComputeMode::Bf16, 2);
+  double gemm_peak = measured_gemm_peak(4096, bf16_compute, 2);
   comm.allreduce_sum(&gemm_peak, 1);
   if (comm.rank == 0)
     std::printf("train: %d x (%d x %d) tokens per step, %d steps in %.2f s: %.0f tokens/s, %.3f GFLOP/s "
@@ -232,7 +235,7 @@ int run_bench(int argc, char** argv) {
                 "peak RSS %.0f MiB per rank (activations %.0f MiB)\n",
                 comm.world, B, T, steps, elapsed, tokens_per_s, model_flops / 1e9,
                 static_cast<long long>(matmul_parameters(config)), 100.0 * model_flops / gemm_peak,
-                compute::compute_mode_name(compute_mode), gemm_peak / 1e9, peak / comm.world,
+                bf16_compute ? "bf16" : "f32", gemm_peak / 1e9, peak / comm.world,
                 model.body().activation_bytes() / 1048576.0);
   comm.finalize();
   return 0;

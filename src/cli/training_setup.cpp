@@ -6,6 +6,7 @@
 #include <exception>
 #include <iostream>
 
+#include "backend/backend_factory.h"
 #include "core/check.h"
 #include "dist/thread_budget.h"
 #include "ops/bf16/compute_dispatch.h"
@@ -36,16 +37,18 @@ void TrainingSetup::start(const CommonTrainingOptions& options, int argc, char**
   comm = dist::Comm::init(&argc, &argv);
   const int threads = dist::apply_thread_budget();
   choose_device(options.run.device, comm.rank);
-  compute::set_compute_mode(compute::parse_compute_mode(options.run.compute, "run.compute"));
+  const ComputeMode compute_mode = parse_compute_mode(options.run.compute, "run.compute");
+  const std::unique_ptr<Backend> backend = make_backend(compute_mode);
+  compute::use_kernels_of(*backend);
+  if (comm.rank == 0) std::printf("%s\n", compute_line(*backend, compute_mode).c_str());
   if (comm.rank == 0) std::printf("# effective configuration\n%s\n", config_ini.c_str());
   checkpoint = std::make_unique<HfCheckpoint>(options.model.path);
   base = std::make_unique<FrozenWeights>(*checkpoint, options.model.quant);
   const FrozenBytes& bytes = base->bytes();
   if (comm.rank == 0)
-    std::printf("base %s: %s linears %.2f MiB + embeddings/norms/head %.2f MiB (rank 0 of %d on %s, %d threads, %s compute)\n",
+    std::printf("base %s: %s linears %.2f MiB + embeddings/norms/head %.2f MiB (rank 0 of %d on %s, %d threads)\n",
                 options.model.path.c_str(), quant_mode_name(options.model.quant), bytes.linears / 1048576.0,
-                (bytes.embeddings + bytes.norms + bytes.lm_head) / 1048576.0, comm.world, comm.host.c_str(), threads,
-                compute::compute_mode_name(compute::compute_mode()));
+                (bytes.embeddings + bytes.norms + bytes.lm_head) / 1048576.0, comm.world, comm.host.c_str(), threads);
   layout = std::make_unique<TrainableLayout>(base->shape(), options.lora, head_rows);
   state = std::make_unique<TrainableState>(layout->total());
   init_trainable(state->params(), *layout, options.train.seed, /*head_init_std=*/0.02f);

@@ -3,8 +3,8 @@
 
 #include <filesystem>
 
+#include "backend/backend_factory.h"
 #include "core/check.h"
-#include "ops/bf16/compute_dispatch.h"
 #include "train/option_values.h"
 
 namespace loom {
@@ -112,7 +112,7 @@ void add_common_training_options(po::options_description& options, const CommonT
       ("train.resume", with_default<std::string>(resume_text(t)), "no | auto (newest checkpoint) | a checkpoint directory")
       ("run.device", with_default<std::string>(device_kind_name(defaults.run.device)), "auto | cpu | cuda")
       ("run.compute", with_default<std::string>(defaults.run.compute),
-       "f32 | bf16 (GEMM inputs rounded to bf16, f32 accumulation, as torch.autocast) | auto (bf16 where the CPU has it)");
+       "auto | f32 | bf16 (GEMM inputs rounded to bf16, f32 accumulation, as torch.autocast); auto is bf16 where the CPU has AMX-BF16 or AVX512_BF16");
 }
 
 CommonTrainingOptions common_training_options_from(const po::variables_map& values) {
@@ -161,7 +161,7 @@ CommonTrainingOptions common_training_options_from(const po::variables_map& valu
 
   o.run.device = device_from(values);
   o.run.compute = option<std::string>(values, "run.compute");
-  compute::parse_compute_mode(o.run.compute, "run.compute");  // refuse a bad value before any work
+  parse_compute_mode(o.run.compute, "run.compute");  // refuse a bad value before any work
   return o;
 }
 

@@ -64,7 +64,7 @@ enum class DeviceKind { Auto, Cpu, Cuda };
 // [run]
 struct RunOptions {
   DeviceKind device = DeviceKind::Auto;
-  std::string compute = "f32";  // f32 | bf16 | auto: the GEMMs' arithmetic (ops/bf16/compute_dispatch.h)
+  std::string compute = "f32";  // auto | f32 | bf16: the backend (backend/backend_factory.h)
 };
 
 struct CommonTrainingOptions {

@@ -1,5 +1,7 @@
 #include "ops/bf16/compute_dispatch.h"
 
+#include <string>
+
 #include "core/check.h"
 #include "ops/attention.h"
 #include "ops/bf16/attention_bf16.h"
@@ -14,9 +16,9 @@ namespace loom::compute {
 
 namespace {
 
-ComputeMode g_mode = ComputeMode::F32;
+bool g_bf16 = false;
 
-bool bf16() { return g_mode == ComputeMode::Bf16; }
+bool bf16() { return g_bf16; }
 
 const float* dense_f32(const QuantizedMatrix& w, float* scratch) {
   if (w.mode == QuantMode::F32) return static_cast<const float*>(w.data);
@@ -26,28 +28,9 @@ const float* dense_f32(const QuantizedMatrix& w, float* scratch) {
 
 }  // namespace
 
-bool cpu_has_bf16() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
-}
-
-ComputeMode parse_compute_mode(const std::string& name, const std::string& key) {
-  if (name == "f32") return ComputeMode::F32;
-  if (name == "auto") return cpu_has_bf16() ? ComputeMode::Bf16 : ComputeMode::F32;
-  if (name == "bf16") {
-    LOOM_REQUIRE(cpu_has_bf16(), key, "=bf16: this CPU has neither AVX512_BF16 nor AMX-BF16; use f32 or auto");
-#if !defined(__AVX512BF16__)
-    LOOM_REQUIRE(false, key, "=bf16: this loom was built without AVX512_BF16 (-DLOOM_NATIVE=ON on such a CPU); use f32");
-#endif
-    return ComputeMode::Bf16;
-  }
-  LOOM_FAIL(key, " must be f32, bf16 or auto, got '", name, "'");
-}
-
-const char* compute_mode_name(ComputeMode mode) { return mode == ComputeMode::Bf16 ? "bf16" : "f32"; }
-
-void set_compute_mode(ComputeMode mode) { g_mode = mode; }
-ComputeMode compute_mode() { return g_mode; }
+void use_kernels_of(const Backend& backend) { g_bf16 = std::string(backend.name()) == "cpu-bf16"; }
+bool bf16_kernels() { return g_bf16; }
+void set_bf16_kernels(bool on) { g_bf16 = on; }
 
 void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC, bool accumulate) {
   if (bf16()) return bf16::matmul_forward(out, inp, weight, N, C, OC, accumulate);

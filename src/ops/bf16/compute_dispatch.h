@@ -1,30 +1,26 @@
-// Which arithmetic the model's GEMMs and attention run in, chosen once per process
-// (`run.compute`, `loom bench --compute`), and the calls the model makes through it:
-//   f32   the reference ops (ops/*.h): f32 inputs, OpenBLAS;
-//   bf16  the cpu-bf16 kernels (ops/bf16/*.h): GEMM inputs rounded to bf16, f32 accumulation
-//         and outputs, as torch.autocast(cpu, bfloat16) (oneDNN on AVX512_BF16 / AMX).
-// Everything else (norms, RoPE, SwiGLU, softmax of the loss, LoRA parameters, gradients,
-// AdamW) stays f32 in both modes. This is the narrow seam: the model's call sites for linears,
-// attention and the LM head call these functions, which pick the kernel by the mode.
+// The narrow seam through which the model reaches the cpu-bf16 kernels while its call sites
+// still call ops directly rather than through a Backend (backend/backend.h): the linears, the
+// frozen linears, attention's training ops and the LM head call these functions, which run
+// either the reference ops (ops/*.h: f32, OpenBLAS) or the cpu-bf16 kernels (ops/bf16/*.h:
+// GEMM inputs rounded to bf16, f32 accumulation and outputs, as torch.autocast(cpu, bfloat16)),
+// as the process's backend decides (`run.compute`, `--compute`; backend/backend_factory.h).
+// Everything else (norms, RoPE, SwiGLU, losses, LoRA parameters, gradients, AdamW) is f32 in
+// both. When the model runs on a Backend, these calls become its methods and this file goes.
 #pragma once
 
-#include <string>
+#include <cstdint>
 
+#include "backend/backend.h"
 #include "quant/quantized_matrix.h"
 
 namespace loom::compute {
 
-enum class ComputeMode { F32, Bf16 };
-
-// "f32" | "bf16" | "auto" (bf16 when the CPU has AVX512_BF16 or AMX-BF16, else f32); fails
-// with a message naming `key` otherwise, and for "bf16" on a CPU without bf16 instructions.
-ComputeMode parse_compute_mode(const std::string& name, const std::string& key);
-const char* compute_mode_name(ComputeMode mode);
-// True when this CPU has bf16 dot-product instructions (AVX512_BF16 or AMX-BF16).
-bool cpu_has_bf16();
-
-void set_compute_mode(ComputeMode mode);
-ComputeMode compute_mode();
+// Selects the kernels of `backend` (cpu-bf16's or the reference ops) for the whole process.
+void use_kernels_of(const Backend& backend);
+// True while the cpu-bf16 kernels are selected.
+bool bf16_kernels();
+// For tests: select the cpu-bf16 kernels (true) or the reference ops (false).
+void set_bf16_kernels(bool on);
 
 // The matmul family (ops/matmul.h signatures).
 void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC, bool accumulate);
