@@ -1,6 +1,5 @@
 #include "cli/training_setup.h"
 
-
 #include <algorithm>
 #include <cstdio>
 #include <exception>

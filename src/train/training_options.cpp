@@ -1,6 +1,5 @@
 #include "train/training_options.h"
 
-
 #include <filesystem>
 
 #include "backend/backend_factory.h"
