@@ -13,6 +13,7 @@ packages=(
   libgtest-dev                          # tests
   nlohmann-json3-dev                    # config.json, safetensors headers, PEFT configs
   libopenblas-dev                       # the CPU path's GEMMs
+  libdnnl-dev                           # oneDNN: bf16 GEMMs of the cpu-bf16 path
   zlib1g-dev                            # gzip-compressed JSON Lines
   shellcheck                            # lint of slurm/ and scripts/
 )

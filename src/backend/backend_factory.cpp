@@ -1,5 +1,6 @@
 #include "backend/backend_factory.h"
 
+#include "backend/cpu_bf16.h"
 #include "backend/cpu_f32.h"
 #include "core/check.h"
 
@@ -16,6 +17,7 @@ struct RegisteredBackend {
 };
 constexpr RegisteredBackend kBackends[] = {
     {ComputeMode::F32, make_cpu_f32_backend},
+    {ComputeMode::Bf16, make_cpu_bf16_backend},
 };
 
 BackendMaker registered(ComputeMode mode) {
@@ -58,7 +60,7 @@ static ComputeMode resolve(ComputeMode mode) {
 std::unique_ptr<Backend> make_backend(ComputeMode mode) {
   const BackendMaker make = registered(resolve(mode));
   LOOM_REQUIRE(make != nullptr, "compute mode ", compute_mode_name(mode),
-               ": this loom build has no backend for it (registered: f32); use auto or f32");
+               ": this loom build has no backend for it (registered: f32, bf16); use auto or f32");
   return make();
 }
 

@@ -1,24 +1,31 @@
-// loom bench: throughput of LoRA training steps or of decoding on random weights of any
-// preset shape, with the figures and the command that made them.
+// loom bench: throughput of LoRA training steps or of decoding, on random weights of any shape
+// (a preset or a config.json) or on a model folder, in f32 or bf16 compute, with the figures
+// and the command that made them.
 //   train:  tokens/s over all ranks, model FLOP/s = 4 x N x tokens/s (N = parameters that
 //           take part in matmuls: the decoder linears and the LM head; frozen-base LoRA costs
-//           a forward 2N and an input-gradient 2N per token, no weight gradients), peak RSS.
+//           a forward 2N and an input-gradient 2N per token, no weight gradients), the
+//           fraction of this machine's measured GEMM peak in the same compute mode (oneDNN
+//           matmul 4096^3, timed in the same run after the steps), peak RSS.
 //   decode: generated tokens/s for a batch, KV cache, greedy.
+//   --peak: only the oneDNN bf16 and f32 GEMM peaks (4096^3).
 // Every rank runs the same work on its own data; the step includes the gradient all-reduce
 // and the AdamW update, as in `loom sft`.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <unistd.h>
 
 #include "cli/command_line.h"
-#include "backend/backend_factory.h"
 #include "cli/commands.h"
+#include "backend/backend_factory.h"
 #include "core/check.h"
 #include "core/runtime_tuning.h"
 #include "core/rng.h"
 #include "dist/comm.h"
 #include "dist/thread_budget.h"
+#include "io/hf_config.h"
+#include "ops/bf16/onednn_gemm.h"
 #include "model/causal_lm.h"
 #include "model/generator.h"
 #include "model/random_init.h"
@@ -40,6 +47,54 @@ int64_t matmul_parameters(const LlamaConfig& c) {
   return n * s.L + int64_t(s.V) * s.C;
 }
 
+// Where the weights come from: a preset or config.json (random weights written to a private
+// temp folder through the real loader, removed after loading) or a model folder.
+struct BenchModel {
+  std::string label;
+  std::string dir;
+  bool temporary = false;
+};
+
+BenchModel bench_model(const po::variables_map& vm) {
+  const int sources = int(vm.count("model")) + int(vm.count("config")) + int(!vm["preset"].defaulted());
+  LOOM_REQUIRE(sources <= 1, "loom bench: give one of --preset, --config and --model");
+  if (vm.count("model")) return BenchModel{vm["model"].as<std::string>(), vm["model"].as<std::string>(), false};
+  LlamaConfig config;
+  std::string label;
+  if (vm.count("config")) {
+    label = vm["config"].as<std::string>();
+    config = load_llama_config(label);
+  } else {
+    label = vm["preset"].as<std::string>();
+    LOOM_REQUIRE(is_llama_preset(label), "--preset: unknown preset '", label, "'");
+    config = llama_preset(label);
+  }
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / cat("loom-bench-", getpid())).string();
+  write_random_checkpoint(dir, config, 1, DType::F32, 0.02f, 0.0f, "");
+  return BenchModel{label, dir, true};
+}
+
+// Best of `reps` timed oneDNN GEMMs (M = N = K = n) after one warm-up, in FLOP/s.
+double measured_gemm_peak(int n, bool use_bf16, int reps) {
+  std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
+  std::vector<uint16_t> ab(a.size(), 0x3f00), bb(b.size(), 0x3e80);  // bf16 0.5 and 0.25
+  auto once = [&] {
+    if (use_bf16)
+      bf16::gemm(c.data(), ab.data(), false, bb.data(), false, n, n, n, false);
+    else
+      bf16::gemm_f32(c.data(), a.data(), false, b.data(), false, n, n, n, false);
+  };
+  once();
+  double best = 0.0;
+  for (int r = 0; r < reps; ++r) {
+    const auto start = Clock::now();
+    once();
+    best = std::max(best, 2.0 * double(n) * n * n / seconds_since(start));
+  }
+  return best;
+}
+
 std::string command_line(int argc, char** argv) {
   std::string text = "loom";
   for (int i = 0; i < argc; ++i) text += std::string(" ") + argv[i];
@@ -52,7 +107,10 @@ int run_bench(int argc, char** argv) {
   po::options_description options("bench options");
   options.add_options()
       ("preset", po::value<std::string>()->default_value("tiny"), "model shape (loom init-model presets)")
-      ("compute", po::value<std::string>()->default_value("auto"), "auto | f32 | bf16 (the backend that runs the ops)")
+      ("config", po::value<std::string>(), "model shape from a config.json (random weights)")
+      ("model", po::value<std::string>(), "a model folder (config.json + safetensors)")
+      ("compute", po::value<std::string>()->default_value("auto"), "auto | f32 | bf16 (backend/backend_factory.h)")
+      ("peak", po::bool_switch(), "only time oneDNN's bf16 and f32 GEMMs on 4096^3")
       ("mode", po::value<std::string>()->default_value("train"), "train | decode")
       ("quant", po::value<std::string>()->default_value("nf4"), "f32 | bf16 | int8 | nf4")
       ("lora", po::value<std::string>()->default_value("all-linear"), "LoRA target modules")
@@ -64,25 +122,39 @@ int run_bench(int argc, char** argv) {
       ("batch", po::value<int>()->default_value(1), "decode: sequences decoded together")
       ("new-tokens", po::value<int>()->default_value(64), "decode: tokens generated per sequence");
   po::variables_map vm;
-  if (!parse_command_line(argc, argv, "loom bench --preset tiny|small|... [--mode train|decode]", options, {}, &vm))
+  if (!parse_command_line(argc, argv, "loom bench [--preset NAME | --config config.json | --model DIR] [--mode train|decode] [--compute f32|bf16|auto] | --peak",
+                          options, {}, &vm))
     return 0;
-  const ComputeMode compute = parse_compute_mode(vm["compute"].as<std::string>(), "--compute");
   dist::Comm comm = dist::Comm::init(&argc, &argv);
-  const std::unique_ptr<Backend> backend = make_backend(compute);
-  if (comm.rank == 0) std::printf("%s\n", compute_line(*backend, compute).c_str());
   const int threads = dist::apply_thread_budget();
-  const std::string preset = vm["preset"].as<std::string>(), mode = vm["mode"].as<std::string>();
-  LOOM_REQUIRE(is_llama_preset(preset), "--preset: unknown preset '", preset, "'");
+  if (vm["peak"].as<bool>()) {
+    constexpr int kPeakN = 4096;
+    const double bf16_peak = cpu_has_native_bf16() ? measured_gemm_peak(kPeakN, true, 3) : 0.0;
+    const double f32_peak = measured_gemm_peak(kPeakN, false, 3);
+    if (comm.rank == 0) {
+      std::printf("# %s\n# %d thread(s) on %s\n", command_line(argc, argv).c_str(), threads, comm.host.c_str());
+      if (cpu_has_native_bf16())
+        std::printf("peak bf16: %.1f GFLOP/s (oneDNN %s, %d^3)\n", bf16_peak / 1e9,
+                    bf16::gemm_kernel_name(kPeakN, kPeakN, kPeakN, true).c_str(), kPeakN);
+      else
+        std::printf("peak bf16: this CPU has no bf16 instructions\n");
+      std::printf("peak f32: %.1f GFLOP/s (oneDNN %s, %d^3)\n", f32_peak / 1e9,
+                  bf16::gemm_kernel_name(kPeakN, kPeakN, kPeakN, false).c_str(), kPeakN);
+    }
+    comm.finalize();
+    return 0;
+  }
+  const ComputeMode compute_mode = parse_compute_mode(vm["compute"].as<std::string>(), "--compute");
+  const std::unique_ptr<Backend> backend = make_backend(compute_mode);
+  const bool bf16_compute = std::string(backend->name()) == "cpu-bf16";
+  const std::string mode = vm["mode"].as<std::string>();
   LOOM_REQUIRE(mode == "train" || mode == "decode", "--mode: expected train or decode, got '", mode, "'");
-  const LlamaConfig config = llama_preset(preset);
 
-  // Random weights through the real loader: written once per rank to a private folder.
-  const std::string dir = (std::filesystem::temp_directory_path() /
-                           cat("loom-bench-", preset, "-", getpid())).string();
-  write_random_checkpoint(dir, config, 1, DType::F32, 0.02f, 0.0f, {});
-  const HfCheckpoint checkpoint(dir);
+  const BenchModel source = bench_model(vm);
+  const HfCheckpoint checkpoint(source.dir);
+  const LlamaConfig config = checkpoint.config();
   const FrozenWeights base(checkpoint, parse_quant_mode(vm["quant"].as<std::string>()));
-  std::filesystem::remove_all(dir);
+  if (source.temporary) std::filesystem::remove_all(source.dir);
   LoraSpec spec;
   spec.r = vm["r"].as<int>();
   spec.alpha = 2.0f * spec.r;
@@ -93,9 +165,12 @@ int run_bench(int argc, char** argv) {
   Rng rng(7, comm.rank);
 
   if (comm.rank == 0)
-    std::printf("# %s\n# %d rank(s) x %d thread(s) on %s (OpenBLAS %s kernels); %s base, LoRA r=%d on %s (%zu trainable)\n",
+    std::printf("# %s\n# %d rank(s) x %d thread(s) on %s (OpenBLAS %s kernels); %s: %lld parameters, %s base, "
+                "LoRA r=%d on %s (%zu trainable); %s\n",
                 command_line(argc, argv).c_str(), comm.world, threads, comm.host.c_str(), blas_core_name(),
-                quant_mode_name(base.mode()), spec.r, vm["lora"].as<std::string>().c_str(), layout.total());
+                source.label.c_str(), static_cast<long long>(llama_parameter_count(config)),
+                quant_mode_name(base.mode()), spec.r, vm["lora"].as<std::string>().c_str(), layout.total(),
+                compute_line(*backend, compute_mode).c_str());
 
   if (mode == "decode") {
     const int B = vm["batch"].as<int>(), new_tokens = vm["new-tokens"].as<int>(), prompt_len = 16;
@@ -134,7 +209,7 @@ int run_bench(int argc, char** argv) {
     state.zero_grads();
     lora.dropout_seed = uint64_t(index);
     model.train_micro_batch(batch, targets.data(), lora, 1.0f / float(B * (T - 1)));
-    state.allreduce_grads(comm);
+    comm.allreduce_sum(state.grads(), state.count());
     state.clip_grad_norm(1.0f);
     state.adamw_step(1e-4f, AdamWSettings{});
   };
@@ -145,13 +220,20 @@ int run_bench(int argc, char** argv) {
   comm.barrier();
   const double elapsed = seconds_since(start);
   const double tokens_per_s = double(comm.world) * steps * B * T / elapsed;
+  const double model_flops = 4.0 * double(matmul_parameters(config)) * tokens_per_s;  // all ranks
   double peak = peak_resident_mib();
   comm.allreduce_sum(&peak, 1);
+  // This machine's GEMM peak in the same compute mode, times the ranks (each measures its own
+  // cores; ranks on one node share them, so the sum is the node's peak).
+  double gemm_peak = measured_gemm_peak(4096, bf16_compute, 2);
+  comm.allreduce_sum(&gemm_peak, 1);
   if (comm.rank == 0)
     std::printf("train: %d x (%d x %d) tokens per step, %d steps in %.2f s: %.0f tokens/s, %.3f GFLOP/s "
-                "(4N, N = %lld matmul parameters), peak RSS %.0f MiB per rank (activations %.0f MiB)\n",
-                comm.world, B, T, steps, elapsed, tokens_per_s, 4.0 * double(matmul_parameters(config)) * tokens_per_s / 1e9,
-                static_cast<long long>(matmul_parameters(config)), peak / comm.world,
+                "(4N, N = %lld matmul parameters) = %.1f%% of the measured %s GEMM peak %.1f GFLOP/s, "
+                "peak RSS %.0f MiB per rank (activations %.0f MiB)\n",
+                comm.world, B, T, steps, elapsed, tokens_per_s, model_flops / 1e9,
+                static_cast<long long>(matmul_parameters(config)), 100.0 * model_flops / gemm_peak,
+                bf16_compute ? "bf16" : "f32", gemm_peak / 1e9, peak / comm.world,
                 model.body().activation_bytes() / 1048576.0);
   comm.finalize();
   return 0;

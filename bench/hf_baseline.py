@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""The Hugging Face baseline of `loom bench`: LoRA SFT steps with transformers + PEFT on PyTorch CPU.
+
+Same work as `loom bench --mode train`: a random-weight Llama of the given config.json, LoRA r=16,
+alpha 32, dropout 0.05 on all seven linears (PEFT's "all-linear"), random tokens of --seq per row,
+--micro-batch rows per step, loss = mean token cross-entropy, backward, gradient clipping to 1.0,
+AdamW (lr 1e-4). One warm-up step, then --steps timed steps. Runs in f32 and/or under
+torch.autocast("cpu", dtype=torch.bfloat16). The frozen base is unquantized f32 (bitsandbytes'
+NF4 needs a GPU), which is work loom's NF4 base does on top (dequantization per layer).
+
+Prints one line per precision:  hf <precision>: <tokens/s> tokens/s (<seconds> s for <steps> steps)
+Run it with the Python that has torch, transformers and peft (scripts/bench-cpu.sh takes it from
+LOOM_PYTHON).
+"""
+import argparse
+import json
+import sys
+import time
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="config.json of the model shape")
+    p.add_argument("--seq", type=int, default=256)
+    p.add_argument("--micro-batch", type=int, default=4)
+    p.add_argument("--steps", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--precision", choices=["f32", "bf16", "both"], default="both")
+    args = p.parse_args()
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    try:
+        with open(args.config) as f:
+            config = LlamaConfig(**json.load(f))
+    except (OSError, ValueError) as e:
+        sys.exit(f"hf_baseline.py: {args.config}: {e}")
+    model = LlamaForCausalLM(config)
+    model.config.use_cache = False
+    lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, bias="none", task_type="CAUSAL_LM",
+                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
+    model = get_peft_model(model, lora)
+    model.train()
+    params = [q for q in model.parameters() if q.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=1e-4)
+    tokens = torch.randint(3, config.vocab_size, (args.micro_batch, args.seq))
+
+    def step(bf16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = model(input_ids=tokens, labels=tokens).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    precisions = ["f32", "bf16"] if args.precision == "both" else [args.precision]
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads; {args.config}: "
+          f"{sum(q.numel() for q in model.parameters()) - sum(q.numel() for q in params)} base parameters, "
+          f"{sum(q.numel() for q in params)} trainable", flush=True)
+    for precision in precisions:
+        bf16 = precision == "bf16"
+        step(bf16)  # warm-up
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            step(bf16)
+        elapsed = time.perf_counter() - start
+        tps = args.steps * args.micro_batch * args.seq / elapsed
+        print(f"hf {precision}: {tps:.1f} tokens/s ({elapsed:.2f} s for {args.steps} steps)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

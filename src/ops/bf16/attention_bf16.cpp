@@ -1,0 +1,142 @@
+#include "ops/bf16/attention_bf16.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/check.h"
+#include "core/dtype.h"
+#include "ops/bf16/bf16_convert.h"
+#include "ops/bf16/bf16_scratch.h"
+#include "ops/bf16/fast_exp.h"
+#include "ops/bf16/onednn_gemm.h"
+
+namespace loom::bf16 {
+
+namespace {
+
+// One head of one sequence: rows of (T, heads, HD) viewed with row stride heads * HD.
+struct HeadView {
+  size_t offset;  // element offset of (b, t = 0, head)
+  int ld;         // heads * HD
+};
+
+HeadView head_view(int b, int head, int T, int heads, int HD) {
+  return HeadView{(size_t(b) * T * heads + head) * HD, heads * HD};
+}
+
+// Keys a query may see: at or before it, in the same document.
+inline bool key_allowed(const int* doc_row, int query, int key) {
+  return key <= query && (doc_row == nullptr || doc_row[key] == doc_row[query]);
+}
+
+const uint16_t* rounded(ScratchSlot slot, const float* x, size_t n) {
+  uint16_t* out = scratch(slot, n);
+  round_to_bf16(out, x, n);
+  return out;
+}
+
+}  // namespace
+
+void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const int* doc,
+                       int B, int T, int NH, int NKV, int HD) {
+  LOOM_ASSERT(NKV > 0 && NH % NKV == 0);
+  const int group = NH / NKV;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
+  const uint16_t* qb = rounded(ScratchSlot::AttnQ, q, size_t(B) * T * NH * HD);   // (B, T, NH, HD)
+  const uint16_t* kb = rounded(ScratchSlot::AttnK, k, size_t(B) * T * NKV * HD);  // (B, T, NKV, HD)
+  const uint16_t* vb = rounded(ScratchSlot::AttnV, v, size_t(B) * T * NKV * HD);  // (B, T, NKV, HD)
+  float* scores = scratch_f32(ScratchSlot::AttnScores, size_t(kAttnBlockRows) * T);  // (rows, keys)
+  uint16_t* probs = scratch(ScratchSlot::AttnProbs, size_t(kAttnBlockRows) * T);     // (rows, keys)
+  for (int b = 0; b < B; ++b) {
+    const int* doc_row = doc ? doc + size_t(b) * T : nullptr;
+    for (int h = 0; h < NH; ++h) {
+      const HeadView qh = head_view(b, h, T, NH, HD), kvh = head_view(b, h / group, T, NKV, HD);
+      for (int q0 = 0; q0 < T; q0 += kAttnBlockRows) {
+        const int rows = std::min(kAttnBlockRows, T - q0), keys = q0 + rows;
+        // S (rows, keys) = Q[q0:q0+rows] @ K[0:keys]^T
+        gemm_strided(scores, keys, qb + qh.offset + size_t(q0) * qh.ld, qh.ld, false, kb + kvh.offset, kvh.ld, true,
+                     rows, keys, HD, false);
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < rows; ++r) {
+          const int i = q0 + r;
+          float* s = scores + size_t(r) * keys;  // (keys)
+          float max_score = -std::numeric_limits<float>::infinity();
+          for (int j = 0; j <= i; ++j)
+            if (key_allowed(doc_row, i, j)) max_score = std::max(max_score, s[j] * scale);
+          float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+          for (int j = 0; j < keys; ++j) {
+            const float p = key_allowed(doc_row, i, j) ? exp_nonpositive(s[j] * scale - max_score) : 0.0f;
+            s[j] = p;
+            sum += p;
+          }
+          const float inv = 1.0f / sum;
+          for (int j = 0; j < keys; ++j) s[j] *= inv;
+          round_span_to_bf16(probs + size_t(r) * keys, s, keys);
+          lse[(size_t(b) * NH + h) * T + i] = max_score + std::log(sum);
+        }
+        // O[q0:q0+rows] (rows, HD) = P (rows, keys) @ V[0:keys] (keys, HD)
+        gemm_strided(out + qh.offset + size_t(q0) * qh.ld, qh.ld, probs, keys, false, vb + kvh.offset, kvh.ld, false,
+                     rows, HD, keys, false);
+      }
+    }
+  }
+}
+
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                        const float* v, const float* out, const float* lse, const int* doc, int B, int T, int NH,
+                        int NKV, int HD) {
+  LOOM_ASSERT(NKV > 0 && NH % NKV == 0);
+  const int group = NH / NKV;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
+  const uint16_t* qb = rounded(ScratchSlot::AttnQ, q, size_t(B) * T * NH * HD);
+  const uint16_t* kb = rounded(ScratchSlot::AttnK, k, size_t(B) * T * NKV * HD);
+  const uint16_t* vb = rounded(ScratchSlot::AttnV, v, size_t(B) * T * NKV * HD);
+  const uint16_t* dob = rounded(ScratchSlot::AttnDout, dout, size_t(B) * T * NH * HD);
+  float* scores = scratch_f32(ScratchSlot::AttnScores, size_t(kAttnBlockRows) * T);       // P (rows, keys)
+  float* score_grads = scratch_f32(ScratchSlot::AttnScoreGrads, size_t(kAttnBlockRows) * T);  // dP (rows, keys)
+  uint16_t* probs = scratch(ScratchSlot::AttnProbs, size_t(kAttnBlockRows) * T);
+  uint16_t* ds = scratch(ScratchSlot::AttnDs, size_t(kAttnBlockRows) * T);
+  for (int b = 0; b < B; ++b) {
+    const int* doc_row = doc ? doc + size_t(b) * T : nullptr;
+    for (int h = 0; h < NH; ++h) {
+      const HeadView qh = head_view(b, h, T, NH, HD), kvh = head_view(b, h / group, T, NKV, HD);
+      for (int q0 = 0; q0 < T; q0 += kAttnBlockRows) {
+        const int rows = std::min(kAttnBlockRows, T - q0), keys = q0 + rows;
+        const size_t q_block = qh.offset + size_t(q0) * qh.ld;
+        gemm_strided(scores, keys, qb + q_block, qh.ld, false, kb + kvh.offset, kvh.ld, true, rows, keys, HD, false);
+        // dP (rows, keys) = dO[q0:q0+rows] @ V[0:keys]^T
+        gemm_strided(score_grads, keys, dob + q_block, qh.ld, false, vb + kvh.offset, kvh.ld, true, rows, keys, HD,
+                     false);
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < rows; ++r) {
+          const int i = q0 + r;
+          const float row_lse = lse[(size_t(b) * NH + h) * T + i];
+          // D = dO . O with dO as the dP GEMM read it (bf16), so that sum_j P_ij dP_ij - D cancels
+          // as it does in exact arithmetic (a single visible key gives dS = 0, not rounding noise).
+          const uint16_t* doi = dob + q_block + size_t(r) * qh.ld;  // (HD)
+          const float* oi = out + q_block + size_t(r) * qh.ld;      // (HD)
+          float D = 0.0f;
+          for (int d = 0; d < HD; ++d) D += bf16_to_f32(doi[d]) * oi[d];
+          float* p = scores + size_t(r) * keys;
+          float* g = score_grads + size_t(r) * keys;
+#pragma omp simd
+          for (int j = 0; j < keys; ++j) {
+            const float pj = key_allowed(doc_row, i, j) ? exp_nonpositive(p[j] * scale - row_lse) : 0.0f;
+            p[j] = pj;
+            g[j] = pj * (g[j] - D) * scale;  // dS * scale: the score's gradient folded with 1/sqrt(HD)
+          }
+          round_span_to_bf16(probs + size_t(r) * keys, p, keys);
+          round_span_to_bf16(ds + size_t(r) * keys, g, keys);
+        }
+        // dV[0:keys] += P^T @ dO_block; dK[0:keys] += dS^T @ Q_block; dQ_block += dS @ K[0:keys]
+        gemm_strided(dv + kvh.offset, kvh.ld, probs, keys, true, dob + q_block, qh.ld, false, keys, HD, rows, true);
+        gemm_strided(dk + kvh.offset, kvh.ld, ds, keys, true, qb + q_block, qh.ld, false, keys, HD, rows, true);
+        gemm_strided(dq + q_block, qh.ld, ds, keys, false, kb + kvh.offset, kvh.ld, false, rows, HD, keys, true);
+      }
+    }
+  }
+}
+
+}  // namespace loom::bf16

@@ -1,0 +1,34 @@
+// GEMMs against a frozen base weight (quant/quantized_matrix.h) for the cpu-bf16 path.
+// A BF16 base is used as stored (no copy); NF4, INT8 and F32 weights are dequantized straight
+// into a bf16 scratch (the value dequantize_rows gives, rounded once to bf16), one whole
+// matrix per call. Activations are rounded to bf16; products accumulate in f32.
+// For a handful of rows (decoding) an NF4 weight is not dequantized into memory at all:
+// nf4_gemv reads each 64-value block once, decodes it in registers and dots it with every row.
+#pragma once
+
+#include <cstdint>
+
+#include "quant/quantized_matrix.h"
+
+namespace loom::bf16 {
+
+// out (row_end - row_begin, cols) = bf16 of rows [row_begin, row_end) of m.
+void dequantize_rows_bf16(uint16_t* out, const QuantizedMatrix& m, int row_begin, int row_end);
+
+// out (N, OC) = inp (N, C) @ W (OC, C)^T, out += with accumulate; W = w (w.rows = OC, w.cols = C).
+void frozen_matmul_forward(float* out, const float* inp, const QuantizedMatrix& w, int N, bool accumulate);
+
+// dinp (N, C) += dout (N, OC) @ W (OC, C)
+void frozen_matmul_backward_input(float* dinp, const float* dout, const QuantizedMatrix& w, int N);
+
+// Rows up to which frozen_matmul_forward on an NF4 weight takes the fused GEMV.
+inline constexpr int kGemvMaxRows = 4;
+
+// out (N, OC) (+)= bf16(inp (N, C)) @ bf16(W)^T for an NF4 w whose cols are a multiple of its
+// block size (every row starts a block), N <= kGemvMaxRows; f32 accumulation.
+void nf4_gemv(float* out, const float* inp, const QuantizedMatrix& w, int N, bool accumulate);
+
+// Whether nf4_gemv takes w (NF4, cols a multiple of kNf4BlockSize).
+bool nf4_gemv_applies(const QuantizedMatrix& w);
+
+}  // namespace loom::bf16

@@ -1,0 +1,17 @@
+// The matmul family (ops/matmul.h) in mixed precision, as torch.autocast(cpu, bfloat16) runs a
+// linear: both GEMM operands rounded to bf16 (round-to-nearest-even), products accumulated and
+// written in f32. Same arguments and accumulate rules as the f32 reference ops.
+#pragma once
+
+namespace loom::bf16 {
+
+// out (N, OC) = inp (N, C) @ weight (OC, C)^T; with accumulate, out += instead.
+void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC, bool accumulate);
+
+// dinp (N, C) += dout (N, OC) @ weight (OC, C)
+void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int C, int OC);
+
+// dweight (OC, C) += dout (N, OC)^T @ inp (N, C)
+void matmul_backward_weight(float* dweight, const float* dout, const float* inp, int N, int C, int OC);
+
+}  // namespace loom::bf16

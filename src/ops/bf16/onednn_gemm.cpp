@@ -1,0 +1,122 @@
+#include "ops/bf16/onednn_gemm.h"
+
+#include <omp.h>
+
+#include <map>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <tuple>
+
+#include "core/check.h"
+
+namespace loom::bf16 {
+
+namespace {
+
+using dnnl::memory;
+
+struct GemmKey {
+  int M, N, K, lda, ldb, ldc;
+  bool a_trans, b_trans, accumulate, use_bf16;
+  int threads;
+  auto tie() const { return std::tie(M, N, K, lda, ldb, ldc, a_trans, b_trans, accumulate, use_bf16, threads); }
+  bool operator<(const GemmKey& o) const { return tie() < o.tie(); }
+};
+
+struct GemmPlan {
+  dnnl::matmul primitive;
+  memory::desc a, b, c;
+  std::string kernel;
+};
+
+class GemmCache {
+ public:
+  static GemmCache& instance() {
+    static GemmCache cache;
+    return cache;
+  }
+
+  const GemmPlan& plan(const GemmKey& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = plans_.find(key);
+    if (found != plans_.end()) return found->second;
+    return plans_.emplace(key, create(key)).first->second;
+  }
+
+  dnnl::engine& engine() { return engine_; }
+  dnnl::stream& stream() { return stream_; }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return plans_.size();
+  }
+
+ private:
+  GemmCache() : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
+
+  GemmPlan create(const GemmKey& k) {
+    const auto type = k.use_bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+    // Row-major (rows, cols) with row stride ld is strides {ld, 1}; the transposed storage
+    // (cols, rows) is strides {1, ld}.
+    const memory::desc a({k.M, k.K}, type, k.a_trans ? memory::dims{1, k.lda} : memory::dims{k.lda, 1});
+    const memory::desc b({k.K, k.N}, type, k.b_trans ? memory::dims{1, k.ldb} : memory::dims{k.ldb, 1});
+    const memory::desc c({k.M, k.N}, memory::data_type::f32, memory::dims{k.ldc, 1});
+    dnnl::primitive_attr attr;
+    if (k.accumulate) {
+      dnnl::post_ops ops;
+      ops.append_sum(1.0f);
+      attr.set_post_ops(ops);
+    }
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine_);
+    return GemmPlan{dnnl::matmul(pd), a, b, c, pd.impl_info_str()};
+  }
+
+  std::mutex mutex_;
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+  std::map<GemmKey, GemmPlan> plans_;
+};
+
+void run(float* c, int ldc, const void* a, int lda, bool a_trans, const void* b, int ldb, bool b_trans, int M,
+         int N, int K, bool accumulate, bool use_bf16) {
+  LOOM_ASSERT(M >= 0 && N >= 0 && K >= 0);
+  if (M == 0 || N == 0) return;
+  GemmCache& cache = GemmCache::instance();
+  if (K == 0) {  // an empty sum: c = 0, or unchanged when accumulating
+    if (!accumulate)
+      for (int m = 0; m < M; ++m)
+        for (int n = 0; n < N; ++n) c[size_t(m) * ldc + n] = 0.0f;
+    return;
+  }
+  const GemmPlan& plan =
+      cache.plan(GemmKey{M, N, K, lda, ldb, ldc, a_trans, b_trans, accumulate, use_bf16, omp_get_max_threads()});
+  memory a_mem(plan.a, cache.engine(), const_cast<void*>(a));
+  memory b_mem(plan.b, cache.engine(), const_cast<void*>(b));
+  memory c_mem(plan.c, cache.engine(), c);
+  plan.primitive.execute(cache.stream(), {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+  cache.stream().wait();
+}
+
+}  // namespace
+
+void gemm(float* c, const uint16_t* a, bool a_trans, const uint16_t* b, bool b_trans, int M, int N, int K,
+          bool accumulate) {
+  run(c, N, a, a_trans ? M : K, a_trans, b, b_trans ? K : N, b_trans, M, N, K, accumulate, true);
+}
+
+void gemm_strided(float* c, int ldc, const uint16_t* a, int lda, bool a_trans, const uint16_t* b, int ldb,
+                  bool b_trans, int M, int N, int K, bool accumulate) {
+  run(c, ldc, a, lda, a_trans, b, ldb, b_trans, M, N, K, accumulate, true);
+}
+
+void gemm_f32(float* c, const float* a, bool a_trans, const float* b, bool b_trans, int M, int N, int K,
+              bool accumulate) {
+  run(c, N, a, a_trans ? M : K, a_trans, b, b_trans ? K : N, b_trans, M, N, K, accumulate, false);
+}
+
+std::string gemm_kernel_name(int M, int N, int K, bool use_bf16) {
+  return GemmCache::instance().plan(GemmKey{M, N, K, K, K, N, false, true, false, use_bf16, omp_get_max_threads()}).kernel;
+}
+
+size_t gemm_primitives_created() { return GemmCache::instance().size(); }
+
+}  // namespace loom::bf16

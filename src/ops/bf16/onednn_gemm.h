@@ -1,0 +1,32 @@
+// One bf16 GEMM on oneDNN's matmul primitive, f32 accumulation and output:
+//   c (M, N) (+)= op(a) (M, K) @ op(b) (K, N)
+// op(a) = a stored (M, K) row-major, or a stored (K, M) when a_trans; op(b) likewise with
+// b stored (K, N), or (N, K) when b_trans. Primitives are created once per shape, layout,
+// accumulate flag and OpenMP thread count, and reused (oneDNN built with OpenMP runs them on
+// the caller's OpenMP pool). Calls must come from one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace loom::bf16 {
+
+void gemm(float* c, const uint16_t* a, bool a_trans, const uint16_t* b, bool b_trans, int M, int N, int K,
+          bool accumulate);
+
+// The same with leading dimensions (row strides of the stored matrices, in elements): views
+// into larger tensors, e.g. one head of (B, T, NH, HD) has ld = NH * HD.
+void gemm_strided(float* c, int ldc, const uint16_t* a, int lda, bool a_trans, const uint16_t* b, int ldb,
+                  bool b_trans, int M, int N, int K, bool accumulate);
+
+// The same GEMM with f32 operands (oneDNN's f32 kernels): `loom bench --peak` and tests.
+void gemm_f32(float* c, const float* a, bool a_trans, const float* b, bool b_trans, int M, int N, int K,
+              bool accumulate);
+
+// oneDNN's name of the kernel it runs for that bf16 (or f32) shape, e.g. "brg:avx512_core_bf16".
+std::string gemm_kernel_name(int M, int N, int K, bool use_bf16);
+
+// Primitives created so far (tests check that repeated shapes reuse them).
+size_t gemm_primitives_created();
+
+}  // namespace loom::bf16

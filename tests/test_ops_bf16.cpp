@@ -1,0 +1,454 @@
+// The cpu-bf16 kernels (src/ops/bf16/) against double-precision references of the f32 ops.
+//
+// Tolerance rule (docs/ops.md, "The cpu-bf16 path"): a kernel that rounds its GEMM inputs to
+// bf16 may differ from the exact result (double, f32 inputs) by at most
+//   kBf16ErrorFactor x (the same computation in double on bf16-rounded inputs - exact) + floor,
+// the maximum over the tensor, with floor = 1e-6 x max |exact|. Where the kernel rounds exactly
+// the inputs the rounded reference rounds (the matmuls, the frozen GEMMs), it must also match
+// that rounded reference to f32 accumulation error (1e-5 relative to the row scale).
+// Finite differences are the f32 reference's job (test_ops.cpp).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "backend/backend_factory.h"
+#include "core/arena.h"
+#include "core/check.h"
+#include "core/dtype.h"
+#include "core/rng.h"
+#include "model/causal_lm.h"
+#include "ops/bf16/attention_bf16.h"
+#include "ops/bf16/bf16_convert.h"
+#include "ops/bf16/frozen_matmul_bf16.h"
+#include "ops/bf16/matmul_bf16.h"
+#include "ops/bf16/onednn_gemm.h"
+#include "quant/quantized_matrix.h"
+#include "support/test_support.h"
+#include "support/tiny_model.h"
+
+namespace loom::test {
+namespace {
+
+constexpr double kBf16ErrorFactor = 2.0;
+
+std::vector<float> rounded(const std::vector<float>& x) {
+  std::vector<float> r(x.size());
+  for (size_t i = 0; i < x.size(); ++i) r[i] = bf16_to_f32(f32_to_bf16(x[i]));
+  return r;
+}
+
+double max_abs(const std::vector<double>& x) {
+  double m = 0.0;
+  for (double v : x) m = std::max(m, std::abs(v));
+  return m;
+}
+
+double max_err(const float* got, const std::vector<double>& ref) {
+  double m = 0.0;
+  for (size_t i = 0; i < ref.size(); ++i) m = std::max(m, std::abs(double(got[i]) - ref[i]));
+  return m;
+}
+
+double max_err(const std::vector<double>& a, const std::vector<double>& b) {
+  double m = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  return m;
+}
+
+// The rule: err(kernel vs exact) <= k x err(rounded-input reference vs exact) + floor.
+void expect_within_bf16_rule(const std::string& what, const float* got, const std::vector<double>& exact,
+                             const std::vector<double>& rounded_ref) {
+  const double budget = max_err(rounded_ref, exact), floor = 1e-6 * max_abs(exact);
+  const double err = max_err(got, exact);
+  EXPECT_LE(err, kBf16ErrorFactor * budget + floor)
+      << what << ": error " << err << " vs rounded-input reference error " << budget;
+  EXPECT_GT(budget, 0.0) << what << ": inputs not perturbed by bf16 rounding (a vacuous case)";
+}
+
+// |got - rounded_ref| <= 1e-5 x max |rounded_ref|: only f32 accumulation differs.
+void expect_matches_rounded(const std::string& what, const float* got, const std::vector<double>& rounded_ref) {
+  const double err = max_err(got, rounded_ref), tol = 1e-5 * max_abs(rounded_ref) + 1e-30;
+  EXPECT_LE(err, tol) << what << ": " << err << " from the rounded-input reference";
+}
+
+// out (N, OC) = a (N, C) @ b (OC, C)^T in double
+std::vector<double> ref_matmul_nt(const std::vector<float>& a, const std::vector<float>& b, int N, int C, int OC) {
+  std::vector<double> out(size_t(N) * OC);
+  for (int n = 0; n < N; ++n)
+    for (int o = 0; o < OC; ++o) {
+      double s = 0.0;
+      for (int c = 0; c < C; ++c) s += double(a[size_t(n) * C + c]) * b[size_t(o) * C + c];
+      out[size_t(n) * OC + o] = s;
+    }
+  return out;
+}
+
+// (N, C) = dout (N, OC) @ w (OC, C)
+std::vector<double> ref_matmul_nn(const std::vector<float>& dout, const std::vector<float>& w, int N, int C, int OC) {
+  std::vector<double> out(size_t(N) * C, 0.0);
+  for (int n = 0; n < N; ++n)
+    for (int o = 0; o < OC; ++o)
+      for (int c = 0; c < C; ++c) out[size_t(n) * C + c] += double(dout[size_t(n) * OC + o]) * w[size_t(o) * C + c];
+  return out;
+}
+
+// (OC, C) = dout (N, OC)^T @ x (N, C)
+std::vector<double> ref_matmul_tn(const std::vector<float>& dout, const std::vector<float>& x, int N, int C, int OC) {
+  std::vector<double> out(size_t(OC) * C, 0.0);
+  for (int n = 0; n < N; ++n)
+    for (int o = 0; o < OC; ++o)
+      for (int c = 0; c < C; ++c) out[size_t(o) * C + c] += double(dout[size_t(n) * OC + o]) * x[size_t(n) * C + c];
+  return out;
+}
+
+std::vector<double> plus(const std::vector<double>& a, const std::vector<float>& b) {
+  std::vector<double> r(a.size());
+  for (size_t i = 0; i < a.size(); ++i) r[i] = a[i] + b[i];
+  return r;
+}
+
+struct MatmulCase {
+  int N, C, OC;
+};
+const MatmulCase kMatmulCases[] = {{1, 1, 1}, {3, 17, 5}, {7, 33, 65}, {67, 129, 31}, {130, 96, 257}, {5, 300, 2}};
+
+std::string name(const MatmulCase& m) { return cat("N=", m.N, " C=", m.C, " OC=", m.OC); }
+
+TEST(Bf16Matmul, ForwardBackwardInputWeightFollowTheRule) {
+  uint64_t seed = 1;
+  for (const MatmulCase& m : kMatmulCases) {
+    const auto x = random_vector(size_t(m.N) * m.C, seed++), w = random_vector(size_t(m.OC) * m.C, seed++);
+    const auto dy = random_vector(size_t(m.N) * m.OC, seed++);
+    const auto prior_out = random_vector(size_t(m.N) * m.OC, seed++);
+    const auto prior_dx = random_vector(size_t(m.N) * m.C, seed++), prior_dw = random_vector(size_t(m.OC) * m.C, seed++);
+    const auto xr = rounded(x), wr = rounded(w), dyr = rounded(dy);
+    for (bool accumulate : {false, true}) {
+      std::vector<float> out = prior_out;
+      bf16::matmul_forward(out.data(), x.data(), w.data(), m.N, m.C, m.OC, accumulate);
+      auto exact = ref_matmul_nt(x, w, m.N, m.C, m.OC), rref = ref_matmul_nt(xr, wr, m.N, m.C, m.OC);
+      if (accumulate) exact = plus(exact, prior_out), rref = plus(rref, prior_out);
+      expect_within_bf16_rule("forward " + name(m), out.data(), exact, rref);
+      expect_matches_rounded("forward " + name(m), out.data(), rref);
+    }
+    std::vector<float> dx = prior_dx;
+    bf16::matmul_backward_input(dx.data(), dy.data(), w.data(), m.N, m.C, m.OC);
+    expect_within_bf16_rule("backward_input " + name(m), dx.data(), plus(ref_matmul_nn(dy, w, m.N, m.C, m.OC), prior_dx),
+                            plus(ref_matmul_nn(dyr, wr, m.N, m.C, m.OC), prior_dx));
+    expect_matches_rounded("backward_input " + name(m), dx.data(), plus(ref_matmul_nn(dyr, wr, m.N, m.C, m.OC), prior_dx));
+    std::vector<float> dw = prior_dw;
+    bf16::matmul_backward_weight(dw.data(), dy.data(), x.data(), m.N, m.C, m.OC);
+    expect_within_bf16_rule("backward_weight " + name(m), dw.data(), plus(ref_matmul_tn(dy, x, m.N, m.C, m.OC), prior_dw),
+                            plus(ref_matmul_tn(dyr, xr, m.N, m.C, m.OC), prior_dw));
+    expect_matches_rounded("backward_weight " + name(m), dw.data(), plus(ref_matmul_tn(dyr, xr, m.N, m.C, m.OC), prior_dw));
+  }
+}
+
+TEST(Bf16Matmul, RoundsToNearestEvenAsTorch) {
+  // Values exactly halfway between two bf16 numbers go to the even one; the vector path
+  // (32 at a time) and the scalar tail must agree with core/dtype.h's rule.
+  std::vector<float> x(70);
+  for (size_t i = 0; i < x.size(); ++i) {
+    const uint32_t bits = 0x3f800000u + (uint32_t(i) << 15);  // every other one a tie
+    std::memcpy(&x[i], &bits, 4);
+  }
+  x[3] = std::numeric_limits<float>::quiet_NaN();
+  x[5] = -0.0f;
+  std::vector<uint16_t> got(x.size());
+  bf16::round_to_bf16(got.data(), x.data(), x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (i == 3) {
+      EXPECT_TRUE(std::isnan(bf16_to_f32(got[i])));
+      continue;
+    }
+    EXPECT_EQ(got[i], f32_to_bf16(x[i])) << "element " << i;
+  }
+}
+
+TEST(Bf16Matmul, PrimitivesAreCreatedOncePerShape) {
+  const auto x = random_vector(9 * 13, 5), w = random_vector(11 * 13, 6);
+  std::vector<float> out(9 * 11);
+  bf16::matmul_forward(out.data(), x.data(), w.data(), 9, 13, 11, false);
+  const size_t after_first = bf16::gemm_primitives_created();
+  for (int i = 0; i < 3; ++i) bf16::matmul_forward(out.data(), x.data(), w.data(), 9, 13, 11, false);
+  EXPECT_EQ(bf16::gemm_primitives_created(), after_first);
+  bf16::matmul_forward(out.data(), x.data(), w.data(), 9, 13, 11, true);
+  EXPECT_EQ(bf16::gemm_primitives_created(), after_first + 1);
+}
+
+// ---- frozen weights ------------------------------------------------------------------------
+
+struct FrozenCase {
+  QuantMode mode;
+  int N, rows, cols;
+};
+
+TEST(Bf16Frozen, DequantizeRowsBf16IsTheF32DequantizationRounded) {
+  for (QuantMode mode : {QuantMode::F32, QuantMode::BF16, QuantMode::INT8, QuantMode::NF4}) {
+    for (auto [rows, cols] : {std::pair{7, 33}, std::pair{5, 64}, std::pair{13, 200}, std::pair{300, 129}}) {
+      const auto w = random_vector(size_t(rows) * cols, 11 + rows);
+      Arena arena("test", quantized_matrix_bytes(mode, rows, cols));
+      const QuantizedMatrix q = quantize_matrix(arena, mode, w.data(), rows, cols);
+      for (auto [r0, r1] : {std::pair{0, rows}, std::pair{1, rows - 1}, std::pair{rows / 2, rows / 2 + 1}}) {
+        std::vector<float> f32(size_t(r1 - r0) * cols);
+        dequantize_rows(f32.data(), q, r0, r1);
+        std::vector<uint16_t> got(f32.size());
+        bf16::dequantize_rows_bf16(got.data(), q, r0, r1);
+        size_t mismatches = 0;
+        for (size_t i = 0; i < f32.size(); ++i) mismatches += got[i] != f32_to_bf16(f32[i]);
+        EXPECT_EQ(mismatches, 0u) << quant_mode_name(mode) << " rows " << rows << " cols " << cols << " [" << r0
+                                  << ", " << r1 << ")";
+      }
+    }
+  }
+}
+
+TEST(Bf16Frozen, ForwardAndBackwardInputFollowTheRule) {
+  const FrozenCase cases[] = {{QuantMode::NF4, 37, 65, 128}, {QuantMode::NF4, 9, 31, 77},   {QuantMode::INT8, 19, 33, 70},
+                              {QuantMode::BF16, 23, 48, 50}, {QuantMode::F32, 6, 17, 129},  {QuantMode::NF4, 1, 96, 192},
+                              {QuantMode::NF4, 3, 40, 64},   {QuantMode::NF4, 4, 7, 320},   {QuantMode::INT8, 2, 9, 64}};
+  uint64_t seed = 100;
+  for (const FrozenCase& f : cases) {
+    const std::string what = cat(quant_mode_name(f.mode), " N=", f.N, " OC=", f.rows, " C=", f.cols);
+    const auto w = random_vector(size_t(f.rows) * f.cols, seed++);
+    Arena arena("test", quantized_matrix_bytes(f.mode, f.rows, f.cols));
+    const QuantizedMatrix q = quantize_matrix(arena, f.mode, w.data(), f.rows, f.cols);
+    std::vector<float> wd(w.size());
+    dequantize_matrix(wd.data(), q);  // the weight the frozen model uses: the exact reference's
+    const auto x = random_vector(size_t(f.N) * f.cols, seed++), dy = random_vector(size_t(f.N) * f.rows, seed++);
+    const auto prior = random_vector(size_t(f.N) * f.rows, seed++), prior_dx = random_vector(x.size(), seed++);
+    for (bool accumulate : {false, true}) {
+      std::vector<float> out = prior;
+      bf16::frozen_matmul_forward(out.data(), x.data(), q, f.N, accumulate);
+      auto exact = ref_matmul_nt(x, wd, f.N, f.cols, f.rows), rref = ref_matmul_nt(rounded(x), rounded(wd), f.N, f.cols, f.rows);
+      if (accumulate) exact = plus(exact, prior), rref = plus(rref, prior);
+      if (f.mode != QuantMode::BF16) expect_within_bf16_rule("frozen forward " + what, out.data(), exact, rref);
+      expect_matches_rounded("frozen forward " + what, out.data(), rref);
+    }
+    std::vector<float> dx = prior_dx;
+    bf16::frozen_matmul_backward_input(dx.data(), dy.data(), q, f.N);
+    expect_matches_rounded("frozen backward_input " + what, dx.data(),
+                           plus(ref_matmul_nn(rounded(dy), rounded(wd), f.N, f.cols, f.rows), prior_dx));
+  }
+}
+
+TEST(Bf16Frozen, Nf4GemvMatchesTheDequantizedGemm) {
+  for (auto [N, rows, cols] : {std::tuple{1, 1, 64}, std::tuple{1, 257, 576}, std::tuple{4, 33, 128}, std::tuple{2, 5, 1536}}) {
+    const auto w = random_vector(size_t(rows) * cols, 7 * rows + N);
+    Arena arena("test", quantized_matrix_bytes(QuantMode::NF4, rows, cols));
+    const QuantizedMatrix q = quantize_matrix(arena, QuantMode::NF4, w.data(), rows, cols);
+    ASSERT_TRUE(bf16::nf4_gemv_applies(q));
+    std::vector<float> wd(w.size());
+    dequantize_matrix(wd.data(), q);
+    const auto x = random_vector(size_t(N) * cols, 3 + N);
+    std::vector<float> out(size_t(N) * rows, 0.5f);
+    bf16::nf4_gemv(out.data(), x.data(), q, N, /*accumulate=*/true);
+    std::vector<float> half(out.size(), 0.5f);
+    expect_matches_rounded(cat("nf4_gemv N=", N, " OC=", rows, " C=", cols), out.data(),
+                           plus(ref_matmul_nt(rounded(x), rounded(wd), N, cols, rows), half));
+  }
+}
+
+// ---- attention -----------------------------------------------------------------------------
+
+struct AttnCase {
+  int B, T, NH, NKV, HD;
+  bool doc;
+};
+
+std::string name(const AttnCase& a) { return cat("B=", a.B, " T=", a.T, " NH=", a.NH, " NKV=", a.NKV, " HD=", a.HD, " doc=", a.doc); }
+
+size_t at(int b, int t, int h, int T, int H, int HD) { return ((size_t(b) * T + t) * H + h) * HD; }
+
+struct AttnRef {
+  std::vector<double> out, lse, dq, dk, dv;
+};
+
+// Double reference of forward and backward (the same formulas as ops/attention.cpp).
+AttnRef ref_attention(const AttnCase& a, const std::vector<float>& q, const std::vector<float>& k,
+                      const std::vector<float>& v, const std::vector<float>& dout, const std::vector<int>& doc) {
+  const int group = a.NH / a.NKV;
+  const double scale = 1.0 / std::sqrt(double(a.HD));
+  AttnRef r;
+  r.out.assign(q.size(), 0.0);
+  r.lse.assign(size_t(a.B) * a.NH * a.T, 0.0);
+  r.dq.assign(q.size(), 0.0);
+  r.dk.assign(k.size(), 0.0);
+  r.dv.assign(v.size(), 0.0);
+  auto allowed = [&](int b, int i, int j) { return j <= i && (!a.doc || doc[size_t(b) * a.T + j] == doc[size_t(b) * a.T + i]); };
+  std::vector<double> p(a.T);
+  for (int b = 0; b < a.B; ++b)
+    for (int h = 0; h < a.NH; ++h) {
+      const int kvh = h / group;
+      for (int i = 0; i < a.T; ++i) {
+        double mx = -1e300;
+        for (int j = 0; j <= i; ++j) {
+          if (!allowed(b, i, j)) continue;
+          double s = 0.0;
+          for (int d = 0; d < a.HD; ++d) s += double(q[at(b, i, h, a.T, a.NH, a.HD) + d]) * k[at(b, j, kvh, a.T, a.NKV, a.HD) + d];
+          p[j] = s * scale;
+          mx = std::max(mx, p[j]);
+        }
+        double sum = 0.0;
+        for (int j = 0; j <= i; ++j)
+          if (allowed(b, i, j)) sum += (p[j] = std::exp(p[j] - mx));
+        const size_t qo = at(b, i, h, a.T, a.NH, a.HD);
+        for (int j = 0; j <= i; ++j) {
+          if (!allowed(b, i, j)) continue;
+          p[j] /= sum;
+          for (int d = 0; d < a.HD; ++d) r.out[qo + d] += p[j] * v[at(b, j, kvh, a.T, a.NKV, a.HD) + d];
+        }
+        r.lse[(size_t(b) * a.NH + h) * a.T + i] = mx + std::log(sum);
+        double D = 0.0;
+        for (int d = 0; d < a.HD; ++d) D += double(dout[qo + d]) * r.out[qo + d];
+        for (int j = 0; j <= i; ++j) {
+          if (!allowed(b, i, j)) continue;
+          const size_t ko = at(b, j, kvh, a.T, a.NKV, a.HD);
+          double dp = 0.0;
+          for (int d = 0; d < a.HD; ++d) dp += double(dout[qo + d]) * v[ko + d];
+          const double ds = p[j] * (dp - D) * scale;
+          for (int d = 0; d < a.HD; ++d) {
+            r.dv[ko + d] += p[j] * dout[qo + d];
+            r.dk[ko + d] += ds * q[qo + d];
+            r.dq[qo + d] += ds * k[ko + d];
+          }
+        }
+      }
+    }
+  return r;
+}
+
+TEST(Bf16Attention, ForwardAndBackwardFollowTheRule) {
+  const AttnCase cases[] = {{1, 2, 2, 1, 8, false},  {2, 7, 4, 2, 8, true},    {1, 65, 3, 3, 16, false},
+                            {2, 70, 4, 1, 32, true}, {1, 130, 6, 2, 64, true}, {1, 33, 2, 2, 24, false}};
+  uint64_t seed = 500;
+  for (const AttnCase& a : cases) {
+    const size_t nq = size_t(a.B) * a.T * a.NH * a.HD, nk = size_t(a.B) * a.T * a.NKV * a.HD;
+    const auto q = random_vector(nq, seed++, -2.0f, 2.0f), k = random_vector(nk, seed++, -2.0f, 2.0f);
+    const auto v = random_vector(nk, seed++), dout = random_vector(nq, seed++);
+    // Documents of random lengths, then padding (doc -1) at the end of the first row.
+    std::vector<int> doc(size_t(a.B) * a.T);
+    Rng rng(seed++);
+    for (int b = 0; b < a.B; ++b) {
+      int id = 0;
+      for (int t = 0; t < a.T; ++t) {
+        if (t > 0 && rng.below(9) == 0) ++id;
+        doc[size_t(b) * a.T + t] = (b == 0 && t >= a.T - a.T / 5 && a.T > 4) ? -1 : id;
+      }
+    }
+    const int* doc_ptr = a.doc ? doc.data() : nullptr;
+    std::vector<float> out(nq), lse(size_t(a.B) * a.NH * a.T);
+    bf16::attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), doc_ptr, a.B, a.T, a.NH, a.NKV, a.HD);
+    const auto prior_dq = random_vector(nq, seed++), prior_dk = random_vector(nk, seed++), prior_dv = random_vector(nk, seed++);
+    std::vector<float> dq = prior_dq, dk = prior_dk, dv = prior_dv;
+    bf16::attention_backward(dq.data(), dk.data(), dv.data(), dout.data(), q.data(), k.data(), v.data(), out.data(),
+                             lse.data(), doc_ptr, a.B, a.T, a.NH, a.NKV, a.HD);
+    const AttnRef exact = ref_attention(a, q, k, v, dout, doc);
+    const AttnRef rref = ref_attention(a, rounded(q), rounded(k), rounded(v), rounded(dout), doc);
+    expect_within_bf16_rule("attention out " + name(a), out.data(), exact.out, rref.out);
+    expect_within_bf16_rule("attention lse " + name(a), lse.data(), exact.lse, rref.lse);
+    expect_within_bf16_rule("attention dq " + name(a), dq.data(), plus(exact.dq, prior_dq), plus(rref.dq, prior_dq));
+    expect_within_bf16_rule("attention dk " + name(a), dk.data(), plus(exact.dk, prior_dk), plus(rref.dk, prior_dk));
+    expect_within_bf16_rule("attention dv " + name(a), dv.data(), plus(exact.dv, prior_dv), plus(rref.dv, prior_dv));
+  }
+}
+
+// ---- a whole LoRA step of the test model: bf16 compute against f32 ---------------------------
+
+struct StepResult {
+  double loss;
+  std::vector<float> grads;
+};
+
+// One training micro-batch (forward, chunked LM head + loss, backward) of the tiny test model
+// (hidden 64, 2 layers, 4 heads, 2 KV heads, vocab 96) on an NF4 base with LoRA r=8 on all
+// linears, 2 packed rows of 70 tokens (document mask; attention blocks of 64 and a partial one).
+StepResult lora_step(bool bf16, const TinyModel& m) {
+  const std::unique_ptr<Backend> backend = make_backend(bf16 ? ComputeMode::Bf16 : ComputeMode::F32);
+  const int B = 2, T = 70, V = m.base->shape().V;
+  std::vector<int> tokens, pos, doc(size_t(B) * T, 0), targets(size_t(B) * T);
+  random_tokens(&tokens, &pos, B, T, V, 21);
+  for (int t = 40; t < T; ++t) {  // row 0: documents [0, 40) and [40, 70)
+    doc[t] = 1;
+    pos[t] = t - 40;
+  }
+  shift_labels(targets.data(), tokens.data(), B, T);
+  const TokenBatch batch{B, T, tokens.data(), pos.data(), doc.data()};
+  CausalLm lm(*m.base, *m.layout, B, T, false, *backend);
+  StepResult r;
+  r.grads.assign(m.params.size(), 0.0f);
+  const LoraContext lora{m.layout.get(), m.params.data(), r.grads.data(), 0.1f, 7, true};
+  const LossSums sums = lm.train_micro_batch(batch, targets.data(), lora, 1.0f / float(B * (T - 1)));
+  r.loss = sums.loss_sum / double(sums.tokens);
+  return r;
+}
+
+double cosine(const float* a, const float* b, size_t n) {
+  double ab = 0.0, aa = 0.0, bb = 0.0;
+  for (size_t i = 0; i < n; ++i) ab += double(a[i]) * b[i], aa += double(a[i]) * a[i], bb += double(b[i]) * b[i];
+  return ab / std::sqrt(aa * bb);
+}
+
+// Loss within 0.5% relative and every LoRA tensor's gradient (and the trained head's) at a
+// cosine of at least 0.999 to the f32 step's.
+void expect_bf16_step_close(bool trained_head) {
+  LlamaConfig config = tiny_test_config();
+  config.hidden_size = 64;
+  config.intermediate_size = 96;
+  config.vocab_size = 96;
+  config.head_dim = 16;
+  LoraSpec spec;
+  spec.r = 8;
+  spec.alpha = 16.0f;
+  spec.target_modules = parse_target_modules("all-linear");
+  if (trained_head) spec.modules_to_save = {kLmHeadModule};
+  const TinyModel m = make_tiny_model("bf16-step", config, QuantMode::NF4, spec);
+  const StepResult f32 = lora_step(false, m);
+  const StepResult bf = lora_step(true, m);
+  EXPECT_NEAR(bf.loss, f32.loss, 5e-3 * f32.loss);
+  EXPECT_NE(bf.loss, f32.loss) << "the bf16 step ran in f32";
+  for (const LoraSlot& s : m.layout->slots()) {
+    const std::string where = cat("layer ", s.layer, " linear ", int(s.id));
+    EXPECT_GE(cosine(bf.grads.data() + s.a, f32.grads.data() + s.a, size_t(spec.r) * s.in), 0.999) << where << " A";
+    EXPECT_GE(cosine(bf.grads.data() + s.b, f32.grads.data() + s.b, size_t(s.out) * spec.r), 0.999) << where << " B";
+  }
+  if (trained_head) {
+    const size_t n = size_t(m.layout->head_rows()) * m.layout->head_cols();
+    EXPECT_GE(cosine(bf.grads.data() + m.layout->head_offset(), f32.grads.data() + m.layout->head_offset(), n), 0.999);
+  }
+}
+
+TEST(Bf16Model, WholeLoraStepMatchesF32) {
+  if (!cpu_has_native_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
+  expect_bf16_step_close(false);
+}
+
+TEST(Bf16Model, WholeLoraStepWithTrainedLmHeadMatchesF32) {
+  if (!cpu_has_native_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
+  expect_bf16_step_close(true);
+}
+
+// run.compute = bf16 (and auto on this CPU) makes the cpu-bf16 backend, whose GEMMs are the
+// bf16 kernels.
+TEST(Bf16Backend, FactoryMakesCpuBf16ForBf16AndAuto) {
+  if (!cpu_has_native_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
+  const std::unique_ptr<Backend> bf = make_backend(ComputeMode::Bf16);
+  EXPECT_STREQ(bf->name(), "cpu-bf16");
+  EXPECT_STREQ(make_backend(ComputeMode::Auto)->name(), "cpu-bf16");
+  EXPECT_STREQ(make_backend(ComputeMode::F32)->name(), "cpu-f32");
+  const int N = 5, C = 37, OC = 19;
+  const auto x = random_vector(size_t(N) * C, 1), w = random_vector(size_t(OC) * C, 2);
+  std::vector<float> by_backend(size_t(N) * OC), by_kernel(by_backend.size()), by_f32(by_backend.size());
+  bf->matmul_forward(by_backend.data(), x.data(), w.data(), N, C, OC, false);
+  bf16::matmul_forward(by_kernel.data(), x.data(), w.data(), N, C, OC, false);
+  make_backend(ComputeMode::F32)->matmul_forward(by_f32.data(), x.data(), w.data(), N, C, OC, false);
+  EXPECT_EQ(0, std::memcmp(by_backend.data(), by_kernel.data(), sizeof(float) * by_kernel.size()));
+  EXPECT_GT(max_abs_diff(by_backend.data(), by_f32.data(), by_f32.size()), 0.0);
+}
+
+}  // namespace
+}  // namespace loom::test
