@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev                    # config.json, safetensors headers, PEFT configs
   libopenblas-dev                       # the CPU path's GEMMs
   zlib1g-dev                            # gzip-compressed JSON Lines
+  libprotobuf-dev protobuf-compiler     # TensorBoard event files (tensorflow.Event messages)
   shellcheck                            # lint of slurm/ and scripts/
 )
 

@@ -13,6 +13,7 @@ const Command* commands(int* count) {
       {"ppo", "stage 3: PPO of the policy against a reward model (or AFINN) with a KL penalty to the reference", run_ppo},
       {"bench", "tokens/s, FLOP/s and peak memory of training steps or decoding on random weights", run_bench},
       {"inspect", "print a checkpoint's config, parameter count and resident bytes per quantization", run_inspect},
+      {"report", "an HTML page of a run: a plot per metric, first/last values, the effective config", run_report},
   };
   *count = sizeof(table) / sizeof(table[0]);
   return table;

@@ -19,6 +19,7 @@ int run_generate(int argc, char** argv);
 int run_reward(int argc, char** argv);
 int run_score(int argc, char** argv);
 int run_ppo(int argc, char** argv);
+int run_report(int argc, char** argv);
 
 // All commands, in the order `loom --help` lists them.
 const Command* commands(int* count);
