@@ -140,10 +140,11 @@ std::string svg_plot(const Series& series) {
     step_lo = std::min(step_lo, step), step_hi = std::max(step_hi, step);
     lo = std::min(lo, value), hi = std::max(hi, value);
   }
-  // A constant series or a single step still spans the frame: pad the degenerate range.
+  // The values keep 5% off the frame's top and bottom; a constant series or a single step
+  // still spans the frame (the degenerate range is padded).
   const double x0 = step_lo == step_hi ? step_lo - 1.0 : static_cast<double>(step_lo);
   const double x1 = step_lo == step_hi ? step_hi + 1.0 : static_cast<double>(step_hi);
-  const double pad = lo == hi ? (lo == 0.0 ? 1.0 : std::fabs(lo) * 0.1) : 0.0;
+  const double pad = lo == hi ? (lo == 0.0 ? 1.0 : std::fabs(lo) * 0.1) : (hi - lo) * 0.05;
   const double y0 = lo - pad, y1 = hi + pad;
   auto px = [&](double step) { return kLeft + (step - x0) / (x1 - x0) * kPlotW; };
   auto py = [&](double value) { return kTop + (y1 - value) / (y1 - y0) * kPlotH; };
