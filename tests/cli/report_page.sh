@@ -83,7 +83,7 @@ expect_error() {  # pattern -- loom arguments
 mkdir -p "$WORK/empty" "$WORK/broken" "$WORK/array" "$WORK/badstep" "$WORK/nosteps"
 expect_error "$WORK/nothere: not a directory" -- report "$WORK/nothere"
 expect_error "$WORK/empty/metrics.jsonl: cannot open" -- report "$WORK/empty"
-printf '{"step":1,"loss":2}\n{"step":2,"loss":1}\n{"step":3,"loss":\n' >"$WORK/broken/metrics.jsonl"
+printf '{"step":1,"loss":2}\n\n{"step":3,"loss":\n' >"$WORK/broken/metrics.jsonl"  # blank lines count
 expect_error "$WORK/broken/metrics.jsonl:3: not valid JSON" -- report "$WORK/broken"
 [ ! -e "$WORK/broken/report.html" ] || fail "a page was written from a broken log"
 printf '{"step":1,"loss":2}\n[1,2]\n' >"$WORK/array/metrics.jsonl"
