@@ -2,7 +2,8 @@
 # loom report RUN_DIR: one self-contained HTML page with an SVG plot per numeric key, a
 # first/last summary, the effective config; bad input is one line naming file:line.
 # With chromium installed the page is also rendered headless (LOOM_REPORT_SCREENSHOT=FILE
-# keeps the PNG).
+# keeps the PNG). chromium is not in scripts/install-deps.sh: about 300 MB installed and a
+# minute of apt-get for one rendering check.
 set -euo pipefail
 : "${LOOM:?}"
 WORK=$(mktemp -d)
