@@ -15,6 +15,7 @@ packages=(
   libopenblas-dev                       # the CPU path's GEMMs
   libdnnl-dev                           # oneDNN: bf16 GEMMs of the cpu-bf16 path
   zlib1g-dev                            # gzip-compressed JSON Lines
+  libprotobuf-dev protobuf-compiler     # TensorBoard event files (tensorflow.Event messages)
   shellcheck                            # lint of slurm/ and scripts/
 )
 

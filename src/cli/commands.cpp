@@ -15,6 +15,7 @@ const Command* commands(int* count) {
       {"bench", "tokens/s, FLOP/s and peak memory of training steps or decoding on random weights", run_bench},
       {"tokenize", "text to token ids (or ids to text) with a model folder's tokenizer", run_tokenize},
       {"inspect", "print a checkpoint's config, parameter count and resident bytes per quantization", run_inspect},
+      {"report", "an HTML page of a run: a plot per metric, first/last values, the effective config", run_report},
   };
   *count = sizeof(table) / sizeof(table[0]);
   return table;

@@ -21,6 +21,7 @@ int run_dpo(int argc, char** argv);
 int run_score(int argc, char** argv);
 int run_ppo(int argc, char** argv);
 int run_tokenize(int argc, char** argv);
+int run_report(int argc, char** argv);
 
 // All commands, in the order `loom --help` lists them.
 const Command* commands(int* count);

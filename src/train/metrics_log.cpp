@@ -88,6 +88,7 @@ MetricsLog::MetricsLog(const std::string& output_dir, int64_t total_steps, int64
   LOOM_REQUIRE(!error, output_dir, ": cannot create directory (", error.message(), ")");
   jsonl_ = std::fopen(path_.c_str(), "a");
   LOOM_REQUIRE(jsonl_, path_, ": cannot open for appending (", std::strerror(errno), ")");
+  tensorboard_ = std::make_unique<TensorBoardWriter>(output_dir);
 }
 
 MetricsLog::~MetricsLog() {
@@ -126,6 +127,7 @@ void MetricsLog::log(int64_t step, const MetricValues& values) {
   object["step"] = step;
   for (const auto& [name, value] : all) object[name] = json_value(value);
   write_line(object);
+  tensorboard_->write(object);
   history_.push_back(std::move(object));
 
   if (console_) {

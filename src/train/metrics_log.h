@@ -16,11 +16,14 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "train/tensorboard_writer.h"
 
 namespace loom {
 
@@ -79,6 +82,7 @@ class MetricsLog {
   Clock::time_point start_, last_log_;
   int64_t tokens_since_log_ = 0;
   nlohmann::json history_ = nlohmann::json::array();
+  std::unique_ptr<TensorBoardWriter> tensorboard_;  // the same records as TensorBoard scalars
 };
 
 }  // namespace loom
