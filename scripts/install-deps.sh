@@ -14,6 +14,7 @@ packages=(
   libopenblas-dev                       # the CPU path's GEMMs
   zlib1g-dev                            # gzip-compressed JSON Lines
   shellcheck                            # lint of slurm/ and scripts/
+  clang libclang-rt-dev libomp-dev      # the sanitizer build and the fuzz targets (tests/sanitizers/)
 )
 
 missing=()
