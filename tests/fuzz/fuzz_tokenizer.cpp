@@ -44,7 +44,7 @@ void check(const loom::data::Tokenizer& tokenizer, std::string_view text, const 
 
   // The input read as ids, each folded into the vocabulary.
   std::vector<int32_t> any_ids(size / 4);
-  std::memcpy(any_ids.data(), data, any_ids.size() * 4);
+  if (!any_ids.empty()) std::memcpy(any_ids.data(), data, any_ids.size() * 4);
   for (int32_t& id : any_ids) id = static_cast<int32_t>(static_cast<uint32_t>(id) % tokenizer.vocab_size());
   (void)tokenizer.decode(any_ids.data(), any_ids.size());
 }
