@@ -20,6 +20,7 @@ fi
 tests/sanitizers/build.sh fuzz_targets >/dev/null
 # shellcheck source=tests/sanitizers/env.sh
 source tests/sanitizers/env.sh
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1  # one input at a time: threads only add noise
 failed=()
 for name in "${names[@]}"; do
   corpus=$build_dir/fuzz/corpus/$name
