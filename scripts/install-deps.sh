@@ -17,6 +17,7 @@ packages=(
   zlib1g-dev                            # gzip-compressed JSON Lines
   libprotobuf-dev protobuf-compiler     # TensorBoard event files (tensorflow.Event messages)
   shellcheck                            # lint of slurm/ and scripts/
+  clang libclang-rt-dev libomp-dev      # the sanitizer build and the fuzz targets (tests/sanitizers/)
 )
 
 missing=()

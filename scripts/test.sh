@@ -21,3 +21,11 @@ if [ "${LOOM_SLURM_TESTS:-1}" != 0 ] && [ "$(id -u)" -eq 0 ]; then
 else
   echo "test: real-Slurm tests skipped (they need root; LOOM_SLURM_TESTS=${LOOM_SLURM_TESTS:-1})"
 fi
+# Sanitizer pass (docs/reliability.md): the unit tests again in a second, clang build with
+# AddressSanitizer + UndefinedBehaviorSanitizer, then a few seconds of each fuzz target.
+# LOOM_SANITIZER_TESTS=0 skips it.
+if [ "${LOOM_SANITIZER_TESTS:-1}" != 0 ]; then
+  tests/sanitizers/run.sh
+else
+  echo "test: sanitizer pass skipped (LOOM_SANITIZER_TESTS=${LOOM_SANITIZER_TESTS:-1})"
+fi

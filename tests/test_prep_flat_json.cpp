@@ -1,6 +1,7 @@
 // loom-prep's record parser against nlohmann::json on the same lines: the same accept/reject
 // decision, the same top-level members with the same decoded strings, on a table of edge
-// cases and on every line of the HH-RLHF file.
+// cases and on every line of the HH-RLHF file; and the two kinds of line where it follows
+// RFC 8259 instead (a NUL byte, a number beyond a double: src/data/flat_json.h).
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -87,6 +88,8 @@ TEST(PrepFlatJson, AgreesWithNlohmannOnEdgeCases) {
       R"({"a": "x"} trailing)",
       R"({"a": "x"}})",
       R"({"a": "unterminated)",
+      R"({"a": "ends in a backslash\)",
+      R"({"a": "ends in an escape \u12)",
       R"({a: "x"})",
       R"({"a": 'x'})",
       R"({"dup": "first", "dup": "second"})",
@@ -113,12 +116,71 @@ TEST(PrepFlatJson, AgreesWithNlohmannOnEveryHhLine) {
   for (const std::string& line : lines) expect_same_as_nlohmann(line);
 }
 
+// The two kinds of line where loom follows RFC 8259 and nlohmann does not (flat_json.h).
+TEST(PrepFlatJson, RejectsEveryNulByteUnlikeNlohmann) {
+  using namespace std::string_literals;
+  struct Case {
+    std::string line;
+    size_t nul_column;  // 1-based
+    bool nlohmann_accepts;
+  };
+  const std::vector<Case> cases = {
+      {"{\"a\": \"x\"}\0"s, 11, true},
+      {"{\"a\": \"x\"}\0 {trailing junk"s, 11, true},
+      {"{\"a\": \"x\"} \0"s, 12, true},
+      {"\0"s, 1, false},
+      {"{\"a\": \"x\0\"}"s, 9, false},
+      {"{\"a\":\0 \"x\"}"s, 6, false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::PrintToString(c.line));
+    FlatJsonObject flat;
+    size_t column = 0;
+    EXPECT_FALSE(flat.parse(c.line, &column));
+    EXPECT_EQ(c.nul_column, column);
+    EXPECT_EQ(c.nlohmann_accepts, nlohmann::json::accept(c.line));
+  }
+}
+
+TEST(PrepFlatJson, AcceptsNumbersBeyondADoubleUnlikeNlohmann) {
+  const std::vector<std::string> lines = {
+      R"({"big": 1e999, "text": "kept"})",
+      R"({"text": "kept", "neg": -1e999})",
+      R"({"text": "kept", "deep": [0, {"x": 2.5E+400}]})",
+      "{\"text\": \"kept\", \"digits\": 1" + std::string(400, '0') + "}",
+  };
+  for (const std::string& line : lines) {
+    SCOPED_TRACE(line);
+    FlatJsonObject flat;
+    size_t column = 0;
+    ASSERT_TRUE(flat.parse(line, &column)) << "column " << column;
+    ASSERT_TRUE(flat.is_object());
+    ASSERT_NE(nullptr, flat.find("text"));
+    EXPECT_EQ("kept", flat.find("text")->text);
+    try {
+      const nlohmann::json parsed = nlohmann::json::parse(line);
+      ADD_FAILURE() << "nlohmann parsed it: " << parsed.dump();
+    } catch (const nlohmann::json::out_of_range& e) {
+      EXPECT_EQ(406, e.id);  // number overflow
+    }
+  }
+  // Out of range is not out of grammar: the malformed numbers stay errors at any size.
+  for (const char* bad : {R"({"a": 1e999e1})", R"({"a": 01e999})", R"({"a": 1e+})", R"({"a": .1e999})"}) {
+    FlatJsonObject flat;
+    size_t column = 0;
+    EXPECT_FALSE(flat.parse(bad, &column)) << bad;
+  }
+}
+
 TEST(PrepFlatJson, ReportsWhereItStopped) {
   FlatJsonObject flat;
   size_t column = 0;
   const std::string open = R"({"text": "no closing brace")";
   EXPECT_FALSE(flat.parse(open, &column));
   EXPECT_EQ(open.size() + 1, column);  // one past the end: the line ended inside the object
+  const std::string backslash = R"({"text": "ends in a backslash\)";
+  EXPECT_FALSE(flat.parse(backslash, &column));
+  EXPECT_EQ(backslash.size() + 1, column);
   EXPECT_FALSE(flat.parse(R"({"a": 1 x})", &column));
   EXPECT_EQ(9u, column);  // at the x
   EXPECT_FALSE(flat.is_object());

@@ -71,7 +71,7 @@ BenchModel bench_model(const po::variables_map& vm) {
   }
   const std::string dir =
       (std::filesystem::temp_directory_path() / cat("loom-bench-", getpid())).string();
-  write_random_checkpoint(dir, config, 1, DType::F32, 0.02f, 0.0f, "");
+  write_random_checkpoint(dir, config, 1, DType::F32, 0.02f, 0.0f, {});
   return BenchModel{label, dir, true};
 }
 

@@ -132,8 +132,8 @@ class JsonCursor {
   // After a backslash: one escape, appended to *out unless null. A \u escape of a UTF-16
   // high surrogate must be followed by one of a low surrogate; a lone low one is an error.
   bool escape(std::string* out) {
-    const char e = peek();
-    ++i_;
+    if (at_end()) return false;  // the line ends after the backslash
+    const char e = s_[i_++];
     char plain = 0;
     switch (e) {
       case '"': case '\\': case '/': plain = e; break;
