@@ -259,6 +259,9 @@ TEST(HfConfig, RefusesOtherActivationsModelTypesAndArchitectures) {
 TEST(HfConfig, RefusesInvalidJson) {
   EXPECT_NE(parse_error("{\"hidden_size\": ").find("m/config.json: not valid JSON"), std::string::npos);
   EXPECT_EQ(parse_error("[]"), "m/config.json: expected a JSON object, found array");
+  // A number too large for a double is nlohmann's out_of_range (406), not a parse_error: the
+  // message still names the file (found by tests/fuzz/fuzz_json_files).
+  EXPECT_NE(parse_error("{\"hidden_size\": 5E555555}").find("m/config.json: not valid JSON"), std::string::npos);
 }
 
 TEST(HfConfig, MissingFileNamesThePath) {

@@ -173,7 +173,8 @@ TEST(RunControl, AdapterWithNanIsRefusedOnLoad) {
   save_peft_adapter(dir, *m.layout, m.params.data(), "");  // as an older loom could write it
   std::vector<float> loaded(m.layout->total());
   const std::string error = test::error_of([&] { load_peft_adapter(dir, *m.layout, loaded.data(), ""); });
-  test::expect_contains(error, "adapter_model.safetensors: tensor 'base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight' holds inf");
+  test::expect_contains(error, "adapter_model.safetensors: tensor 'base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight' "
+                               "holds 1 NaN or infinite values (the first at element 2)");
 }
 
 TEST(TrainingOptions, NonFiniteAndOutOfRangeValuesRefused) {

@@ -100,6 +100,17 @@ TEST_F(SafetensorsTest, Bf16RoundsToNearestEven) {
   }
 }
 
+// A tensor with no elements reads into no buffer at all (UBSan once stopped on memcpy(nullptr,
+// src, 0) here: tests/fuzz/crashes/safetensors).
+TEST_F(SafetensorsTest, EmptyTensorReadsIntoANullBuffer) {
+  const float unused = 0.0f;
+  SafetensorsWriter writer;
+  writer.add_f32("empty", {0, 4}, &unused, DType::F32);
+  writer.write(path("e.safetensors"));
+  SafetensorsFile file(path("e.safetensors"));
+  EXPECT_NO_THROW(file.read_f32("empty", {0, 4}, nullptr));
+}
+
 TEST_F(SafetensorsTest, LayoutMatchesTheSafetensorsLibrary) {
   const std::vector<float> v(6, 0.5f);
   SafetensorsWriter writer;

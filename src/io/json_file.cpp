@@ -25,6 +25,8 @@ nlohmann::json parse_json_object(const std::string& text, const std::string& sou
     object = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     LOOM_FAIL(source, ": not valid JSON (byte ", e.byte, ")");
+  } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double (406)
+    LOOM_FAIL(source, ": not valid JSON (", e.what(), ")");
   }
   LOOM_REQUIRE(object.is_object(), source, ": expected a JSON object, found ", object.type_name());
   return object;

@@ -113,6 +113,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
                                      reinterpret_cast<const char*>(data_section_));
     } catch (const nlohmann::json::parse_error& e) {
       LOOM_FAIL(path, ": header is not valid JSON (byte ", e.byte, " of ", header_bytes, ")");
+    } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double (406)
+      LOOM_FAIL(path, ": header is not valid JSON (", e.what(), ")");
     }
     LOOM_REQUIRE(header.is_object(), path, ": header is not a JSON object");
 
@@ -166,6 +168,7 @@ void SafetensorsFile::read_f32(const std::string& name, const std::vector<int64_
                shape_origin.empty() ? "" : " (from " + shape_origin + ")");
   const std::byte* src = data(*info);
   const int64_t n = info->elements();
+  if (n == 0) return;  // an empty tensor: nothing to copy (out may be null)
   switch (info->dtype) {
     case DType::F32:
       std::memcpy(out, src, static_cast<size_t>(n) * sizeof(float));
