@@ -13,29 +13,21 @@
 #include "io/peft_adapter.h"
 #include "io/safetensors.h"
 #include "model/causal_lm.h"
+#include "support/golden_file.h"
 #include "support/test_support.h"
 #include "train/dpo_task.h"
 
 namespace loom {
 namespace {
 
-std::string golden(const std::string& name) { return test::source_dir() + "/tests/golden/data/" + name; }
+using test::golden_floats;
+using test::relative_max_error;
 
-std::vector<float> read_all(const SafetensorsFile& file, const std::string& name) {
-  const TensorInfo* info = file.find(name);
-  EXPECT_NE(info, nullptr) << name;
-  std::vector<float> out(info ? size_t(info->elements()) : 0);
-  if (info) file.read_f32(name, info->shape, out.data());
-  return out;
-}
+std::string golden(const std::string& name) { return test::golden_path(name); }
+
+std::vector<float> read_all(const SafetensorsFile& file, const std::string& name) { return golden_floats(file, name); }
 
 std::vector<int32_t> as_ints(const std::vector<float>& v) { return std::vector<int32_t>(v.begin(), v.end()); }
-
-double relative_max_error(const std::vector<float>& a, const std::vector<float>& b) {
-  double scale = 0.0;
-  for (float x : b) scale = std::max(scale, double(std::fabs(x)));
-  return test::max_abs_diff(a.data(), b.data(), a.size()) / std::max(scale, 1e-30);
-}
 
 // The golden model, its adapter with lora_B scaled as the script scaled it, and the three pairs.
 struct DpoFixture {
