@@ -1,11 +1,11 @@
 #include "ops/cross_entropy.h"
 
-#include "ops/fast_exp.h"
-
 #include <bit>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+
+#include "core/fast_exp.h"
 
 namespace loom::cpu {
 

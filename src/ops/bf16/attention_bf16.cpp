@@ -8,7 +8,7 @@
 #include "core/dtype.h"
 #include "ops/bf16/bf16_convert.h"
 #include "ops/bf16/bf16_scratch.h"
-#include "ops/fast_exp.h"
+#include "core/fast_exp.h"
 #include "ops/bf16/onednn_gemm.h"
 
 namespace loom::bf16 {
