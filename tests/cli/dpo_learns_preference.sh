@@ -4,7 +4,9 @@
 # held-out rewards/accuracies at least 0.9 and a positive held-out margin, from a start at
 # chance (the adapter starts as zero, so policy == reference: every reward is 0). Every pair is
 # distinct (topic x year), so the eval split holds texts the model never trained on. Then the
-# precomputed reference log-probs give the same first steps as the reference computed on the fly.
+# precomputed reference log-probs give the same first steps as the reference computed on the
+# fly, and a run stopped after 2 steps and resumed to 4 ends with the uninterrupted run's adapter,
+# byte for byte.
 set -euo pipefail
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 work=$(mktemp -d)
@@ -22,14 +24,14 @@ done >"$work/prefs.jsonl"
 "$LOOM_PREP" pairs --template hh --tokenizer "$tokenizer" --max-len 48 --eval-fraction 0.15 \
   --out "$work/pairs" "$work/prefs.jsonl" >/dev/null
 
-dpo() {  # OUT_DIR STEPS EXTRA...
-  local out=$1 steps=$2
-  shift 2
+dpo() {  # OUT_DIR STEPS [EVAL_STEPS [SAVE_STEPS]] EXTRA...
+  local out=$1 steps=$2 eval_steps=${3:-$2} save_steps=${4:-0}
+  shift $(($# < 4 ? $# : 4))
   mpirun -np 2 --oversubscribe "$LOOM" dpo --model.path "$LOOM_TINY_RUN/model" \
     --data.train "$work/pairs/manifest.json" --data.eval "$work/pairs/manifest.json" \
     --lora.target_modules all-linear --lora.r 8 --lora.alpha 16 --lora.dropout 0 \
     --dpo.beta 0.1 --train.learning_rate 3e-3 --train.lr_scheduler constant --train.max_steps "$steps" \
-    --train.micro_batch_size 4 --train.logging_steps 1 --train.eval_steps "$steps" --train.save_steps 0 \
+    --train.micro_batch_size 4 --train.logging_steps 1 --train.eval_steps "$eval_steps" --train.save_steps "$save_steps" \
     --train.output_dir "$out" "$@" >"$out.log" 2>&1 || { cat "$out.log"; fail "loom dpo failed"; }
 }
 metric() { grep -o "\"$2\":[-0-9.e]*" "$1/metrics.jsonl" | sed -n "${3:-\$}p" | cut -d: -f2; }
@@ -50,7 +52,7 @@ done
 grep -q '"task_type": "CAUSAL_LM"' "$work/run/final/adapter_config.json" || fail "the adapter is not CAUSAL_LM"
 
 # Precomputed reference log-probs: kept in the output folder, and the same losses.
-dpo "$work/pre" 3 --dpo.precompute_ref_log_probs true
+dpo "$work/pre" 3 3 0 --dpo.precompute_ref_log_probs true
 [ -s "$work/pre/reference_logps.json" ] || fail "no reference_logps.json in the output folder"
 for step in 1 2 3; do
   a=$(metric "$work/run" loss "$step") b=$(metric "$work/pre" loss "$step")
@@ -58,3 +60,12 @@ for step in 1 2 3; do
     fail "step $step: loss $b with precomputed reference log-probs, $a without"
 done
 echo "precomputed reference log-probs: same losses: ok"
+
+# Resume: 2 steps, then --train.resume auto to 4, equals 4 steps straight.
+dpo "$work/straight" 4 0 2
+dpo "$work/resumed" 2 0 2
+dpo "$work/resumed" 4 0 2 --train.resume auto
+grep -q '"event": *"resumed"' "$work/resumed/metrics.jsonl" || fail "the second run did not resume"
+cmp "$work/straight/final/adapter_model.safetensors" "$work/resumed/final/adapter_model.safetensors" ||
+  fail "the resumed run's adapter differs from the uninterrupted run's"
+echo "resume: byte-identical adapter: ok"
