@@ -21,7 +21,8 @@ SFT=("$LOOM" sft --config "$LOOM_SOURCE_DIR/configs/tiny-sft.ini" --model.path "
 # Options: NaN, Inf and out-of-range values are one-line errors naming the key.
 for bad in "train.learning_rate inf" "train.learning_rate 1e30" "lora.alpha inf" "train.weight_decay inf" \
            "train.learning_rate nan" "train.adam_epsilon inf" "run.collective_timeout -1" "train.nan_policy maybe"; do
-  set -- $bad
+  read -r key value <<<"$bad"
+  set -- "$key" "$value"
   if "${SFT[@]}" --train.output_dir "$WORK/bad" --train.max_steps 2 "--$1" "$2" >"$WORK/bad.log" 2>&1; then
     fail "--$1 $2 was accepted"
   fi
@@ -75,7 +76,7 @@ mkdir -p "$WORK/a/checkpoint-9.tmp" "$WORK/a/final.old"
   --train.learning_rate 1e-3 --train.resume_allow_changes train.learning_rate >"$WORK/clean.log" 2>&1 \
   || { cat "$WORK/clean.log"; fail "the run after a crash failed"; }
 grep -q "checkpoint-9.tmp: removed" "$WORK/clean.log" || { cat "$WORK/clean.log"; fail "checkpoint-9.tmp not named"; }
-[ ! -e "$WORK/a/checkpoint-9.tmp" ] && [ ! -e "$WORK/a/final.old" ] || fail "leftovers remain"
+if [ -e "$WORK/a/checkpoint-9.tmp" ] || [ -e "$WORK/a/final.old" ]; then fail "leftovers remain"; fi
 echo "ok: crash leftovers are cleaned"
 
 # A second run into a directory in use is refused naming the holder.
@@ -96,7 +97,7 @@ for sig in INT HUP; do
   wait "$holder" || rc=$?
   [ "$rc" -eq 75 ] || { cat "$WORK/holder.log"; fail "SIG$sig: exit $rc, not 75"; }
   stopped=$(sed -nE 's/^interrupted at step ([0-9]+) of.*/\1/p' "$WORK/holder.log")
-  [ -n "$stopped" ] && [ -d "$WORK/lock/checkpoint-$stopped" ] || { cat "$WORK/holder.log"; fail "SIG$sig: no checkpoint"; }
+  if [ -z "$stopped" ] || [ ! -d "$WORK/lock/checkpoint-$stopped" ]; then cat "$WORK/holder.log"; fail "SIG$sig: no checkpoint"; fi
   "${SFT[@]}" --train.output_dir "$WORK/lock" --train.max_steps 100000 --train.resume auto >"$WORK/holder.log" 2>&1 &
   holder=$!
   for _ in $(seq 300); do grep -q "^step" "$WORK/holder.log" && break; sleep 0.1; done
@@ -117,7 +118,7 @@ for sig in TERM INT; do
   rc=0
   wait "$pid" || rc=$?
   stopped=$(sed -nE 's/^interrupted at step ([0-9]+) of.*/\1/p' "$WORK/mpi.log")
-  [ -n "$stopped" ] && [ -d "$WORK/mpi/checkpoint-$stopped" ] || { cat "$WORK/mpi.log"; fail "mpirun SIG$sig: no checkpoint"; }
+  if [ -z "$stopped" ] || [ ! -d "$WORK/mpi/checkpoint-$stopped" ]; then cat "$WORK/mpi.log"; fail "mpirun SIG$sig: no checkpoint"; fi
   echo "mpirun SIG$sig: checkpoint-$stopped, mpirun exit $rc"
   [ "$rc" -ne 0 ] || fail "mpirun SIG$sig: exit 0"
 done
