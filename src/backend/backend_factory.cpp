@@ -1,5 +1,9 @@
 #include "backend/backend_factory.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include "backend/cpu_bf16.h"
 #include "backend/cpu_f32.h"
 #include "core/check.h"
@@ -45,8 +49,15 @@ const char* compute_mode_name(ComputeMode mode) {
 
 bool cpu_has_native_bf16() {
 #if defined(__x86_64__) || defined(__i386__)
+  // CPUID directly: clang's __builtin_cpu_supports knows neither "amx-bf16" nor "avx512bf16".
+  // AVX512_BF16 is leaf 7 subleaf 1 EAX bit 5, AMX-BF16 leaf 7 subleaf 0 EDX bit 22; both
+  // need the AVX-512 state the OS enables (avx512f).
   __builtin_cpu_init();
-  return __builtin_cpu_supports("amx-bf16") || __builtin_cpu_supports("avx512bf16");
+  if (!__builtin_cpu_supports("avx512f")) return false;
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  const bool amx_bf16 = __get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) && (edx & (1u << 22));
+  const bool avx512_bf16 = __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 5));
+  return amx_bf16 || avx512_bf16;
 #else
   return false;
 #endif
