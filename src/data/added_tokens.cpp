@@ -40,7 +40,7 @@ AddedTokens::AddedTokens(const nlohmann::json& spec, const std::string& where) {
     LOOM_REQUIRE(t.is_object() && t.contains("id") && t["id"].is_number_unsigned() && t.contains("content") &&
                      t["content"].is_string() && !t["content"].get<std::string>().empty(),
                  at, ": expected an object with an id and a non-empty content");
-    AddedToken token;
+    AddedToken& token = tokens_.emplace_back();  // built in place (the constructor throws whole)
     token.id = static_cast<int32_t>(t["id"].get<uint32_t>());
     token.content = t["content"].get<std::string>();
     token.special = flag(t, "special", false, at);
@@ -48,17 +48,19 @@ AddedTokens::AddedTokens(const nlohmann::json& spec, const std::string& where) {
     token.rstrip = flag(t, "rstrip", false, at);
     token.normalized = flag(t, "normalized", !token.special, at);
     LOOM_REQUIRE(!flag(t, "single_word", false, at), at, ".single_word: unsupported (loom reads added tokens without it)");
-    by_id_[token.id] = tokens_.size();
-    by_content_[token.content] = tokens_.size();
+    by_id_[token.id] = tokens_.size() - 1;
+    by_content_[token.content] = tokens_.size() - 1;
     id_end_ = std::max(id_end_, token.id + 1);
-    tokens_.push_back(std::move(token));
   }
   for (size_t i = 0; i < tokens_.size(); ++i)
     by_first_byte_[tokens_[i].normalized][static_cast<unsigned char>(tokens_[i].content[0])].push_back(i);
+  // Longest first; among equal lengths, file order (the index breaks ties: a total order).
   for (auto& group : by_first_byte_)
     for (auto& list : group)
-      std::stable_sort(list.begin(), list.end(),
-                       [&](size_t a, size_t b) { return tokens_[a].content.size() > tokens_[b].content.size(); });
+      std::sort(list.begin(), list.end(), [&](size_t a, size_t b) {
+        const size_t la = tokens_[a].content.size(), lb = tokens_[b].content.size();
+        return la != lb ? la > lb : a < b;
+      });
 }
 
 std::vector<TextSegment> AddedTokens::split(std::string_view text, bool normalized) const {

@@ -49,8 +49,8 @@ nlohmann::ordered_json special_tokens_of(const nlohmann::json& config, const std
   return tokens;
 }
 
-std::vector<AddedToken> added_tokens_of(const nlohmann::json& config, const std::string& source) {
-  std::vector<AddedToken> tokens;
+std::vector<TemplateToken> added_tokens_of(const nlohmann::json& config, const std::string& source) {
+  std::vector<TemplateToken> tokens;
   if (!config.contains("added_tokens_decoder")) return tokens;
   const nlohmann::json& decoder = config["added_tokens_decoder"];
   LOOM_REQUIRE(decoder.is_object(), source, ": added_tokens_decoder must be an object");
@@ -114,7 +114,7 @@ ChatTemplate ChatTemplate::load(const std::string& path) {
 }
 
 ChatTemplate::ChatTemplate(const std::string& source, nlohmann::ordered_json special_tokens,
-                           std::vector<AddedToken> added_tokens, std::string origin)
+                           std::vector<TemplateToken> added_tokens, std::string origin)
     : added_tokens_(std::move(added_tokens)), origin_(std::move(origin)) {
   auto compiled = std::make_shared<Compiled>();
   try {
@@ -137,7 +137,7 @@ ChatTemplate::ChatTemplate(const std::string& source, nlohmann::ordered_json spe
                          }));
   compiled_ = std::move(compiled);
   std::stable_sort(added_tokens_.begin(), added_tokens_.end(),
-                   [](const AddedToken& a, const AddedToken& b) { return a.content.size() > b.content.size(); });
+                   [](const TemplateToken& a, const TemplateToken& b) { return a.content.size() > b.content.size(); });
 }
 
 std::string ChatTemplate::render(const ChatMessages& messages, bool add_generation_prompt) const {
@@ -171,7 +171,7 @@ std::vector<TextSpan> ChatTemplate::assistant_spans(const ChatMessages& messages
 
 std::vector<int32_t> ChatTemplate::encode(const Tokenizer& tokenizer, std::string_view text) const {
   std::array<bool, 256> starts_token{};
-  for (const AddedToken& token : added_tokens_) starts_token[static_cast<unsigned char>(token.content[0])] = true;
+  for (const TemplateToken& token : added_tokens_) starts_token[static_cast<unsigned char>(token.content[0])] = true;
   std::vector<int32_t> ids;
   size_t plain_begin = 0;
   auto flush_plain = [&](size_t end) {
@@ -181,9 +181,9 @@ std::vector<int32_t> ChatTemplate::encode(const Tokenizer& tokenizer, std::strin
     }
   };
   for (size_t at = 0; at < text.size();) {
-    const AddedToken* match = nullptr;
+    const TemplateToken* match = nullptr;
     if (starts_token[static_cast<unsigned char>(text[at])])
-      for (const AddedToken& token : added_tokens_)
+      for (const TemplateToken& token : added_tokens_)
         if (text.compare(at, token.content.size(), token.content) == 0) {
           match = &token;
           break;

@@ -31,8 +31,9 @@ struct TextSpan {
 };
 
 // A token the tokenizer config adds (added_tokens_decoder): matched in text before the model's
-// own tokenization, as HF tokenizers do.
-struct AddedToken {
+// own tokenization, as HF tokenizers do. (Not data::AddedToken, tokenizer.json's added token:
+// one name, one layout, or the two vectors' template code collides.)
+struct TemplateToken {
   std::string content;
   int32_t id = 0;
 };
@@ -52,7 +53,7 @@ class ChatTemplate {
   static ChatTemplate load(const std::string& path);
 
   // source: the Jinja text; special_tokens: {"bos_token": "<s>", ...}; origin names it in errors.
-  ChatTemplate(const std::string& source, nlohmann::ordered_json special_tokens, std::vector<AddedToken> added_tokens,
+  ChatTemplate(const std::string& source, nlohmann::ordered_json special_tokens, std::vector<TemplateToken> added_tokens,
                std::string origin);
 
   // The conversation as text. Throws ChatTemplateError. Safe to call from several threads.
@@ -70,12 +71,12 @@ class ChatTemplate {
   std::vector<int32_t> encode(const Tokenizer& tokenizer, std::string_view text) const;
 
   const std::string& origin() const { return origin_; }
-  const std::vector<AddedToken>& added_tokens() const { return added_tokens_; }
+  const std::vector<TemplateToken>& added_tokens() const { return added_tokens_; }
 
  private:
   struct Compiled;
   std::shared_ptr<const Compiled> compiled_;
-  std::vector<AddedToken> added_tokens_;  // longest content first
+  std::vector<TemplateToken> added_tokens_;  // longest content first
   std::string origin_;
 };
 
