@@ -45,7 +45,8 @@ class TrainConfig : public ::testing::Test {
 
 TEST_F(TrainConfig, UnknownKeyInFileNamesFileAndKey) {
   const std::string path = write_ini(dir_, "x.ini", std::string(kMinimalIni) + "lr = 3\n");
-  EXPECT_EQ(error_of([&] { load_config(options_, path, {}); }), path + ": unknown key 'train.lr'");
+  EXPECT_EQ(error_of([&] { load_config(options_, path, {}); }),
+            path + ": unknown key 'train.lr' (did you mean 'train.learning_rate'?)");
 }
 
 TEST_F(TrainConfig, UnknownKeyOnCommandLine) {
@@ -53,9 +54,9 @@ TEST_F(TrainConfig, UnknownKeyOnCommandLine) {
   EXPECT_EQ(error_of([&] {
               load_config(options_, path, {"--train.lr", "3"});
             }),
-            "command line: unknown key 'train.lr'");
+            "command line: unknown key 'train.lr' (did you mean 'train.learning_rate'?)");
   EXPECT_EQ(error_of([&] { load_config(options_, path, {"--train.learning=3"}); }),
-            "command line: unknown key 'train.learning'");  // no abbreviations
+            "command line: unknown key 'train.learning' (did you mean 'train.learning_rate'?)");  // no abbreviations
 }
 
 TEST_F(TrainConfig, BadValuesNameFileAndKey) {
@@ -91,7 +92,7 @@ TEST_F(TrainConfig, CommandLineWinsOverFileWinsOverDefault) {
   const po::variables_map from_file = load_config(options_, path, {});
   EXPECT_EQ(from_file["train.learning_rate"].as<double>(), 1e-3);
   EXPECT_EQ(from_file["train.warmup_steps"].as<int>(), 7);
-  EXPECT_EQ(from_file["train.micro_batch_size"].as<int>(), 4);  // default
+  EXPECT_EQ(from_file["train.per_device_train_batch_size"].as<int>(), 4);  // default
 
   const po::variables_map overridden = load_config(
       options_, path, {"--train.learning_rate", "3e-4", "--train.warmup_steps=2", "--train.max_steps", "-1"});
@@ -170,7 +171,7 @@ TEST_F(TrainConfig, ValidationNamesTheKey) {
   const auto invalid = [&](std::vector<std::string> overrides) {
     return error_of([&] { sft_options_from(load_config(options_, path, overrides)); });
   };
-  EXPECT_EQ(invalid({"--train.micro_batch_size=0"}), "train.micro_batch_size must be positive, got 0");
+  EXPECT_EQ(invalid({"--train.micro_batch_size=0"}), "train.per_device_train_batch_size must be positive, got 0");
   EXPECT_EQ(invalid({"--train.max_steps=0"}), "train.max_steps must be positive or -1, got 0");
   EXPECT_EQ(invalid({"--lora.dropout=1"}), "lora.dropout must be in [0, 1), got 1");
   EXPECT_EQ(invalid({"--train.adam_beta2=1"}), "train.adam_beta2 must be in [0, 1), got 1");
@@ -178,7 +179,7 @@ TEST_F(TrainConfig, ValidationNamesTheKey) {
   EXPECT_EQ(invalid({"--train.warmup_steps=-1"}), "train.warmup_steps must be 0 or more, got -1");
   EXPECT_EQ(invalid({"--train.seed=-3"}), "train.seed must be 0 or more, got -3");
   EXPECT_EQ(invalid({"--train.lr_scheduler=cosine_with_restarts"}),
-            "train.lr_scheduler must be constant, linear or cosine, got 'cosine_with_restarts'");
+            "train.lr_scheduler_type must be constant, linear or cosine, got 'cosine_with_restarts'");
   EXPECT_EQ(invalid({"--model.quant=nf5"}), "model.quant must be nf4, int8, bf16 or f32, got 'nf5'");
   EXPECT_EQ(invalid({"--run.device=tpu"}), "run.device must be auto, cpu or cuda, got 'tpu'");
   EXPECT_EQ(invalid({"--data.sampling=random"}),
@@ -195,7 +196,8 @@ TEST_F(TrainConfig, ValidationNamesTheKey) {
   EXPECT_EQ(invalid({"--lora.target_modules=q,x"}).rfind("lora.target_modules: ", 0), 0u);
   const std::string not_dir = (fs::path(dir_) / "nowhere").string();
   EXPECT_EQ(invalid({"--train.resume", not_dir}),
-            "train.resume: '" + not_dir + "' is not a directory (use no, auto or a checkpoint directory)");
+            "train.resume_from_checkpoint: '" + not_dir +
+                "' is not a directory (use no, auto or a checkpoint directory)");
 }
 
 TEST_F(TrainConfig, ParsedValues) {

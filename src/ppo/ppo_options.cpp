@@ -92,7 +92,8 @@ PpoOptions ppo_options_from(const po::variables_map& values) {
   LOOM_REQUIRE(p.samples_per_log >= 0, "ppo.samples_per_log must be 0 or more, got ", p.samples_per_log);
   const int backward_batch = o.common.train.micro_batch_size * o.common.train.grad_accum_steps;
   LOOM_REQUIRE(p.batch_size % backward_batch == 0, "ppo.batch_size (", p.batch_size,
-               ") must be a multiple of train.micro_batch_size x train.grad_accum_steps (", backward_batch, ")");
+               ") must be a multiple of train.per_device_train_batch_size x train.gradient_accumulation_steps (",
+               backward_batch, ")");
 
   RolloutGeneration& g = o.generation;
   g.output_min_length = positive_int(values, "generation.output_min_length");

@@ -12,6 +12,7 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "train/lr_schedule.h"
+#include "train/training_length.h"
 
 namespace loom::ppo {
 
@@ -234,8 +235,9 @@ MetricValues PpoTrainer::optimize(int64_t step, RunControl& control) {
         state_.backend().scale_inplace(state_.grads(), 1.0f / float(comm_.world), state_.count());
       }
       grad_norm = state_.clip_grad_norm(train.max_grad_norm);
-      lr = learning_rate_at(train.lr_scheduler, train.learning_rate, train.warmup_steps, int(total_updates_),
-                            int(state_.updates()));
+      lr = learning_rate_at(train.lr_scheduler, train.learning_rate,
+                            warmup_steps_for(train.warmup_steps, train.warmup_ratio, total_updates_),
+                            int(total_updates_), int(state_.updates()));
       double update_loss = 0.0;  // this update's summed minibatch loss over all ranks
       for (int m = 0; m < accum; ++m) update_loss += last_losses[m];
       comm_.allreduce_sum(&update_loss, 1);

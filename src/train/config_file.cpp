@@ -7,9 +7,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <utility>
 
 #include "core/check.h"
+#include "train/option_names.h"
 
 namespace loom {
 
@@ -33,9 +35,27 @@ std::string given_value(const po::parsed_options& parsed, const std::string& key
   return value;
 }
 
-// Runs a Boost parser; its errors become one line naming `source` and the key.
+// What the parsers read: every option of `options` and every alias of one of them. An alias is
+// declared string-valued: every option takes exactly one token, so the parsers treat it alike,
+// and its value is parsed under its key's type once canonical_options has renamed it.
+po::options_description with_aliases(const po::options_description& options) {
+  po::options_description all;
+  all.add(options);
+  for (const KeyAlias& alias : key_aliases())
+    if (options.find_nothrow(alias.key, false)) all.add_options()(alias.alias, po::value<std::string>());
+  return all;
+}
+
+std::vector<std::string> known_names(const po::options_description& parsable) {
+  std::vector<std::string> names;
+  for (const auto& option : parsable.options()) names.push_back(option->long_name());
+  return names;
+}
+
+// Runs a Boost parser; its errors become one line naming `source` and the key, an unknown key
+// with the nearest known name.
 template <typename Parse>
-po::parsed_options parse_or_fail(const std::string& source, Parse parse) {
+po::parsed_options parse_or_fail(const std::string& source, const po::options_description& parsable, Parse parse) {
   try {
     po::parsed_options parsed = parse();
     for (const po::option& o : parsed.options) {
@@ -45,7 +65,8 @@ po::parsed_options parse_or_fail(const std::string& source, Parse parse) {
     }
     return parsed;
   } catch (const po::unknown_option& e) {
-    LOOM_FAIL(source, ": unknown key '", key_of(e), "'");
+    LOOM_FAIL(source, ": unknown key '", key_of(e), "' (did you mean '", nearest_key(key_of(e), known_names(parsable)),
+              "'?)");
   } catch (const po::invalid_command_line_syntax& e) {
     LOOM_FAIL(source, ": key '", key_of(e), "' needs a value");
   } catch (const po::error& e) {
@@ -53,13 +74,57 @@ po::parsed_options parse_or_fail(const std::string& source, Parse parse) {
   }
 }
 
-void store_or_fail(const std::string& source, const po::parsed_options& parsed, po::variables_map& values) {
+// One source's options with aliases renamed to their canonical keys (values translated where
+// the alias says so), for `options`. A key given under two names in one source is refused,
+// except an alias with a value map whose value agrees (train.bf16 = true beside
+// run.compute = bf16). given_as: the name each key was given under, for error messages.
+po::parsed_options canonical_options(const std::string& source, const po::parsed_options& parsed,
+                                     const po::options_description& options,
+                                     std::map<std::string, std::string>* given_as) {
+  po::parsed_options canonical(&options);
+  std::map<std::string, std::string> value_of_key;  // the (translated) value first given
+  for (po::option o : parsed.options) {
+    const std::string name = o.string_key;
+    const KeyAlias* alias = find_alias(name);
+    if (alias) {
+      o.string_key = alias->key;
+      if (alias->value_of && !o.value.empty()) {
+        std::string value;
+        LOOM_REQUIRE(alias->value_of(o.value.back(), &value), source, ": bad value '", o.value.back(), "' for key '",
+                     name, "'");
+        o.value = {value};
+      }
+    }
+    const std::string value = o.value.empty() ? std::string() : o.value.back();
+    const auto [first, fresh] = given_as->emplace(o.string_key, name);
+    if (fresh) {
+      value_of_key[o.string_key] = value;
+    } else if (first->second != name) {
+      const KeyAlias* translated = find_alias(first->second);
+      if (!translated) translated = alias;
+      LOOM_REQUIRE(translated->value_of, source, ": '", first->second, "' and '", name,
+                   "' are two names of one key; give one of them");
+      LOOM_REQUIRE(value_of_key[o.string_key] == value, source, ": '", first->second, "' and '", name,
+                   "' disagree (", translated->alias, " sets ", translated->key, "); give one of them");
+      continue;
+    }
+    canonical.options.push_back(o);
+  }
+  return canonical;
+}
+
+void store_or_fail(const std::string& source, const po::parsed_options& parsed,
+                   const std::map<std::string, std::string>& given_as, po::variables_map& values) {
+  const auto given_name = [&](const std::string& key) {
+    const auto it = given_as.find(key);
+    return it == given_as.end() ? key : it->second;
+  };
   try {
     po::store(parsed, values);
   } catch (const po::multiple_occurrences& e) {
-    LOOM_FAIL(source, ": key '", key_of(e), "' is given more than once");
+    LOOM_FAIL(source, ": key '", given_name(key_of(e)), "' is given more than once");
   } catch (const po::validation_error& e) {
-    LOOM_FAIL(source, ": bad value '", given_value(parsed, key_of(e)), "' for key '", key_of(e), "'");
+    LOOM_FAIL(source, ": bad value '", given_value(parsed, key_of(e)), "' for key '", given_name(key_of(e)), "'");
   } catch (const po::error& e) {
     LOOM_FAIL(source, ": ", e.what());
   }
@@ -97,21 +162,26 @@ po::variables_map load_config(const po::options_description& options, const std:
                               const std::vector<std::string>& overrides) {
   namespace style = po::command_line_style;
   po::variables_map values;
+  const po::options_description parsable = with_aliases(options);
   // po::store keeps the first value it sees for a key, so the command line goes in first.
-  const po::parsed_options command_line = parse_or_fail(kCommandLine, [&] {
+  const po::parsed_options command_line = parse_or_fail(kCommandLine, parsable, [&] {
     return po::command_line_parser(overrides)
-        .options(options)
+        .options(parsable)
         .style(style::allow_long | style::long_allow_adjacent | style::long_allow_next)
         .run();
   });
-  store_or_fail(kCommandLine, command_line, values);
+  std::map<std::string, std::string> command_line_names;
+  store_or_fail(kCommandLine, canonical_options(kCommandLine, command_line, options, &command_line_names),
+                command_line_names, values);
 
   if (!ini_path.empty()) {
     LOOM_REQUIRE(!std::filesystem::is_directory(ini_path), ini_path, ": is a directory, not a config file");
     std::ifstream in(ini_path);
     LOOM_REQUIRE(in, ini_path, ": cannot read (", std::strerror(errno), ")");
-    const po::parsed_options file = parse_or_fail(ini_path, [&] { return po::parse_config_file(in, options); });
-    store_or_fail(ini_path, file, values);
+    const po::parsed_options file =
+        parse_or_fail(ini_path, parsable, [&] { return po::parse_config_file(in, parsable); });
+    std::map<std::string, std::string> file_names;
+    store_or_fail(ini_path, canonical_options(ini_path, file, options, &file_names), file_names, values);
   }
 
   try {

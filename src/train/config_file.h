@@ -4,14 +4,16 @@
 //     [train]
 //     learning_rate = 3e-4
 // and the command line as `--train.learning_rate 3e-4` or `--train.learning_rate=3e-4`.
-// The command line wins over the file, the file over the defaults. Unknown keys, bad values,
-// a key given twice, a missing required key and an unreadable file are one-line errors that
-// name the file (or "command line") and the key:
-//     configs/x.ini: unknown key 'train.lr'
+// The command line wins over the file, the file over the defaults. A key may also be given
+// under an alias (train/option_names.h: loom's earlier names, train.bf16), but within one
+// source under one name only. Unknown keys (with the nearest known name), bad values, a key
+// given twice, a missing required key and an unreadable file are one-line errors that name
+// the file (or "command line") and the key:
+//     configs/x.ini: unknown key 'train.lr' (did you mean 'train.learning_rate'?)
 //
-// effective_config_ini() writes every option's effective value back as INI text; `loom`
-// prints it at start and saves it beside the checkpoints as loom_config.ini. Loading that
-// text again gives the same values.
+// effective_config_ini() writes every option's effective value back as INI text under its
+// canonical name; `loom` prints it at start and saves it beside the checkpoints as
+// loom_config.ini. Loading that text again gives the same values.
 #pragma once
 
 #include <string>

@@ -10,6 +10,7 @@
 #include "data/md5.h"
 #include "io/atomic_file.h"
 #include "io/json_file.h"
+#include "train/option_names.h"
 
 namespace loom {
 
@@ -17,11 +18,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Keys whose value does not change what the run computes.
+// Keys whose value does not change what the run computes (canonical names).
 const std::set<std::string>& free_keys() {
   static const std::set<std::string> keys = {
-      "train.output_dir", "train.resume", "train.resume_allow_changes", "train.overwrite_output_dir",
-      "train.max_steps", "train.epochs", "train.logging_steps", "train.eval_steps", "train.save_steps",
+      "train.output_dir", "train.resume_from_checkpoint", "train.resume_allow_changes", "train.overwrite_output_dir",
+      "train.max_steps", "train.num_train_epochs", "train.logging_steps", "train.eval_steps", "train.save_steps",
       "train.save_total_limit", "train.nan_policy", "train.max_skipped_steps", "model.gradient_checkpointing",
       "run.device", "run.compute", "run.collective_timeout", "ppo.samples_per_log"};
   return keys;
@@ -53,6 +54,20 @@ std::string directory_fingerprint(const fs::path& dir) {
   return data::md5_hex(all);
 }
 
+// An identity key ("section.key" or "section.key#fingerprint") under its key's canonical name:
+// checkpoints written before a key was renamed hold the older name.
+std::string canonical_identity_key(const std::string& key) {
+  const size_t hash = key.find('#');
+  if (hash == std::string::npos) return canonical_key(key);
+  return canonical_key(key.substr(0, hash)) + key.substr(hash);
+}
+
+nlohmann::json canonical_identity(const nlohmann::json& identity) {
+  nlohmann::json canonical = nlohmann::json::object();
+  for (auto it = identity.begin(); it != identity.end(); ++it) canonical[canonical_identity_key(it.key())] = it.value();
+  return canonical;
+}
+
 }  // namespace
 
 nlohmann::json run_identity(const std::string& config_ini, int world) {
@@ -67,7 +82,7 @@ nlohmann::json run_identity(const std::string& config_ini, int world) {
     }
     const size_t eq = line.find(" =");
     if (eq == std::string::npos) continue;
-    const std::string key = section + "." + line.substr(0, eq);
+    const std::string key = canonical_key(section + "." + line.substr(0, eq));
     const std::string value = eq + 3 <= line.size() ? line.substr(std::min(line.size(), eq + 3)) : "";
     identity[key] = value;
     if (free_keys().count(key) || value.empty()) continue;
@@ -83,13 +98,19 @@ nlohmann::json run_identity(const std::string& config_ini, int world) {
 
 std::string run_identity_hash(const nlohmann::json& identity) {
   nlohmann::json math = nlohmann::json::object();
-  for (auto it = identity.begin(); it != identity.end(); ++it)
+  const nlohmann::json canonical = canonical_identity(identity);
+  for (auto it = canonical.begin(); it != canonical.end(); ++it)
     if (!free_keys().count(it.key())) math[it.key()] = it.value();
   return data::md5_hex(math.dump());
 }
 
-std::vector<std::string> identity_differences(const nlohmann::json& saved, const nlohmann::json& current,
-                                              const std::vector<std::string>& allowed) {
+std::vector<std::string> identity_differences(const nlohmann::json& saved_as_written,
+                                              const nlohmann::json& current_as_written,
+                                              const std::vector<std::string>& allowed_as_written) {
+  const nlohmann::json saved = canonical_identity(saved_as_written);
+  const nlohmann::json current = canonical_identity(current_as_written);
+  std::vector<std::string> allowed;
+  for (const std::string& key : allowed_as_written) allowed.push_back(canonical_key(key));
   std::set<std::string> keys;
   for (auto it = saved.begin(); it != saved.end(); ++it) keys.insert(it.key());
   for (auto it = current.begin(); it != current.end(); ++it) keys.insert(it.key());

@@ -5,10 +5,12 @@
 // the world size (the data each rank reads depends on it).
 //
 // A checkpoint saves the identity as run_identity.json; a resume compares it with the
-// current one key by key. Keys that do not change the math may differ freely
-// (kFreeKeys: output and logging cadence, resume settings, run.* placement, ...);
-// train.max_steps may grow but not fall below the checkpoint's step. Any other difference
-// is refused, listing every difference, unless train.resume_allow_changes names the key.
+// current one key by key, each key under its canonical name (train/option_names.h), so an
+// identity written under a key's alias, and an alias in resume_allow_changes, mean that key.
+// Keys that do not change the math may differ freely (kFreeKeys: output and logging cadence,
+// resume settings, run.* placement, ...); train.max_steps may grow but not fall below the
+// checkpoint's step. Any other difference is refused, listing every difference, unless
+// train.resume_allow_changes names the key.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +32,7 @@ std::string run_identity_hash(const nlohmann::json& identity);
 
 // The differences that forbid resuming `saved` (a checkpoint's) as `current`, one line each
 // ("lora.r: 8 -> 16"), less those named in allowed. Keys in kFreeKeys are ignored;
-// train.max_steps / train.epochs are checked by the caller against the step.
+// train.max_steps / train.num_train_epochs are checked by the caller against the step.
 std::vector<std::string> identity_differences(const nlohmann::json& saved, const nlohmann::json& current,
                                               const std::vector<std::string>& allowed);
 

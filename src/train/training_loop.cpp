@@ -6,6 +6,7 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "train/lr_schedule.h"
+#include "train/training_length.h"
 
 namespace loom {
 
@@ -21,10 +22,12 @@ TrainingOutcome run_training(const TrainingRun& run, TrainingTask& task, Trainab
                              const TrainableLayout& layout, const dist::Comm& comm) {
   const TrainOptions& train = *run.train;
   TrainingOutcome outcome;
-  const int64_t total = train.max_steps > 0 ? train.max_steps : int64_t(train.epochs) * task.steps_per_epoch();
-  LOOM_REQUIRE(total > 0, "train.max_steps/epochs: the data gives no complete optimizer step (",
-               task.steps_per_epoch(), " steps per epoch); lower micro_batch_size or grad_accum_steps");
+  const int64_t total = total_training_steps(train.max_steps, train.epochs, task.steps_per_epoch());
+  LOOM_REQUIRE(total > 0, "train.max_steps/num_train_epochs: the data gives no complete optimizer step (",
+               task.steps_per_epoch(),
+               " steps per epoch); lower per_device_train_batch_size or gradient_accumulation_steps");
   outcome.total_steps = total;
+  const int warmup = warmup_steps_for(train.warmup_steps, train.warmup_ratio, total);
 
   RunControl control(run, layout, state, comm);
   int64_t step = control.start(task, total);
@@ -46,7 +49,7 @@ TrainingOutcome run_training(const TrainingRun& run, TrainingTask& task, Trainab
     comm.allreduce_sum(&sums.loss_sum, 1);
     comm.allreduce_sum(&sums.tokens, 1);
     const float grad_norm = state.clip_grad_norm(train.max_grad_norm);
-    const float lr = learning_rate_at(train.lr_scheduler, train.learning_rate, train.warmup_steps, int(total), int(step));
+    const float lr = learning_rate_at(train.lr_scheduler, train.learning_rate, warmup, int(total), int(step));
     const double step_loss = sums.loss_sum / double(units);
     const bool applied = control.accept_update(step + 1, step_loss, grad_norm);
     if (applied) state.adamw_step(lr, adamw);
@@ -80,7 +83,7 @@ TrainingOutcome run_training(const TrainingRun& run, TrainingTask& task, Trainab
     }
     TrainerState trainer;
     trainer.epoch = epochs_done(step, task);
-    trainer.num_train_epochs = train.epochs;
+    trainer.num_train_epochs = int(std::ceil(train.epochs));
     trainer.logging_steps = train.logging_steps;
     trainer.eval_steps = train.eval_steps;
     trainer.save_steps = train.save_steps;

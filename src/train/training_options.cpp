@@ -56,14 +56,15 @@ std::vector<std::string> split_commas(const std::string& text) {
   return items;
 }
 
+// TRL's resume_from_checkpoint takes a path or true (the newest checkpoint in output_dir).
 void resume_from(const po::variables_map& values, TrainOptions* train) {
-  const std::string text = option<std::string>(values, "train.resume");
-  if (text == "no") {
+  const std::string text = option<std::string>(values, "train.resume_from_checkpoint");
+  if (text == "no" || text == "false") {
     train->resume = ResumeMode::No;
-  } else if (text == "auto") {
+  } else if (text == "auto" || text == "true") {
     train->resume = ResumeMode::Auto;
   } else {
-    LOOM_REQUIRE(std::filesystem::is_directory(text), "train.resume: '", text,
+    LOOM_REQUIRE(std::filesystem::is_directory(text), "train.resume_from_checkpoint: '", text,
                  "' is not a directory (use no, auto or a checkpoint directory)");
     train->resume = ResumeMode::FromDirectory;
     train->resume_dir = text;
@@ -107,14 +108,19 @@ void add_common_training_options(po::options_description& options, const CommonT
        "comma list of q,k,v,o,gate,up,down (or *_proj), or all-linear")
       ("lora.use_rslora", with_default(l.use_rslora), "scale = alpha / sqrt(r)")
       ("train.output_dir", po::value<std::string>()->required(), "checkpoints, metrics.jsonl and the final adapter")
-      ("train.micro_batch_size", with_default(t.micro_batch_size), "sequences per rank per forward/backward")
-      ("train.grad_accum_steps", with_default(t.grad_accum_steps), "micro-batches per optimizer step")
-      ("train.max_steps", with_default(t.max_steps), "optimizer steps; -1 = train.epochs epochs")
-      ("train.epochs", with_default(t.epochs), "passes over the training data when max_steps is -1")
+      ("train.per_device_train_batch_size", with_default(t.micro_batch_size),
+       "sequences per rank per forward/backward (alias micro_batch_size)")
+      ("train.gradient_accumulation_steps", with_default(t.grad_accum_steps),
+       "micro-batches per optimizer step (alias grad_accum_steps)")
+      ("train.max_steps", with_default(t.max_steps), "optimizer steps; -1 = train.num_train_epochs epochs")
+      ("train.num_train_epochs", with_default(t.epochs),
+       "passes over the training data when max_steps is -1, may be fractional (alias epochs)")
       ("train.learning_rate", with_default(t.learning_rate), "peak learning rate")
-      ("train.lr_scheduler", with_default<std::string>(lr_schedule_name(t.lr_scheduler)),
-       "constant | linear | cosine, after linear warmup")
+      ("train.lr_scheduler_type", with_default<std::string>(lr_schedule_name(t.lr_scheduler)),
+       "constant | linear | cosine, after linear warmup (alias lr_scheduler)")
       ("train.warmup_steps", with_default(t.warmup_steps), "optimizer steps of linear warmup from 0")
+      ("train.warmup_ratio", with_default(t.warmup_ratio),
+       "warmup as a share of the run's steps, ceil(ratio x steps), when warmup_steps is 0")
       ("train.weight_decay", with_default(t.weight_decay), "AdamW decoupled weight decay")
       ("train.adam_beta1", with_default(t.adam_beta1), "AdamW beta1")
       ("train.adam_beta2", with_default(t.adam_beta2), "AdamW beta2")
@@ -125,7 +131,8 @@ void add_common_training_options(po::options_description& options, const CommonT
       ("train.eval_steps", with_default(t.eval_steps), "optimizer steps between evaluations; 0 = never")
       ("train.save_steps", with_default(t.save_steps), "optimizer steps between checkpoints; 0 = none during training")
       ("train.save_total_limit", with_default(t.save_total_limit), "checkpoints kept; 0 = all")
-      ("train.resume", with_default<std::string>(resume_text(t)), "no | auto (newest checkpoint) | a checkpoint directory")
+      ("train.resume_from_checkpoint", with_default<std::string>(resume_text(t)),
+       "no | auto (newest checkpoint) | a checkpoint directory; false = no, true = auto (alias resume)")
       ("train.resume_allow_changes", with_default(join_names(t.resume_allow_changes)),
        "comma list of configuration keys a resume may change (e.g. train.learning_rate,world_size)")
       ("train.overwrite_output_dir", with_default(t.overwrite_output_dir),
@@ -138,7 +145,8 @@ void add_common_training_options(po::options_description& options, const CommonT
       ("run.collective_timeout", with_default(defaults.run.collective_timeout_s),
        "seconds an all-reduce or barrier may wait for the other ranks before the job is ended; 0 = never")
       ("run.compute", with_default<std::string>(compute_mode_name(defaults.run.compute)),
-       "auto (bf16 where the CPU has AMX-BF16/AVX512_BF16 and a bf16 backend exists) | f32 | bf16");
+       "auto (bf16 where the CPU has AMX-BF16/AVX512_BF16 and a bf16 backend exists) | f32 | bf16 "
+       "(alias train.bf16: true = bf16, false = f32)");
 }
 
 CommonTrainingOptions common_training_options_from(const po::variables_map& values) {
@@ -160,16 +168,19 @@ CommonTrainingOptions common_training_options_from(const po::variables_map& valu
 
   TrainOptions& t = o.train;
   t.output_dir = non_empty_string(values, "train.output_dir");
-  t.micro_batch_size = positive_int(values, "train.micro_batch_size");
-  t.grad_accum_steps = positive_int(values, "train.grad_accum_steps");
+  t.micro_batch_size = positive_int(values, "train.per_device_train_batch_size");
+  t.grad_accum_steps = positive_int(values, "train.gradient_accumulation_steps");
   t.max_steps = option<int>(values, "train.max_steps");
   LOOM_REQUIRE(t.max_steps == -1 || t.max_steps > 0, "train.max_steps must be positive or -1, got ", t.max_steps);
-  t.epochs = positive_int(values, "train.epochs");
+  t.epochs = double_in(values, "train.num_train_epochs", 0.0, false, 1e6);
   t.learning_rate = double_in(values, "train.learning_rate", 0.0, false, 1.0);
-  const std::string schedule = option<std::string>(values, "train.lr_scheduler");
+  const std::string schedule = option<std::string>(values, "train.lr_scheduler_type");
   LOOM_REQUIRE(lr_schedule_from_name(schedule, &t.lr_scheduler),
-               "train.lr_scheduler must be constant, linear or cosine, got '", schedule, "'");
+               "train.lr_scheduler_type must be constant, linear or cosine, got '", schedule, "'");
   t.warmup_steps = non_negative_int(values, "train.warmup_steps");
+  t.warmup_ratio = double_in(values, "train.warmup_ratio", 0.0, true, 1.0);
+  LOOM_REQUIRE(t.warmup_steps == 0 || t.warmup_ratio == 0.0, "train.warmup_steps (", t.warmup_steps,
+               ") and train.warmup_ratio (", t.warmup_ratio, ") both set the warmup; give one of them");
   t.weight_decay = float_in(values, "train.weight_decay", 0.0f, true, 1.0f);
   t.adam_beta1 = fraction_below_one(values, "train.adam_beta1");
   t.adam_beta2 = fraction_below_one(values, "train.adam_beta2");

@@ -47,10 +47,11 @@ struct TrainOptions {
   int micro_batch_size = 4;  // sequences per rank per forward/backward
   int grad_accum_steps = 1;  // micro-batches per optimizer step
   int max_steps = -1;        // optimizer steps; -1 = run `epochs` epochs
-  int epochs = 1;
+  double epochs = 1.0;       // may be fractional (training_length.h)
   double learning_rate = 2e-4;
   LrScheduleKind lr_scheduler = LrScheduleKind::Linear;
   int warmup_steps = 0;
+  double warmup_ratio = 0.0;  // warmup = ceil(ratio x total steps) when warmup_steps is 0
   float weight_decay = 0.0f;
   float adam_beta1 = 0.9f;
   float adam_beta2 = 0.999f;
@@ -90,7 +91,8 @@ struct CommonTrainingOptions {
 void add_common_training_options(po::options_description& options,
                                  const CommonTrainingOptions& defaults = CommonTrainingOptions{});
 
-// Reads and validates them; errors name the key ("train.micro_batch_size must be positive, got 0").
+// Reads and validates them; errors name the key ("train.per_device_train_batch_size must be
+// positive, got 0"). Keys are declared under their canonical names (train/option_names.h).
 CommonTrainingOptions common_training_options_from(const po::variables_map& values);
 
 const char* device_kind_name(DeviceKind kind);
