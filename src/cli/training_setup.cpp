@@ -20,7 +20,8 @@ bool TrainingSetup::parse(int argc, char** argv, const po::options_description& 
   options_ = &options;
   const ConfigArguments args = split_config_arguments(argc, argv);
   if (args.help) {
-    std::cout << "usage: " << usage << "\n\n" << options << "\n";
+    std::cout << "usage: " << usage << "\n\n" << options << "\nother names of keys (docs/configs.md):\n"
+              << alias_help(options) << "\n";
     return false;
   }
   values = load_config(options, args.config_path, args.overrides);

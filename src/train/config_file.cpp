@@ -217,6 +217,15 @@ std::string effective_config_ini(const po::options_description& options, const p
   return text;
 }
 
+std::string alias_help(const po::options_description& options) {
+  std::string text;
+  for (const KeyAlias& alias : key_aliases()) {
+    if (!options.find_nothrow(alias.key, false)) continue;
+    text += cat("  --", alias.alias, " = --", alias.key, alias.values ? cat(" (", alias.values, ")") : "", "\n");
+  }
+  return text;
+}
+
 ConfigArguments split_config_arguments(int argc, const char* const* argv) {
   ConfigArguments arguments;
   const std::string config_prefix = "--config=";

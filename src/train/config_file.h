@@ -38,6 +38,9 @@ po::variables_map load_config(const po::options_description& options, const std:
 // (floats in their shortest round-trip form).
 std::string effective_config_ini(const po::options_description& options, const po::variables_map& values);
 
+// The aliases of `options`' keys for --help, one line each: "  --train.epochs = --train.num_train_epochs".
+std::string alias_help(const po::options_description& options);
+
 // A command's arguments split into what load_config needs: `--config PATH` (or
 // `--config=PATH`), `--help` / `-h`, and every other token as an override, in order.
 struct ConfigArguments {

@@ -50,7 +50,7 @@ const std::vector<KeyAlias>& key_aliases() {
       {"train.epochs", "train.num_train_epochs"},
       {"train.lr_scheduler", "train.lr_scheduler_type"},
       {"train.resume", "train.resume_from_checkpoint"},
-      {"train.bf16", "run.compute", compute_of_bf16},
+      {"train.bf16", "run.compute", compute_of_bf16, "true = bf16, false = f32"},
   };
   return aliases;
 }

@@ -21,6 +21,7 @@ struct KeyAlias {
   // Writes the canonical value for a value given under the alias, false when the value is
   // not one the alias takes; nullptr = the same text.
   bool (*value_of)(const std::string& alias_value, std::string* value) = nullptr;
+  const char* values = nullptr;  // how value_of translates, for --help
 };
 
 const std::vector<KeyAlias>& key_aliases();

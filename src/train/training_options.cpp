@@ -109,15 +109,15 @@ void add_common_training_options(po::options_description& options, const CommonT
       ("lora.use_rslora", with_default(l.use_rslora), "scale = alpha / sqrt(r)")
       ("train.output_dir", po::value<std::string>()->required(), "checkpoints, metrics.jsonl and the final adapter")
       ("train.per_device_train_batch_size", with_default(t.micro_batch_size),
-       "sequences per rank per forward/backward (alias micro_batch_size)")
+       "sequences per rank per forward/backward")
       ("train.gradient_accumulation_steps", with_default(t.grad_accum_steps),
-       "micro-batches per optimizer step (alias grad_accum_steps)")
+       "micro-batches per optimizer step")
       ("train.max_steps", with_default(t.max_steps), "optimizer steps; -1 = train.num_train_epochs epochs")
       ("train.num_train_epochs", with_default(t.epochs),
-       "passes over the training data when max_steps is -1, may be fractional (alias epochs)")
+       "passes over the training data when max_steps is -1, may be fractional")
       ("train.learning_rate", with_default(t.learning_rate), "peak learning rate")
       ("train.lr_scheduler_type", with_default<std::string>(lr_schedule_name(t.lr_scheduler)),
-       "constant | linear | cosine, after linear warmup (alias lr_scheduler)")
+       "constant | linear | cosine, after linear warmup")
       ("train.warmup_steps", with_default(t.warmup_steps), "optimizer steps of linear warmup from 0")
       ("train.warmup_ratio", with_default(t.warmup_ratio),
        "warmup as a share of the run's steps, ceil(ratio x steps), when warmup_steps is 0")
@@ -132,7 +132,7 @@ void add_common_training_options(po::options_description& options, const CommonT
       ("train.save_steps", with_default(t.save_steps), "optimizer steps between checkpoints; 0 = none during training")
       ("train.save_total_limit", with_default(t.save_total_limit), "checkpoints kept; 0 = all")
       ("train.resume_from_checkpoint", with_default<std::string>(resume_text(t)),
-       "no | auto (newest checkpoint) | a checkpoint directory; false = no, true = auto (alias resume)")
+       "no | auto (newest checkpoint) | a checkpoint directory; false = no, true = auto")
       ("train.resume_allow_changes", with_default(join_names(t.resume_allow_changes)),
        "comma list of configuration keys a resume may change (e.g. train.learning_rate,world_size)")
       ("train.overwrite_output_dir", with_default(t.overwrite_output_dir),
@@ -145,8 +145,7 @@ void add_common_training_options(po::options_description& options, const CommonT
       ("run.collective_timeout", with_default(defaults.run.collective_timeout_s),
        "seconds an all-reduce or barrier may wait for the other ranks before the job is ended; 0 = never")
       ("run.compute", with_default<std::string>(compute_mode_name(defaults.run.compute)),
-       "auto (bf16 where the CPU has AMX-BF16/AVX512_BF16 and a bf16 backend exists) | f32 | bf16 "
-       "(alias train.bf16: true = bf16, false = f32)");
+       "auto (bf16 where the CPU has AMX-BF16/AVX512_BF16 and a bf16 backend exists) | f32 | bf16");
 }
 
 CommonTrainingOptions common_training_options_from(const po::variables_map& values) {
