@@ -223,7 +223,7 @@ int run_generate(int argc, char** argv) {
       ("tokenizer", po::value<std::string>()->default_value(""), "tokenizer.json or tokenizer.model (default: the model's)")
       ("prompt", po::value<std::string>(), "one text prompt (encoded with BOS)")
       ("prompts", po::value<std::string>(), "file: one prompt per line, or JSONL with \"prompt\" or \"prompt_ids\"")
-      ("prompt-ids", po::value<std::string>(), "one prompt as token ids, e.g. 1,15043 (no tokenizer needed)")
+      ("prompt-ids", po::value<std::string>(), "one prompt as token ids, e.g. 1,15043 (without a tokenizer: with --format jsonl)")
       ("chat", po::value<std::string>(), "one user message, rendered by the chat template with its generation prompt")
       ("system", po::value<std::vector<std::string>>()->composing(), "a system message before --chat (repeatable)")
       ("messages", po::value<std::string>(), "JSON Lines: a conversation a line ({\"messages\": [...]} or a list), each rendered with the generation prompt")
