@@ -162,6 +162,18 @@ TEST(EditDistance, Levenshtein) {
   EXPECT_EQ(edit_distance("ab", "ba"), 2u);
 }
 
+// The documented rule: key-part distance (0 for initials), plus 1 for another section, ties
+// to the earlier name.
+TEST(NearestKey, DistancePlusOneForAnotherSection) {
+  EXPECT_EQ(nearest_key("a.xy", {"a.xyzw", "b.xy"}), "b.xy");    // 0 + 1 beats 2 + 0
+  EXPECT_EQ(nearest_key("a.xy", {"a.xyz", "b.xy"}), "a.xyz");    // 1 + 0 ties 0 + 1: the earlier
+  EXPECT_EQ(nearest_key("a.xy", {"b.xy", "a.xyz"}), "b.xy");
+  EXPECT_EQ(nearest_key("t.lr", {"t.seed", "t.learning_rate"}), "t.learning_rate");  // initials
+  EXPECT_EQ(nearest_key("t.s", {"t.x", "t.seed"}), "t.x");  // a one-word key has no initials to match
+  EXPECT_EQ(nearest_key("lr", {"t.seed", "t.learning_rate"}), "t.learning_rate");  // no section given
+  EXPECT_EQ(nearest_key("t.x", {}), "");
+}
+
 TEST_F(TrlNames, UnknownKeysSuggestTheNearest) {
   const auto file_error = [&](const std::string& section, const std::string& line) {
     const std::string path = (fs::path(dir_) / "u.ini").string();

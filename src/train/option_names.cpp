@@ -37,7 +37,7 @@ std::string initials(const std::string& key) {
 }
 
 size_t key_distance(const std::string& typed, const std::string& key) {
-  if (typed.size() >= 2 && key.find('_') != std::string::npos && typed == initials(key)) return 0;
+  if (key.find('_') != std::string::npos && typed == initials(key)) return 0;  // two words or more
   return edit_distance(typed, key);
 }
 
