@@ -73,18 +73,20 @@ def main():
             continue
         ids_same += 1
         max_diff = max([max_diff] + [abs(a - b) for a, b in zip(t["logprobs"], g["logprobs"])])
-    print(f"PEFT: greedy ids equal for {ids_same}/{n} prompts; max |loom - PEFT| log-prob {max_diff:.2e} over those "
+    diff_text = f"{max_diff:.2e} over those" if ids_same else "n/a"
+    print(f"PEFT: greedy ids equal for {ids_same}/{n} prompts; max |loom - PEFT| log-prob {diff_text} "
           f"(tolerance {LOGPROB_TOLERANCE:g} for the same adapter); smallest PEFT top-2 logit margin {min_margin:.3f}")
     if ids_same != n:
         if same_adapter:
             failures.append(f"loom's greedy ids differ from PEFT's for {n - ids_same} prompts with the same adapter")
         else:
             failures.append(
-                f"loom's greedy ids differ from PEFT's for {n - ids_same} prompts, but the adapter trained here is not "
-                "byte-identical to the golden run's (training on this CPU or compute backend is not bit-identical "
-                "to the golden machine's): the difference may come from training, not from loading the adapter. "
-                "Check PEFT on this adapter with LOOM_KEEP_REAL_SFT=DIR and tests/golden/make_smollm2_ahoy_golden.py "
-                "--run DIR --out OTHER_FILE")
+                f"loom's greedy ids differ from PEFT's for {n - ids_same} prompts, and the adapter trained here is not "
+                "byte-identical to the golden run's: training was not bit-identical to the golden machine's (another "
+                "CPU or compute backend, or a change to loom's training or to the data), so the difference may come "
+                "from training rather than from decoding the adapter. Check PEFT on this adapter with "
+                "LOOM_KEEP_REAL_SFT=DIR and tests/golden/make_smollm2_ahoy_golden.py --run DIR --out OTHER_FILE; "
+                "if the change to training is intended, re-make the golden file that way")
     elif same_adapter and max_diff > LOGPROB_TOLERANCE:
         failures.append(f"log-probs differ from PEFT's by {max_diff:.2e} > {LOGPROB_TOLERANCE:g}")
     elif not same_adapter:
