@@ -71,8 +71,6 @@ def main():
             messages = json.loads(line)["messages"]
             prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
                                                    return_dict=False)
-            if isinstance(prompt, dict) or hasattr(prompt, "input_ids"):
-                prompt = prompt["input_ids"]
             tokens, logprobs, margins = greedy(model, prompt, eos_ids)
             with model.disable_adapter():
                 base_tokens, _, _ = greedy(model, prompt, eos_ids)
