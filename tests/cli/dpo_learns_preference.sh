@@ -13,14 +13,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 tokenizer="$LOOM_SHARED_DIR/data/llama2-tokenizer/tokenizer.model"
-topics=(taxes gardening cooking travel music chess painting running birds history physics poetry)
-for repeat in $(seq 20); do
-  for topic in "${topics[@]}"; do
-    q="\\n\\nHuman: Can you tell me about $topic in $((1900 + repeat))?\\n\\nAssistant:"
-    printf '{"chosen": "%s Sure, I am glad to help you with %s today.", "rejected": "%s Sure, I refuse to help you with %s today."}\n' \
-      "$q" "$topic" "$q" "$topic"
-  done
-done >"$work/prefs.jsonl"
+# shellcheck source=tests/cli/lib/synthetic_preferences.sh
+source "$(dirname "$0")/lib/synthetic_preferences.sh"
+write_synthetic_preferences "$work/prefs.jsonl"
 "$LOOM_PREP" pairs --template hh --tokenizer "$tokenizer" --max-len 48 --eval-fraction 0.15 \
   --out "$work/pairs" "$work/prefs.jsonl" >/dev/null
 

@@ -11,14 +11,9 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tokenizer="$LOOM_SHARED_DIR/data/llama2-tokenizer/tokenizer.model"
-topics=(taxes gardening cooking travel music chess painting running birds history physics poetry)
-for repeat in $(seq 20); do
-  for topic in "${topics[@]}"; do
-    q="\\n\\nHuman: Can you tell me about $topic in $((1900 + repeat))?\\n\\nAssistant:"
-    printf '{"chosen": "%s Sure, I am glad to help you with %s today.", "rejected": "%s Sure, I refuse to help you with %s today."}\n' \
-      "$q" "$topic" "$q" "$topic"
-  done
-done >"$work/prefs.jsonl"
+# shellcheck source=tests/cli/lib/synthetic_preferences.sh
+source "$(dirname "$0")/lib/synthetic_preferences.sh"
+write_synthetic_preferences "$work/prefs.jsonl"
 "$LOOM_PREP" pairs --template hh --tokenizer "$tokenizer" --max-len 48 --eval-fraction 0.15 \
   --out "$work/pairs" "$work/prefs.jsonl" >/dev/null
 mpirun -np 2 --oversubscribe "$LOOM" reward --model.path "$LOOM_TINY_RUN/model" \
