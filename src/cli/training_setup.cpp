@@ -33,9 +33,9 @@ void TrainingSetup::start(const CommonTrainingOptions& options, int argc, char**
   comm = dist::Comm::init(&argc, &argv);
   comm.collective_timeout_s = options.run.collective_timeout_s;
   const int threads = dist::apply_thread_budget();
-  backend = make_backend(options.run.compute);
+  backend = make_run_backend(options.run, comm);
   if (comm.rank == 0) std::printf("%s\n", compute_line(*backend, options.run.compute).c_str());
-  compute = cat(device_kind_name(choose_device(options.run.device, comm.rank)), " ", backend->name());
+  compute = backend->name();
   if (comm.rank == 0) std::printf("# effective configuration\n%s\n", config_ini.c_str());
   checkpoint = std::make_unique<HfCheckpoint>(options.model.path);
   base = std::make_unique<FrozenWeights>(*checkpoint, options.model.quant, *backend);

@@ -2,7 +2,9 @@
 
 #include <nccl.h>
 
+#include <cstdio>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "dist/comm.h"
@@ -83,10 +85,16 @@ class CudaBackend final : public Backend {
   explicit CudaBackend(int device) {
     LOOM_CUDA_CHECK(cudaSetDevice(device));
     LOOM_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking));
+    cudaDeviceProp properties{};
+    LOOM_CUDA_CHECK(cudaGetDeviceProperties(&properties, device));
+    char memory[32];
+    std::snprintf(memory, sizeof memory, "%.1f GiB", double(properties.totalGlobalMem) / (1 << 30));
+    name_ = cat("cuda-f32 on GPU ", device, " (", properties.name, ", ", memory, ")");
   }
   ~CudaBackend() override { cudaStreamDestroy(s_); }
 
-  const char* name() const override { return "cuda-f32"; }
+  // "cuda-f32 on GPU 0 (NVIDIA H100 80GB HBM3, 79.1 GiB)": printed first and in the run header.
+  const char* name() const override { return name_.c_str(); }
   const ArenaAllocator& allocator() const override { return allocator_; }
   void upload(void* dst, const void* src, size_t bytes) const override {
     LOOM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s_));
@@ -235,6 +243,7 @@ class CudaBackend final : public Backend {
 
  private:
   cudaStream_t s_ = nullptr;
+  std::string name_;
   CudaAllocator allocator_;
   mutable NcclCommunicator nccl_;
 };
