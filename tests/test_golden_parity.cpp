@@ -53,7 +53,7 @@ struct Case {
 
 void check_case(const Case& c) {
   const HfCheckpoint checkpoint(golden(c.model));
-  const FrozenWeights base(checkpoint, c.mode);
+  const FrozenWeights base(checkpoint, c.mode, cpu_f32_backend());
   const SafetensorsFile expected(golden(c.golden));
   const std::vector<int> tokens = as_ints(read_all(expected, "input_ids"));
   const std::vector<int> labels = as_ints(read_all(expected, "labels"));

@@ -24,7 +24,7 @@ namespace {
 
 TEST(LoomAdapterGolden, GreedyTokensAndLogprobsMatchPeft) {
   const HfCheckpoint checkpoint(test::golden_path("llama_gqa"));
-  const FrozenWeights base(checkpoint, QuantMode::F32);
+  const FrozenWeights base(checkpoint, QuantMode::F32, cpu_f32_backend());
   const std::string adapter = test::golden_path("loom_sft_adapter");
   const TrainableLayout layout(base.shape(), load_adapter_config(adapter + "/adapter_config.json"), 0);
   std::vector<float> params(layout.total());

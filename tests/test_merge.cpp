@@ -44,7 +44,7 @@ std::vector<float> model_logits(const FrozenWeights& weights, const LoraContext*
 }
 
 std::vector<float> merged_logits(const std::string& dir, int B, int T, uint64_t seed) {
-  return model_logits(FrozenWeights(HfCheckpoint(dir), QuantMode::F32), nullptr, B, T, seed);
+  return model_logits(FrozenWeights(HfCheckpoint(dir), QuantMode::F32, cpu_f32_backend()), nullptr, B, T, seed);
 }
 
 struct Merged {
@@ -122,7 +122,7 @@ TEST(Merge, PeftGoldenAdapterMatchesHfLogits) {
   const std::string golden = test::source_dir() + "/tests/golden/data";
   const std::string out = test::scratch_dir("merge-golden") + "/merged";
   merge_adapter(golden + "/llama_gqa", golden + "/llama_gqa_adapter", out, MergeOptions{DType::F32, 0});
-  const FrozenWeights weights(HfCheckpoint(out), QuantMode::F32);
+  const FrozenWeights weights(HfCheckpoint(out), QuantMode::F32, cpu_f32_backend());
   LoraSpec none;
   none.target_modules.clear();
   const TrainableLayout empty(weights.shape(), none, 0);

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "backend/cpu_f32.h"
 #include "core/check.h"
 #include "io/json_file.h"
 #include "io/safetensors.h"
@@ -46,7 +47,7 @@ void set_config_key(const std::string& dir, const std::string& key, const nlohma
 }
 
 std::string load_error(const std::string& dir) {
-  return error_of([&] { FrozenWeights(HfCheckpoint(dir), QuantMode::F32); });
+  return error_of([&] { FrozenWeights(HfCheckpoint(dir), QuantMode::F32, cpu_f32_backend()); });
 }
 
 TEST(ModelInputs, ScheduleIsWhatInitWritesAndLoadReads) {
@@ -60,7 +61,7 @@ TEST(ModelInputs, ScheduleIsWhatInitWritesAndLoadReads) {
     EXPECT_EQ(planned.size(), size_t(1 + 2 * 9 + 1 + (tied ? 0 : 1)));
     std::sort(planned.begin(), planned.end());
     EXPECT_EQ(checkpoint.tensor_names(), planned);
-    const FrozenWeights base(checkpoint, QuantMode::F32);
+    const FrozenWeights base(checkpoint, QuantMode::F32, cpu_f32_backend());
     EXPECT_EQ(base.lm_head() == base.embed(), tied);
   }
 }

@@ -7,6 +7,10 @@
 #include "backend/cpu_bf16.h"
 #include "backend/cpu_f32.h"
 #include "core/check.h"
+#ifdef LOOM_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#include "kernels/device.cuh"
+#endif
 
 namespace loom {
 
@@ -73,6 +77,29 @@ std::unique_ptr<Backend> make_backend(ComputeMode mode) {
   LOOM_REQUIRE(make != nullptr, "compute mode ", compute_mode_name(mode),
                ": this loom build has no backend for it (registered: f32, bf16); use auto or f32");
   return make();
+}
+
+int usable_gpu_count(std::string* reason) {
+#ifdef LOOM_HAVE_CUDA
+  return cuda::usable_device_count(reason);
+#else
+  *reason = "this loom build has no CUDA backend (built without nvcc)";
+  return 0;
+#endif
+}
+
+std::unique_ptr<Backend> make_gpu_backend(ComputeMode mode, int local_rank) {
+  std::string reason;
+  const int gpus = usable_gpu_count(&reason);
+  LOOM_REQUIRE(gpus > 0, "run.device=cuda: no usable GPU (", reason, ")");
+  LOOM_REQUIRE(mode != ComputeMode::Bf16, "run.compute=bf16 on run.device=cuda: the cuda backend computes in f32 "
+               "in this version; use run.compute=auto or f32");
+#ifdef LOOM_HAVE_CUDA
+  return make_cuda_backend(local_rank % gpus);
+#else
+  (void)local_rank;
+  LOOM_FAIL("unreachable: no GPU without CUDA");
+#endif
 }
 
 std::vector<ComputeMode> registered_compute_modes() {

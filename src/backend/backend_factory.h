@@ -26,6 +26,14 @@ bool cpu_has_native_bf16();
 // no backend is registered for it.
 std::unique_ptr<Backend> make_backend(ComputeMode mode);
 
+// GPUs this process can use (0 in a build without CUDA, with *reason saying why).
+int usable_gpu_count(std::string* reason);
+
+// The backend on this process's GPU (local_rank modulo the usable GPUs) for `mode`: auto and
+// f32 give cuda-f32; bf16 is refused (cuda-bf16 is not built yet). Fails with one line when
+// no GPU is usable or the build has no CUDA.
+std::unique_ptr<Backend> make_gpu_backend(ComputeMode mode, int local_rank);
+
 // The compute modes a backend is registered for (f32 always), e.g. for tests to run them all.
 std::vector<ComputeMode> registered_compute_modes();
 

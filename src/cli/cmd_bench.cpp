@@ -153,7 +153,7 @@ int run_bench(int argc, char** argv) {
   const BenchModel source = bench_model(vm);
   const HfCheckpoint checkpoint(source.dir);
   const LlamaConfig config = checkpoint.config();
-  const FrozenWeights base(checkpoint, parse_quant_mode(vm["quant"].as<std::string>()));
+  const FrozenWeights base(checkpoint, parse_quant_mode(vm["quant"].as<std::string>()), *backend);
   if (source.temporary) std::filesystem::remove_all(source.dir);
   LoraSpec spec;
   spec.r = vm["r"].as<int>();
@@ -161,7 +161,9 @@ int run_bench(int argc, char** argv) {
   spec.target_modules = parse_target_modules(vm["lora"].as<std::string>());
   const TrainableLayout layout(base.shape(), spec, 0);
   TrainableState state(layout.total(), *backend);
-  init_trainable(state.params(), layout, 1, 0.0f);
+  std::vector<float> initial(layout.total());
+  init_trainable(initial.data(), layout, 1, 0.0f);
+  state.from_host(state.params(), initial);
   Rng rng(7, comm.rank);
 
   if (comm.rank == 0)
@@ -209,7 +211,7 @@ int run_bench(int argc, char** argv) {
     state.zero_grads();
     lora.dropout_seed = uint64_t(index);
     model.train_micro_batch(batch, targets.data(), lora, 1.0f / float(B * (T - 1)));
-    comm.allreduce_sum(state.grads(), state.count());
+    state.allreduce_grads(comm);
     state.clip_grad_norm(1.0f);
     state.adamw_step(1e-4f, AdamWSettings{});
   };

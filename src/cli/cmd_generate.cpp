@@ -302,7 +302,7 @@ int run_generate(int argc, char** argv) {
   if (tokenizer)
     LOOM_REQUIRE(tokenizer->vocab_size() <= checkpoint.config().vocab_size, tokenizer_path, ": ",
                  tokenizer->vocab_size(), " pieces but the model has a vocabulary of ", checkpoint.config().vocab_size);
-  const FrozenWeights base(checkpoint, inference_quant_mode(vm["quant"].as<std::string>(), model_dir));
+  const FrozenWeights base(checkpoint, inference_quant_mode(vm["quant"].as<std::string>(), model_dir), *backend);
   const std::vector<int> eos_ids = model_eos_ids(model_dir);
   gen.eos_id = eos_ids.empty() ? base.config().eos_token_id : eos_ids[0];
   if (eos_ids.size() > 1) gen.more_eos_ids.assign(eos_ids.begin() + 1, eos_ids.end());

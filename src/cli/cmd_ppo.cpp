@@ -2,6 +2,7 @@
 // SFT-merged policy against a reward model (or the AFINN lexicon) with a KL penalty to the
 // adapter-off reference, data-parallel under MPI.
 #include <cstdio>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/training_setup.h"
@@ -21,8 +22,10 @@ int run_ppo(int argc, char** argv) {
   // The policy's flat buffer: the LoRA weights, then the value head's weight and bias.
   setup.start(ppo_options.common, argc, argv, /*head_rows=*/1, HeadKind::ValueHead);
   const TrainableLayout& layout = *setup.layout;
-  init_trainable(setup.state->params(), layout, ppo_options.common.train.seed, 0.0f);
-  ppo::init_value_head(setup.state->params(), layout, ppo_options.common.train.seed);
+  std::vector<float> initial(layout.total());
+  init_trainable(initial.data(), layout, ppo_options.common.train.seed, 0.0f);
+  ppo::init_value_head(initial.data(), layout, ppo_options.common.train.seed);
+  setup.state->from_host(setup.state->params(), initial);
 
   const std::unique_ptr<data::Tokenizer> tokenizer = checkpoint_tokenizer(ppo_options.common.model.path);
   ppo::PpoTrainer trainer(ppo_options, *setup.base, layout, *setup.state, *tokenizer, setup.comm);

@@ -1,6 +1,7 @@
 // loom reward --config configs/tiny-reward.ini [--section.key value ...]: stage 2, the
 // pairwise reward model (LoRA SEQ_CLS + a trainable score head), data-parallel under MPI.
 #include <cstdio>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/training_setup.h"
@@ -19,8 +20,10 @@ int run_reward(int argc, char** argv) {
   setup.start(reward.common, argc, argv, /*head_rows=*/1);
   // A checkpoint that already has a score head (HF sequence classification) starts from it,
   // as PEFT's modules_to_save copy does; otherwise the head is N(0, 0.02) like transformers'.
-  const bool from_checkpoint = load_score_head(*setup.checkpoint, setup.state->params() + setup.layout->head_offset(),
-                                               1, setup.base->shape().C);
+  std::vector<float> initial = setup.state->to_host(setup.state->params());
+  const bool from_checkpoint =
+      load_score_head(*setup.checkpoint, initial.data() + setup.layout->head_offset(), 1, setup.base->shape().C);
+  setup.state->from_host(setup.state->params(), initial);
   const std::unique_ptr<data::Tokenizer> tokenizer = checkpoint_tokenizer(reward.common.model.path);
   RewardTask task(reward, *setup.base, *setup.layout, tokenizer.get(), setup.comm, *setup.backend);
   if (setup.comm.rank == 0)

@@ -34,12 +34,12 @@ void TrainingSetup::start(const CommonTrainingOptions& options, int argc, char**
   comm = dist::Comm::init(&argc, &argv);
   comm.collective_timeout_s = options.run.collective_timeout_s;
   const int threads = dist::apply_thread_budget();
-  backend = make_backend(options.run.compute);
+  backend = make_run_backend(options.run, comm);
   if (comm.rank == 0) std::printf("%s\n", compute_line(*backend, options.run.compute).c_str());
-  compute = cat(device_kind_name(choose_device(options.run.device, comm.rank)), " ", backend->name());
+  compute = backend->name();
   if (comm.rank == 0) std::printf("# effective configuration\n%s\n", config_ini.c_str());
   checkpoint = std::make_unique<HfCheckpoint>(options.model.path);
-  base = std::make_unique<FrozenWeights>(*checkpoint, options.model.quant);
+  base = std::make_unique<FrozenWeights>(*checkpoint, options.model.quant, *backend);
   const FrozenBytes& bytes = base->bytes();
   if (comm.rank == 0)
     std::printf("base %s: %s linears %.2f MiB + embeddings/norms/head %.2f MiB (rank 0 of %d on %s, %d threads)\n",
@@ -47,13 +47,14 @@ void TrainingSetup::start(const CommonTrainingOptions& options, int argc, char**
                 (bytes.embeddings + bytes.norms + bytes.lm_head) / 1048576.0, comm.world, comm.host.c_str(), threads);
   layout = std::make_unique<TrainableLayout>(base->shape(), options.lora, head_rows, head == HeadKind::ValueHead);
   state = std::make_unique<TrainableState>(layout->total(), *backend);
-  init_trainable(state->params(), *layout, options.train.seed, /*head_init_std=*/0.02f);
+  std::vector<float> initial(layout->total());
+  init_trainable(initial.data(), *layout, options.train.seed, /*head_init_std=*/0.02f);
+  state->from_host(state->params(), initial);
   if (layout->trains_lm_head()) {  // PEFT's modules_to_save starts from a copy of the module
     LOOM_REQUIRE(!base->config().tie_word_embeddings, options.model.path,
                  "/config.json: tie_word_embeddings is true (lm_head is embed_tokens), so lora.modules_to_save = ",
                  kLmHeadModule, " is not supported");
-    backend->upload(state->params() + layout->head_offset(), base->lm_head(),
-                    sizeof(float) * (layout->total() - layout->head_offset()));
+    backend->copy(state->params() + layout->head_offset(), base->lm_head(), layout->total() - layout->head_offset());
   }
   if (comm.rank == 0)
     std::printf("%s\n", trainable_summary(*layout, llama_parameter_count(base->config())).c_str());

@@ -22,7 +22,7 @@ FrozenBytes frozen_bytes(const LlamaConfig& config, QuantMode mode) {
   return b;
 }
 
-FrozenWeights::FrozenWeights(const HfCheckpoint& ckpt, QuantMode mode)
+FrozenWeights::FrozenWeights(const HfCheckpoint& ckpt, QuantMode mode, const Backend& backend)
     : config_(ckpt.config()), shape_(llama_shape(config_)), mode_(mode) {
   check_llama_checkpoint(ckpt);  // config.json against the headers, before the arena is sized from it
   const LlamaShape& s = shape_;
@@ -67,6 +67,24 @@ FrozenWeights::FrozenWeights(const HfCheckpoint& ckpt, QuantMode mode)
   }
   if (!untied_head) lm_head_ = embed_;
   bytes_ = frozen_bytes(config_, mode);
+  if (&backend.allocator() != &host_allocator()) move_to(backend);
+}
+
+void FrozenWeights::move_to(const Backend& backend) {
+  Arena moved(arena_.name(), arena_.used(), backend.allocator());
+  std::byte* to = static_cast<std::byte*>(moved.take_bytes(arena_.used()));
+  backend.upload(to, arena_.base(), arena_.used());
+  const std::byte* from = static_cast<const std::byte*>(arena_.base());
+  const auto relocated = [&](const float* p) { return reinterpret_cast<float*>(to + (reinterpret_cast<const std::byte*>(p) - from)); };
+  embed_ = relocated(embed_);
+  final_norm_ = relocated(final_norm_);
+  lm_head_ = relocated(lm_head_);
+  for (FrozenLayer& layer : layers_) {
+    layer.input_norm = relocated(layer.input_norm);
+    layer.post_norm = relocated(layer.post_norm);
+    for (QuantizedMatrix& m : layer.linear) m = relocate_quantized_matrix(m, from, to);
+  }
+  arena_ = std::move(moved);
 }
 
 }  // namespace loom

@@ -1,11 +1,12 @@
 // The frozen base model: embeddings, norms and LM head in f32, the decoder linears
-// quantized at load (quant/quantized_matrix.h), all in one arena.
+// quantized at load (quant/quantized_matrix.h), all in one arena of the backend's memory.
 #pragma once
 
 #include <array>
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/arena.h"
 #include "io/hf_checkpoint.h"
 #include "model/llama_shape.h"
@@ -30,8 +31,10 @@ FrozenBytes frozen_bytes(const LlamaConfig& config, QuantMode mode);
 class FrozenWeights {
  public:
   // Checks the checkpoint's headers against its config (check_llama_checkpoint), then reads it
-  // and quantizes its linears; errors name the file and tensor.
-  FrozenWeights(const HfCheckpoint& checkpoint, QuantMode mode);
+  // and quantizes its linears on the host; errors name the file and tensor. For a backend whose
+  // memory is not the host's (a GPU), the arena then goes over in one upload and every pointer
+  // below points into the backend's copy: only the backend's ops may read them.
+  FrozenWeights(const HfCheckpoint& checkpoint, QuantMode mode, const Backend& backend);
 
   const LlamaConfig& config() const { return config_; }
   const LlamaShape& shape() const { return shape_; }
@@ -43,6 +46,8 @@ class FrozenWeights {
   const FrozenBytes& bytes() const { return bytes_; }
 
  private:
+  void move_to(const Backend& backend);
+
   LlamaConfig config_;
   LlamaShape shape_;
   QuantMode mode_;

@@ -10,7 +10,7 @@ namespace loom {
 
 RewardScorer::RewardScorer(const std::string& model_dir, const std::string& adapter_dir, QuantMode mode,
                            int max_batch, int max_len, const Backend& backend)
-    : checkpoint_(model_dir), base_(checkpoint_, mode), max_batch_(max_batch), max_len_(max_len) {
+    : checkpoint_(model_dir), base_(checkpoint_, mode, backend), max_batch_(max_batch), max_len_(max_len) {
   InferenceAdapter adapter = load_inference_adapter(adapter_dir, base_.config(), 1, false);
   layout_ = std::move(adapter.layout);
   std::vector<float>& params = adapter.params;

@@ -1,14 +1,19 @@
-// `run.device = auto | cpu | cuda`. The training and generation steps in this version run
-// on the CPU path; the CUDA twins of the ops are built and tested beside it (kernels/).
-// auto picks the CPU path (with a one-line notice when a usable GPU is visible);
-// cuda is refused with a clear error rather than silently running on the CPU.
+// `run.device = auto | cpu | cuda`: the backend a training command runs on.
+// cpu: the CPU backend of run.compute (backend_factory.h). cuda: the cuda backend on the GPU of
+// the process's local rank, an error where none is usable. auto: the CPU path in this version,
+// with a one-line notice where a GPU is visible, because the cuda backend has not yet run on a
+// GPU (docs/gpu.md); it becomes "cuda where a GPU is usable" once verified there.
 #pragma once
 
+#include <memory>
+
+#include "backend/backend.h"
+#include "dist/comm.h"
 #include "train/training_options.h"
 
 namespace loom {
 
-// Returns the device the step runs on (always Cpu in this version); prints notices on rank 0.
-DeviceKind choose_device(DeviceKind requested, int rank);
+// Prints the notice on rank 0.
+std::unique_ptr<Backend> make_run_backend(const RunOptions& run, const dist::Comm& comm);
 
 }  // namespace loom

@@ -123,7 +123,7 @@ DpoTask::DpoTask(const DpoOptions& options, const FrozenWeights& base, const Tra
   }
   if (!options.ref_model.empty()) {
     ref_checkpoint_ = std::make_unique<HfCheckpoint>(options.ref_model);
-    ref_base_ = std::make_unique<FrozenWeights>(*ref_checkpoint_, options.common.model.quant);
+    ref_base_ = std::make_unique<FrozenWeights>(*ref_checkpoint_, options.common.model.quant, backend);
     LOOM_REQUIRE(ref_base_->shape().C == base.shape().C && ref_base_->shape().L == base.shape().L &&
                      ref_base_->shape().V == base.shape().V && ref_base_->shape().F == base.shape().F &&
                      ref_base_->shape().NH == base.shape().NH && ref_base_->shape().NKV == base.shape().NKV,

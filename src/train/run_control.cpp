@@ -118,8 +118,12 @@ int64_t RunControl::start(CheckpointedStage& stage, int64_t total_steps) {
   int64_t step = 0;
   nlohmann::json history = nlohmann::json::array();
   if (!dir.empty()) {
-    load_trainable(dir, layout_, state_.params(), run_.head_key);
-    state_.set_updates(load_optimizer_state(dir, state_.exp_avg(), state_.exp_avg_sq(), state_.count()));
+    std::vector<float> params(state_.count()), exp_avg(state_.count()), exp_avg_sq(state_.count());
+    load_trainable(dir, layout_, params.data(), run_.head_key);
+    state_.set_updates(load_optimizer_state(dir, exp_avg.data(), exp_avg_sq.data(), state_.count()));
+    state_.from_host(state_.params(), params);
+    state_.from_host(state_.exp_avg(), exp_avg);
+    state_.from_host(state_.exp_avg_sq(), exp_avg_sq);
     const TrainState ts = load_train_state(dir);
     const std::string where = (fs::path(dir) / kTrainStateFileName).string();
     stage.restore_data_cursor(ts.data_cursor, where);
@@ -192,10 +196,12 @@ void RunControl::save_checkpoint(int64_t step, const CheckpointedStage& stage, T
   if (comm_.rank == 0) {
     const std::string tmp = begin_checkpoint(train_.output_dir, step);
     try {
-      save_trainable(tmp, layout_, state_.params(), run_.head_key);
-      require_finite(state_.exp_avg(), state_.count(), tmp, "optimizer exp_avg");
-      require_finite(state_.exp_avg_sq(), state_.count(), tmp, "optimizer exp_avg_sq");
-      save_optimizer_state(tmp, state_.exp_avg(), state_.exp_avg_sq(), state_.count(), state_.updates());
+      save_trainable(tmp, layout_, state_.to_host(state_.params()).data(), run_.head_key);
+      const std::vector<float> exp_avg = state_.to_host(state_.exp_avg());
+      const std::vector<float> exp_avg_sq = state_.to_host(state_.exp_avg_sq());
+      require_finite(exp_avg.data(), state_.count(), tmp, "optimizer exp_avg");
+      require_finite(exp_avg_sq.data(), state_.count(), tmp, "optimizer exp_avg_sq");
+      save_optimizer_state(tmp, exp_avg.data(), exp_avg_sq.data(), state_.count(), state_.updates());
       TrainState ts;
       ts.scheduler_step = step;
       ts.data_cursor = stage.data_cursor();
@@ -221,7 +227,7 @@ void RunControl::save_checkpoint(int64_t step, const CheckpointedStage& stage, T
 void RunControl::save_final() {
   if (comm_.rank == 0) {
     replace_directory_atomically(final_adapter_dir(train_.output_dir), [&](const std::string& tmp) {
-      save_trainable(tmp, layout_, state_.params(), run_.head_key);
+      save_trainable(tmp, layout_, state_.to_host(state_.params()).data(), run_.head_key);
       write_file_atomically((fs::path(tmp) / kEffectiveConfigFileName).string(), run_.config_ini);
     });
   }

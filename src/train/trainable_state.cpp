@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/check.h"
+
 namespace loom {
 
 TrainableState::TrainableState(size_t count, const Backend& backend)
@@ -16,6 +18,17 @@ TrainableState::TrainableState(size_t count, const Backend& backend)
   exp_avg_ = optimizer_arena_.take<float>(count);
   exp_avg_sq_ = optimizer_arena_.take<float>(count);
   norm_squares_ = optimizer_arena_.take<float>(1);
+}
+
+std::vector<float> TrainableState::to_host(const float* buffer) const {
+  std::vector<float> host(count_);
+  backend_.download(host.data(), buffer, sizeof(float) * count_);
+  return host;
+}
+
+void TrainableState::from_host(float* buffer, const std::vector<float>& host) {
+  LOOM_REQUIRE(host.size() == count_, "trainable state: ", host.size(), " host values for ", count_, " parameters");
+  backend_.upload(buffer, host.data(), sizeof(float) * count_);
 }
 
 void TrainableState::allreduce_grads(const dist::Comm& comm) { backend_.allreduce_sum(comm, grads_, count_); }

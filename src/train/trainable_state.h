@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "backend/backend.h"
 #include "core/arena.h"
@@ -30,6 +31,11 @@ class TrainableState {
   void set_updates(int64_t n) { updates_ = n; }
 
   void zero_grads() { grad_arena_.zero(); }
+
+  // The only way the host reads or writes the buffers above (initialisation, checkpoints):
+  // buffer is params(), grads(), exp_avg() or exp_avg_sq(); host holds count() values.
+  std::vector<float> to_host(const float* buffer) const;
+  void from_host(float* buffer, const std::vector<float>& host);
 
   // Sums the gradients over the ranks of comm, in place.
   void allreduce_grads(const dist::Comm& comm);

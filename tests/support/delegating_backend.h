@@ -1,6 +1,6 @@
 // A Backend that forwards every call to another one: tests derive from it and override the
 // few calls they change (a backend with a deliberate error, or one that rounds GEMM inputs to
-// bf16), to show what the op table's checks catch.
+// bf16), to show what the op table's checks catch, or act around every call (fenced_backend.h).
 #pragma once
 
 #include "backend/backend.h"
@@ -13,48 +13,59 @@ class DelegatingBackend : public Backend {
 
   const char* name() const override { return inner_.name(); }
   const ArenaAllocator& allocator() const override { return inner_.allocator(); }
-  void upload(void* dst, const void* src, size_t bytes) const override { inner_.upload(dst, src, bytes); }
-  void download(void* dst, const void* src, size_t bytes) const override { inner_.download(dst, src, bytes); }
-  void synchronize() const override { inner_.synchronize(); }
-  void fill(float* x, float value, size_t n) const override { inner_.fill(x, value, n); }
-  void copy(float* dst, const float* src, size_t n) const override { inner_.copy(dst, src, n); }
-  void gather_rows(float* out, const float* inp, const int* rows, int count, int C) const override { inner_.gather_rows(out, inp, rows, count, C); }
-  void scatter_add_rows(float* out, const float* inp, const int* rows, int count, int C) const override { inner_.scatter_add_rows(out, inp, rows, count, C); }
-  void kv_cache_append(float* k_cache, float* v_cache, const float* k, const float* v, int B, int T, int t0, int Tmax, int KVD) const override { inner_.kv_cache_append(k_cache, v_cache, k, v, B, T, t0, Tmax, KVD); }
-  void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC, bool accumulate) const override { inner_.matmul_forward(out, inp, weight, N, C, OC, accumulate); }
-  void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int C, int OC) const override { inner_.matmul_backward_input(dinp, dout, weight, N, C, OC); }
-  void matmul_backward_weight(float* dweight, const float* dout, const float* inp, int N, int C, int OC) const override { inner_.matmul_backward_weight(dweight, dout, inp, N, C, OC); }
-  void quantized_matmul_forward(float* out, float* workspace, const float* inp, const QuantizedMatrix& w, int N, bool accumulate) const override { inner_.quantized_matmul_forward(out, workspace, inp, w, N, accumulate); }
-  void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout, const QuantizedMatrix& w, int N) const override { inner_.quantized_matmul_backward_input(dinp, workspace, dout, w, N); }
-  void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C, float eps) const override { inner_.rmsnorm_forward(out, rstd, inp, weight, N, C, eps); }
-  void rmsnorm_backward(float* dinp, const float* dout, const float* inp, const float* weight, const float* rstd, int N, int C) const override { inner_.rmsnorm_backward(dinp, dout, inp, weight, rstd, N, C); }
-  void rope_forward(float* x, const int* pos, const float* inv_freq, int N, int H, int HD) const override { inner_.rope_forward(x, pos, inv_freq, N, H, HD); }
-  void rope_backward(float* dx, const int* pos, const float* inv_freq, int N, int H, int HD) const override { inner_.rope_backward(dx, pos, inv_freq, N, H, HD); }
-  void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const int* doc, int B, int T, int NH, int NKV, int HD) const override { inner_.attention_forward(out, lse, q, k, v, doc, B, T, NH, NKV, HD); }
-  void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k, const float* v, const float* out, const float* lse, const int* doc, int B, int T, int NH, int NKV, int HD) const override { inner_.attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc, B, T, NH, NKV, HD); }
-  void attention_decode(float* out, const float* q, const float* k_cache, const float* v_cache, const int* key_begin, const int* key_end, int B, int Tmax, int NH, int NKV, int HD) const override { inner_.attention_decode(out, q, k_cache, v_cache, key_begin, key_end, B, Tmax, NH, NKV, HD); }
-  void swiglu_forward(float* out, const float* gate, const float* up, int N, int F) const override { inner_.swiglu_forward(out, gate, up, N, F); }
-  void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int N, int F) const override { inner_.swiglu_backward(dgate, dup, dout, gate, up, N, F); }
-  void embedding_forward(float* out, const int* tokens, const float* wte, int N, int C, int V) const override { inner_.embedding_forward(out, tokens, wte, N, C, V); }
-  void dropout_forward(float* out, const float* inp, size_t n, float p, uint64_t seed, uint64_t stream) const override { inner_.dropout_forward(out, inp, n, p, seed, stream); }
-  void dropout_backward(float* dinp, const float* dout, size_t n, float p, uint64_t seed, uint64_t stream) const override { inner_.dropout_backward(dinp, dout, n, p, seed, stream); }
-  void add_inplace(float* x, const float* y, size_t n) const override { inner_.add_inplace(x, y, n); }
-  void scale_inplace(float* x, float s, size_t n) const override { inner_.scale_inplace(x, s, n); }
-  void cross_entropy_forward(float* losses, const float* logits, const int* targets, int N, int V) const override { inner_.cross_entropy_forward(losses, logits, targets, N, V); }
-  void cross_entropy_backward(float* dlogits, const float* logits, const int* targets, const float* dloss, int N, int V) const override { inner_.cross_entropy_backward(dlogits, logits, targets, dloss, N, V); }
-  void token_logprobs(float* logprobs, const float* logits, const int* targets, int N, int V) const override { inner_.token_logprobs(logprobs, logits, targets, N, V); }
-  void log_softmax_stats(float* logprobs, float* entropy, float* log_dists, const float* logits, const int* targets, int N, int V) const override { inner_.log_softmax_stats(logprobs, entropy, log_dists, logits, targets, N, V); }
-  void log_softmax_backward(float* dlogits, const float* logits, const int* targets, const float* dlogprobs, int N, int V) const override { inner_.log_softmax_backward(dlogits, logits, targets, dlogprobs, N, V); }
-  void score_head_forward(float* rewards, const float* hidden, const int* last, const float* head, int B, int T, int C) const override { inner_.score_head_forward(rewards, hidden, last, head, B, T, C); }
-  void score_head_backward(float* dhidden, float* dhead, const float* d_rewards, const float* hidden, const int* last, const float* head, int B, int T, int C) const override { inner_.score_head_backward(dhidden, dhead, d_rewards, hidden, last, head, B, T, C); }
-  void value_head_forward(float* values, const float* x, const float* w, const float* bias, int N, int C) const override { inner_.value_head_forward(values, x, w, bias, N, C); }
-  void value_head_backward(float* dx, float* dw, float* dbias, const float* dvalues, const float* x, const float* w, int N, int C) const override { inner_.value_head_backward(dx, dw, dbias, dvalues, x, w, N, C); }
-  void sum_squares(float* out, const float* x, size_t n) const override { inner_.sum_squares(out, x, n); }
-  void adamw_update(float* params, float* m, float* v, const float* grads, size_t n, float lr, float beta1, float beta2, float eps, float weight_decay, int t) const override { inner_.adamw_update(params, m, v, grads, n, lr, beta1, beta2, eps, weight_decay, t); }
-  void allreduce_sum(const dist::Comm& comm, float* x, size_t n) const override { inner_.allreduce_sum(comm, x, n); }
+  void upload(void* dst, const void* src, size_t bytes) const override { const Call call(*this); inner_.upload(dst, src, bytes); }
+  void download(void* dst, const void* src, size_t bytes) const override { const Call call(*this); inner_.download(dst, src, bytes); }
+  void synchronize() const override { const Call call(*this); inner_.synchronize(); }
+  void fill(float* x, float value, size_t n) const override { const Call call(*this); inner_.fill(x, value, n); }
+  void copy(float* dst, const float* src, size_t n) const override { const Call call(*this); inner_.copy(dst, src, n); }
+  void gather_rows(float* out, const float* inp, const int* rows, int count, int C) const override { const Call call(*this); inner_.gather_rows(out, inp, rows, count, C); }
+  void scatter_add_rows(float* out, const float* inp, const int* rows, int count, int C) const override { const Call call(*this); inner_.scatter_add_rows(out, inp, rows, count, C); }
+  void kv_cache_append(float* k_cache, float* v_cache, const float* k, const float* v, int B, int T, int t0, int Tmax, int KVD) const override { const Call call(*this); inner_.kv_cache_append(k_cache, v_cache, k, v, B, T, t0, Tmax, KVD); }
+  void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC, bool accumulate) const override { const Call call(*this); inner_.matmul_forward(out, inp, weight, N, C, OC, accumulate); }
+  void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int C, int OC) const override { const Call call(*this); inner_.matmul_backward_input(dinp, dout, weight, N, C, OC); }
+  void matmul_backward_weight(float* dweight, const float* dout, const float* inp, int N, int C, int OC) const override { const Call call(*this); inner_.matmul_backward_weight(dweight, dout, inp, N, C, OC); }
+  void quantized_matmul_forward(float* out, float* workspace, const float* inp, const QuantizedMatrix& w, int N, bool accumulate) const override { const Call call(*this); inner_.quantized_matmul_forward(out, workspace, inp, w, N, accumulate); }
+  void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout, const QuantizedMatrix& w, int N) const override { const Call call(*this); inner_.quantized_matmul_backward_input(dinp, workspace, dout, w, N); }
+  void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C, float eps) const override { const Call call(*this); inner_.rmsnorm_forward(out, rstd, inp, weight, N, C, eps); }
+  void rmsnorm_backward(float* dinp, const float* dout, const float* inp, const float* weight, const float* rstd, int N, int C) const override { const Call call(*this); inner_.rmsnorm_backward(dinp, dout, inp, weight, rstd, N, C); }
+  void rope_forward(float* x, const int* pos, const float* inv_freq, int N, int H, int HD) const override { const Call call(*this); inner_.rope_forward(x, pos, inv_freq, N, H, HD); }
+  void rope_backward(float* dx, const int* pos, const float* inv_freq, int N, int H, int HD) const override { const Call call(*this); inner_.rope_backward(dx, pos, inv_freq, N, H, HD); }
+  void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const int* doc, int B, int T, int NH, int NKV, int HD) const override { const Call call(*this); inner_.attention_forward(out, lse, q, k, v, doc, B, T, NH, NKV, HD); }
+  void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k, const float* v, const float* out, const float* lse, const int* doc, int B, int T, int NH, int NKV, int HD) const override { const Call call(*this); inner_.attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc, B, T, NH, NKV, HD); }
+  void attention_decode(float* out, const float* q, const float* k_cache, const float* v_cache, const int* key_begin, const int* key_end, int B, int Tmax, int NH, int NKV, int HD) const override { const Call call(*this); inner_.attention_decode(out, q, k_cache, v_cache, key_begin, key_end, B, Tmax, NH, NKV, HD); }
+  void swiglu_forward(float* out, const float* gate, const float* up, int N, int F) const override { const Call call(*this); inner_.swiglu_forward(out, gate, up, N, F); }
+  void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int N, int F) const override { const Call call(*this); inner_.swiglu_backward(dgate, dup, dout, gate, up, N, F); }
+  void embedding_forward(float* out, const int* tokens, const float* wte, int N, int C, int V) const override { const Call call(*this); inner_.embedding_forward(out, tokens, wte, N, C, V); }
+  void dropout_forward(float* out, const float* inp, size_t n, float p, uint64_t seed, uint64_t stream) const override { const Call call(*this); inner_.dropout_forward(out, inp, n, p, seed, stream); }
+  void dropout_backward(float* dinp, const float* dout, size_t n, float p, uint64_t seed, uint64_t stream) const override { const Call call(*this); inner_.dropout_backward(dinp, dout, n, p, seed, stream); }
+  void add_inplace(float* x, const float* y, size_t n) const override { const Call call(*this); inner_.add_inplace(x, y, n); }
+  void scale_inplace(float* x, float s, size_t n) const override { const Call call(*this); inner_.scale_inplace(x, s, n); }
+  void cross_entropy_forward(float* losses, const float* logits, const int* targets, int N, int V) const override { const Call call(*this); inner_.cross_entropy_forward(losses, logits, targets, N, V); }
+  void cross_entropy_backward(float* dlogits, const float* logits, const int* targets, const float* dloss, int N, int V) const override { const Call call(*this); inner_.cross_entropy_backward(dlogits, logits, targets, dloss, N, V); }
+  void token_logprobs(float* logprobs, const float* logits, const int* targets, int N, int V) const override { const Call call(*this); inner_.token_logprobs(logprobs, logits, targets, N, V); }
+  void log_softmax_stats(float* logprobs, float* entropy, float* log_dists, const float* logits, const int* targets, int N, int V) const override { const Call call(*this); inner_.log_softmax_stats(logprobs, entropy, log_dists, logits, targets, N, V); }
+  void log_softmax_backward(float* dlogits, const float* logits, const int* targets, const float* dlogprobs, int N, int V) const override { const Call call(*this); inner_.log_softmax_backward(dlogits, logits, targets, dlogprobs, N, V); }
+  void score_head_forward(float* rewards, const float* hidden, const int* last, const float* head, int B, int T, int C) const override { const Call call(*this); inner_.score_head_forward(rewards, hidden, last, head, B, T, C); }
+  void score_head_backward(float* dhidden, float* dhead, const float* d_rewards, const float* hidden, const int* last, const float* head, int B, int T, int C) const override { const Call call(*this); inner_.score_head_backward(dhidden, dhead, d_rewards, hidden, last, head, B, T, C); }
+  void value_head_forward(float* values, const float* x, const float* w, const float* bias, int N, int C) const override { const Call call(*this); inner_.value_head_forward(values, x, w, bias, N, C); }
+  void value_head_backward(float* dx, float* dw, float* dbias, const float* dvalues, const float* x, const float* w, int N, int C) const override { const Call call(*this); inner_.value_head_backward(dx, dw, dbias, dvalues, x, w, N, C); }
+  void sum_squares(float* out, const float* x, size_t n) const override { const Call call(*this); inner_.sum_squares(out, x, n); }
+  void adamw_update(float* params, float* m, float* v, const float* grads, size_t n, float lr, float beta1, float beta2, float eps, float weight_decay, int t) const override { const Call call(*this); inner_.adamw_update(params, m, v, grads, n, lr, beta1, beta2, eps, weight_decay, t); }
+  void allreduce_sum(const dist::Comm& comm, float* x, size_t n) const override { const Call call(*this); inner_.allreduce_sum(comm, x, n); }
 
  protected:
+  // Called around every forwarded call (the fenced backend opens its memory there).
+  virtual void enter() const {}
+  virtual void leave() const {}
+
   const Backend& inner_;
+
+ private:
+  struct Call {
+    explicit Call(const DelegatingBackend& backend) : backend(backend) { backend.enter(); }
+    ~Call() { backend.leave(); }
+    const DelegatingBackend& backend;
+  };
 };
 
 }  // namespace loom::test

@@ -1,5 +1,6 @@
 #include "support/tiny_model.h"
 
+#include "backend/cpu_f32.h"
 #include "core/rng.h"
 #include "model/random_init.h"
 #include "support/test_support.h"
@@ -26,7 +27,7 @@ TinyModel make_tiny_model(const std::string& name, const LlamaConfig& config, Qu
   m.dir = scratch_dir(name) + "/model";
   write_random_checkpoint(m.dir, config, /*seed=*/7, DType::F32, /*init_std=*/0.02f, /*norm_jitter=*/0.1f, {});
   m.checkpoint = std::make_unique<HfCheckpoint>(m.dir);
-  m.base = std::make_unique<FrozenWeights>(*m.checkpoint, mode);
+  m.base = std::make_unique<FrozenWeights>(*m.checkpoint, mode, cpu_f32_backend());
   m.layout = std::make_unique<TrainableLayout>(m.base->shape(), spec, head_rows);
   m.params.assign(m.layout->total(), 0.0f);
   init_trainable(m.params.data(), *m.layout, /*seed=*/11, /*head_init_std=*/0.02f);

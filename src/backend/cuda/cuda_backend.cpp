@@ -1,0 +1,255 @@
+#include "backend/cuda/cuda_backend.h"
+
+#include <nccl.h>
+
+#include <cstdio>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "dist/comm.h"
+#include "kernels/adamw.cuh"
+#include "kernels/attention.cuh"
+#include "kernels/copy.cuh"
+#include "kernels/cross_entropy.cuh"
+#include "kernels/cuda_check.cuh"
+#include "kernels/dequant.cuh"
+#include "kernels/dropout.cuh"
+#include "kernels/elementwise.cuh"
+#include "kernels/embedding.cuh"
+#include "kernels/heads.cuh"
+#include "kernels/log_softmax.cuh"
+#include "kernels/matmul.cuh"
+#include "kernels/rmsnorm.cuh"
+#include "kernels/rope.cuh"
+#include "kernels/swiglu.cuh"
+
+#define LOOM_NCCL_CHECK(call)                                                                        \
+  do {                                                                                               \
+    ncclResult_t loom_nccl_status_ = (call);                                                         \
+    if (loom_nccl_status_ != ncclSuccess)                                                            \
+      ::loom::fail_at(__FILE__, __LINE__, ::loom::cat(#call, ": ", ncclGetErrorString(loom_nccl_status_))); \
+  } while (0)
+
+namespace loom {
+
+namespace {
+
+class CudaAllocator final : public ArenaAllocator {
+ public:
+  void* allocate(size_t bytes) const override {
+    void* memory = nullptr;
+    if (cudaMalloc(&memory, bytes) != cudaSuccess) {
+      cudaGetLastError();  // the arena reports the failed allocation by name
+      return nullptr;
+    }
+    LOOM_CUDA_CHECK(cudaMemset(memory, 0, bytes));
+    return memory;
+  }
+  void release(void* memory) const override { cudaFree(memory); }
+  void zero(void* memory, size_t bytes) const override { LOOM_CUDA_CHECK(cudaMemset(memory, 0, bytes)); }
+  const char* kind() const override { return "cuda"; }
+};
+
+// The NCCL communicator of the ranks of the dist::Comm of the first all-reduce (a run has one),
+// made then: rank 0's unique id travels to every rank over MPI.
+class NcclCommunicator {
+ public:
+  ~NcclCommunicator() {
+    if (comm_) ncclCommDestroy(comm_);
+  }
+  ncclComm_t get(const dist::Comm& comm) {
+    std::call_once(made_, [&] {
+      ncclUniqueId id{};
+      if (comm.rank == 0) LOOM_NCCL_CHECK(ncclGetUniqueId(&id));
+      std::vector<uint8_t> bytes(reinterpret_cast<const uint8_t*>(&id), reinterpret_cast<const uint8_t*>(&id) + sizeof id);
+      comm.broadcast(&bytes, 0);
+      LOOM_REQUIRE(bytes.size() == sizeof id, "NCCL unique id: received ", bytes.size(), " bytes");
+      std::copy(bytes.begin(), bytes.end(), reinterpret_cast<uint8_t*>(&id));
+      LOOM_NCCL_CHECK(ncclCommInitRank(&comm_, comm.world, id, comm.rank));
+      world_ = comm.world;
+    });
+    LOOM_REQUIRE(comm.world == world_, "the CUDA backend's NCCL communicator spans ", world_,
+                 " ranks; an all-reduce over ", comm.world, " ranks needs a backend of its own");
+    return comm_;
+  }
+
+ private:
+  std::once_flag made_;
+  ncclComm_t comm_ = nullptr;
+  int world_ = 0;
+};
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int device) {
+    LOOM_CUDA_CHECK(cudaSetDevice(device));
+    LOOM_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking));
+    cudaDeviceProp properties{};
+    LOOM_CUDA_CHECK(cudaGetDeviceProperties(&properties, device));
+    char memory[32];
+    std::snprintf(memory, sizeof memory, "%.1f GiB", double(properties.totalGlobalMem) / (1 << 30));
+    name_ = cat("cuda-f32 on GPU ", device, " (", properties.name, ", ", memory, ")");
+  }
+  ~CudaBackend() override { cudaStreamDestroy(s_); }
+
+  // "cuda-f32 on GPU 0 (NVIDIA H100 80GB HBM3, 79.1 GiB)": printed first and in the run header.
+  const char* name() const override { return name_.c_str(); }
+  const ArenaAllocator& allocator() const override { return allocator_; }
+  void upload(void* dst, const void* src, size_t bytes) const override {
+    LOOM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s_));
+    LOOM_CUDA_CHECK(cudaStreamSynchronize(s_));  // src may be reused on return
+  }
+  void download(void* dst, const void* src, size_t bytes) const override {
+    LOOM_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s_));
+    LOOM_CUDA_CHECK(cudaStreamSynchronize(s_));
+  }
+  void synchronize() const override { LOOM_CUDA_CHECK(cudaStreamSynchronize(s_)); }
+
+  void fill(float* x, float value, size_t n) const override { cuda::fill(x, value, n, s_); }
+  void copy(float* dst, const float* src, size_t n) const override {
+    LOOM_CUDA_CHECK(cudaMemcpyAsync(dst, src, n * sizeof(float), cudaMemcpyDeviceToDevice, s_));
+  }
+  void gather_rows(float* out, const float* inp, const int* rows, int count, int C) const override {
+    cuda::gather_rows(out, inp, rows, count, C, s_);
+  }
+  void scatter_add_rows(float* out, const float* inp, const int* rows, int count, int C) const override {
+    cuda::scatter_add_rows(out, inp, rows, count, C, s_);
+  }
+  void kv_cache_append(float* k_cache, float* v_cache, const float* k, const float* v, int B, int T, int t0,
+                       int Tmax, int KVD) const override {
+    cuda::kv_cache_append(k_cache, v_cache, k, v, B, T, t0, Tmax, KVD, s_);
+  }
+
+  void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC,
+                      bool accumulate) const override {
+    cuda::matmul_forward(out, inp, weight, N, C, OC, accumulate, s_);
+  }
+  void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int C,
+                             int OC) const override {
+    cuda::matmul_backward_input(dinp, dout, weight, N, C, OC, s_);
+  }
+  void matmul_backward_weight(float* dweight, const float* dout, const float* inp, int N, int C,
+                              int OC) const override {
+    cuda::matmul_backward_weight(dweight, dout, inp, N, C, OC, s_);
+  }
+  // The frozen weight dequantized into the workspace, then cuBLAS (w's pointers are device memory).
+  void quantized_matmul_forward(float* out, float* workspace, const float* inp, const QuantizedMatrix& w, int N,
+                                bool accumulate) const override {
+    cuda::dequantize_matrix(workspace, w, s_);
+    cuda::matmul_forward(out, inp, workspace, N, w.cols, w.rows, accumulate, s_);
+  }
+  void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout, const QuantizedMatrix& w,
+                                       int N) const override {
+    cuda::dequantize_matrix(workspace, w, s_);
+    cuda::matmul_backward_input(dinp, dout, workspace, N, w.cols, w.rows, s_);
+  }
+
+  void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
+                       float eps) const override {
+    cuda::rmsnorm_forward(out, rstd, inp, weight, N, C, eps, s_);
+  }
+  void rmsnorm_backward(float* dinp, const float* dout, const float* inp, const float* weight, const float* rstd,
+                        int N, int C) const override {
+    cuda::rmsnorm_backward(dinp, dout, inp, weight, rstd, N, C, s_);
+  }
+  void rope_forward(float* x, const int* pos, const float* inv_freq, int N, int H, int HD) const override {
+    cuda::rope_forward(x, pos, inv_freq, N, H, HD, s_);
+  }
+  void rope_backward(float* dx, const int* pos, const float* inv_freq, int N, int H, int HD) const override {
+    cuda::rope_backward(dx, pos, inv_freq, N, H, HD, s_);
+  }
+  void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const int* doc,
+                         int B, int T, int NH, int NKV, int HD) const override {
+    cuda::attention_forward(out, lse, q, k, v, doc, B, T, NH, NKV, HD, s_);
+  }
+  void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
+                          const float* v, const float* out, const float* lse, const int* doc, int B, int T, int NH,
+                          int NKV, int HD) const override {
+    cuda::attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc, B, T, NH, NKV, HD, s_);
+  }
+  void attention_decode(float* out, const float* q, const float* k_cache, const float* v_cache,
+                        const int* key_begin, const int* key_end, int B, int Tmax, int NH, int NKV,
+                        int HD) const override {
+    cuda::attention_decode(out, q, k_cache, v_cache, key_begin, key_end, B, Tmax, NH, NKV, HD, s_);
+  }
+  void swiglu_forward(float* out, const float* gate, const float* up, int N, int F) const override {
+    cuda::swiglu_forward(out, gate, up, N, F, s_);
+  }
+  void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int N,
+                       int F) const override {
+    cuda::swiglu_backward(dgate, dup, dout, gate, up, N, F, s_);
+  }
+  void embedding_forward(float* out, const int* tokens, const float* wte, int N, int C, int V) const override {
+    cuda::embedding_forward(out, tokens, wte, N, C, V, s_);
+  }
+  void dropout_forward(float* out, const float* inp, size_t n, float p, uint64_t seed,
+                       uint64_t stream) const override {
+    cuda::dropout_forward(out, inp, n, p, seed, stream, s_);
+  }
+  void dropout_backward(float* dinp, const float* dout, size_t n, float p, uint64_t seed,
+                        uint64_t stream) const override {
+    cuda::dropout_backward(dinp, dout, n, p, seed, stream, s_);
+  }
+  void add_inplace(float* x, const float* y, size_t n) const override { cuda::add_inplace(x, y, n, s_); }
+  void scale_inplace(float* x, float s, size_t n) const override { cuda::scale_inplace(x, s, n, s_); }
+
+  void cross_entropy_forward(float* losses, const float* logits, const int* targets, int N,
+                             int V) const override {
+    cuda::cross_entropy_forward(losses, logits, targets, N, V, s_);
+  }
+  void cross_entropy_backward(float* dlogits, const float* logits, const int* targets, const float* dloss, int N,
+                              int V) const override {
+    cuda::cross_entropy_backward(dlogits, logits, targets, dloss, N, V, s_);
+  }
+  void token_logprobs(float* logprobs, const float* logits, const int* targets, int N, int V) const override {
+    cuda::token_logprobs(logprobs, logits, targets, N, V, s_);
+  }
+  void log_softmax_stats(float* logprobs, float* entropy, float* log_dists, const float* logits, const int* targets,
+                         int N, int V) const override {
+    cuda::log_softmax_stats(logprobs, entropy, log_dists, logits, targets, N, V, s_);
+  }
+  void log_softmax_backward(float* dlogits, const float* logits, const int* targets, const float* dlogprobs, int N,
+                            int V) const override {
+    cuda::log_softmax_backward(dlogits, logits, targets, dlogprobs, N, V, s_);
+  }
+  void score_head_forward(float* rewards, const float* hidden, const int* last, const float* head, int B, int T,
+                          int C) const override {
+    cuda::score_head_forward(rewards, hidden, last, head, B, T, C, s_);
+  }
+  void score_head_backward(float* dhidden, float* dhead, const float* d_rewards, const float* hidden, const int* last,
+                           const float* head, int B, int T, int C) const override {
+    cuda::score_head_backward(dhidden, dhead, d_rewards, hidden, last, head, B, T, C, s_);
+  }
+  void value_head_forward(float* values, const float* x, const float* w, const float* bias, int N,
+                          int C) const override {
+    cuda::value_head_forward(values, x, w, bias, N, C, s_);
+  }
+  void value_head_backward(float* dx, float* dw, float* dbias, const float* dvalues, const float* x, const float* w,
+                           int N, int C) const override {
+    cuda::value_head_backward(dx, dw, dbias, dvalues, x, w, N, C, s_);
+  }
+
+  void sum_squares(float* out, const float* x, size_t n) const override { cuda::sum_squares(out, x, n, s_); }
+  void adamw_update(float* params, float* m, float* v, const float* grads, size_t n, float lr, float beta1,
+                    float beta2, float eps, float weight_decay, int t) const override {
+    cuda::adamw_update(params, m, v, grads, n, lr, beta1, beta2, eps, weight_decay, t, s_);
+  }
+  // A world of one makes no NCCL call; otherwise in place on the backend's stream.
+  void allreduce_sum(const dist::Comm& comm, float* x, size_t n) const override {
+    if (comm.world == 1 || n == 0) return;
+    LOOM_NCCL_CHECK(ncclAllReduce(x, x, n, ncclFloat32, ncclSum, nccl_.get(comm), s_));
+  }
+
+ private:
+  cudaStream_t s_ = nullptr;
+  std::string name_;
+  CudaAllocator allocator_;
+  mutable NcclCommunicator nccl_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(int device) { return std::make_unique<CudaBackend>(device); }
+
+}  // namespace loom
