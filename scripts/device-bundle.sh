@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds loom's CUDA path for Hopper GPUs (sm_90: H100, H200) and gathers into .bundle/ (ignored
 # by git) what a bare GPU machine with only the CUDA 13 runtime lacks:
-#   .bundle/bin/   loom, loom-prep and the GPU tests (gpu_test_*)
+#   .bundle/bin/   loom, loom-prep, the GPU tests (gpu_test_*) and test_train_steps_golden (its
+#                  cuda case runs the 5-step PEFT golden on the GPU)
 #   .bundle/lib/   the shared libraries they link (ldd), except the C library family, libstdc++
 #                  and libgcc_s (any distribution with CUDA 13 has newer ones) and CUDA's own
 #                  libraries (cudart, cuBLAS, cuBLASLt, NCCL), which the machine provides
@@ -25,6 +26,7 @@ cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DLOOM_CUDA=ON -DCMAKE_CUD
   -DBUILD_TESTING=ON ${LOOM_DEVICE_CMAKE_FLAGS:-} >/dev/null
 gpu_tests=()
 for src in tests/gpu_test_*.cpp; do gpu_tests+=("$(basename "$src" .cpp)"); done
+gpu_tests+=(test_train_steps_golden)
 cmake --build "$build_dir" -j "${LOOM_BUILD_JOBS:-$(nproc)}" --target loom loom-prep "${gpu_tests[@]}"
 
 rm -rf "$bundle"

@@ -21,14 +21,6 @@
 namespace loom {
 namespace {
 
-LoraSpec all_linear_spec() {
-  LoraSpec spec;
-  spec.r = 4;
-  spec.alpha = 8.0f;
-  spec.target_modules = parse_target_modules("all-linear");
-  return spec;
-}
-
 // The adapter's parameters and gradients in one arena of `backend`, parameters uploaded.
 ArenaPlan adapter_plan(size_t count) {
   ArenaPlan plan;
@@ -89,7 +81,7 @@ Micro sft_micro_batch(const test::TinyModel& m, const Backend& backend, const Fr
 TEST(BackendMemory, SftMicroBatchRunsOnFencedMemoryAndMatchesCpu) {
   for (const bool checkpointing : {false, true}) {
     const test::TinyModel m = test::make_tiny_model("fenced-sft", test::tiny_test_config(), QuantMode::NF4,
-                                                    all_linear_spec());
+                                                    test::all_linear_lora());
     const test::FencedBackend fenced;
     const FrozenWeights fenced_base(*m.checkpoint, QuantMode::NF4, fenced);
     const Micro want = sft_micro_batch(m, cpu_f32_backend(), *m.base, checkpointing);
@@ -101,7 +93,7 @@ TEST(BackendMemory, SftMicroBatchRunsOnFencedMemoryAndMatchesCpu) {
 
 TEST(BackendMemory, GenerationRunsOnFencedMemoryAndMatchesCpu) {
   const test::TinyModel m = test::make_tiny_model("fenced-gen", test::tiny_test_config(), QuantMode::NF4,
-                                                  all_linear_spec());
+                                                  test::all_linear_lora());
   const test::FencedBackend fenced;
   const FrozenWeights fenced_base(*m.checkpoint, QuantMode::NF4, fenced);
   const std::vector<std::vector<int>> prompts = {{5, 9, 11}, {7, 3, 20, 21, 8}};
@@ -143,7 +135,7 @@ std::vector<float> reward_step(const test::TinyModel& m, const Backend& backend,
 }
 
 TEST(BackendMemory, RewardModelRunsOnFencedMemoryAndMatchesCpu) {
-  LoraSpec spec = all_linear_spec();
+  LoraSpec spec = test::all_linear_lora();
   spec.task_type = "SEQ_CLS";
   const test::TinyModel m = test::make_tiny_model("fenced-reward", test::tiny_test_config(), QuantMode::INT8, spec,
                                                   /*head_rows=*/1);
@@ -177,8 +169,8 @@ std::vector<float> policy_step(const TrainableLayout& layout, const std::vector<
 
 TEST(BackendMemory, PpoPolicyRunsOnFencedMemoryAndMatchesCpu) {
   const test::TinyModel m = test::make_tiny_model("fenced-policy", test::tiny_test_config(), QuantMode::NF4,
-                                                  all_linear_spec(), /*head_rows=*/1);
-  const TrainableLayout layout(m.base->shape(), all_linear_spec(), 1, /*head_bias=*/true);
+                                                  test::all_linear_lora(), /*head_rows=*/1);
+  const TrainableLayout layout(m.base->shape(), test::all_linear_lora(), 1, /*head_bias=*/true);
   const std::vector<float> params = test::random_vector(layout.total(), 9, -0.1f, 0.1f);
   const test::FencedBackend fenced;
   const FrozenWeights fenced_base(*m.checkpoint, QuantMode::NF4, fenced);

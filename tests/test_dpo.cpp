@@ -32,7 +32,7 @@ std::vector<int32_t> as_ints(const std::vector<float>& v) { return std::vector<i
 // The golden model, its adapter with lora_B scaled as the script scaled it, and the three pairs.
 struct DpoFixture {
   HfCheckpoint checkpoint{golden("llama_gqa")};
-  FrozenWeights base{checkpoint, QuantMode::F32};
+  FrozenWeights base{checkpoint, QuantMode::F32, cpu_f32_backend()};
   SafetensorsFile expected{golden("dpo_golden.safetensors")};
   LoraSpec spec = load_adapter_config(golden("llama_gqa_adapter") + "/adapter_config.json");
   TrainableLayout layout{base.shape(), spec, 0};

@@ -19,17 +19,9 @@
 namespace loom {
 namespace {
 
-LoraSpec all_linear_spec() {
-  LoraSpec spec;
-  spec.r = 4;
-  spec.alpha = 8.0f;
-  spec.target_modules = parse_target_modules("all-linear");
-  return spec;
-}
-
 // All linears plus the whole LM head trained (modules_to_save lm_head).
 LoraSpec trained_head_spec() {
-  LoraSpec spec = all_linear_spec();
+  LoraSpec spec = test::all_linear_lora();
   spec.modules_to_save = {kLmHeadModule};
   return spec;
 }
@@ -71,7 +63,7 @@ double loss_of(CausalLm& lm, const Batch& batch, LoraContext lora) {
 
 // Directional finite difference of the mean loss against the analytic gradient, along a
 // random direction over all LoRA parameters, and element-wise on the largest gradients.
-void check_lora_gradients(float dropout, bool checkpointing, const LoraSpec& spec = all_linear_spec()) {
+void check_lora_gradients(float dropout, bool checkpointing, const LoraSpec& spec = test::all_linear_lora()) {
   test::TinyModel m = test::make_tiny_model("grad", test::tiny_test_config(), QuantMode::F32, spec);
   const Batch batch = packed_batch(m.base->shape().V);
   CausalLm lm(*m.base, *m.layout, batch.B, batch.T, checkpointing, cpu_f32_backend());
@@ -120,7 +112,7 @@ TEST(ModelGradients, CheckpointedMatchesFiniteDifferences) { check_lora_gradient
 TEST(ModelGradients, TrainedLmHeadMatchesFiniteDifferences) { check_lora_gradients(0.0f, false, trained_head_spec()); }
 
 TEST(ModelGradients, CheckpointingGivesIdenticalGradients) {
-  test::TinyModel m = test::make_tiny_model("ckpt", test::tiny_test_config(), QuantMode::NF4, all_linear_spec());
+  test::TinyModel m = test::make_tiny_model("ckpt", test::tiny_test_config(), QuantMode::NF4, test::all_linear_lora());
   const Batch batch = packed_batch(m.base->shape().V);
   std::vector<float> plain(m.params.size(), 0.0f), recomputed(m.params.size(), 0.0f);
   CausalLm a(*m.base, *m.layout, batch.B, batch.T, false, cpu_f32_backend()),
@@ -134,7 +126,7 @@ TEST(ModelGradients, CheckpointingGivesIdenticalGradients) {
 }
 
 TEST(ModelAdapter, DisabledAdapterAndZeroAdapterGiveTheBaseModel) {
-  test::TinyModel m = test::make_tiny_model("adapter", test::tiny_test_config(), QuantMode::INT8, all_linear_spec());
+  test::TinyModel m = test::make_tiny_model("adapter", test::tiny_test_config(), QuantMode::INT8, test::all_linear_lora());
   const Batch batch = packed_batch(m.base->shape().V);
   const int V = m.base->shape().V;
   CausalLm lm(*m.base, *m.layout, batch.B, batch.T, false, cpu_f32_backend());
@@ -221,7 +213,7 @@ TEST(KvDecoder, MatchesFullForwardWithLeftPadding) {
 }
 
 TEST(PeftAdapter, SaveLoadRoundTripIsExact) {
-  test::TinyModel m = test::make_tiny_model("peft", test::tiny_test_config(), QuantMode::F32, all_linear_spec(), 1);
+  test::TinyModel m = test::make_tiny_model("peft", test::tiny_test_config(), QuantMode::F32, test::all_linear_lora(), 1);
   const std::string dir = test::scratch_dir("peft-out");
   save_peft_adapter(dir, *m.layout, m.params.data(), "base_model.model.score.weight");
   std::vector<float> loaded(m.params.size(), 0.0f);
@@ -248,10 +240,10 @@ TEST(PeftAdapter, TrainedLmHeadRoundTripsUnderPeftKey) {
 }
 
 TEST(PeftAdapter, MissingTensorNamesFileAndKey) {
-  test::TinyModel m = test::make_tiny_model("peft-miss", test::tiny_test_config(), QuantMode::F32, all_linear_spec());
+  test::TinyModel m = test::make_tiny_model("peft-miss", test::tiny_test_config(), QuantMode::F32, test::all_linear_lora());
   const std::string dir = test::scratch_dir("peft-miss-out");
   save_peft_adapter(dir, *m.layout, m.params.data(), "");
-  LoraSpec more = all_linear_spec();
+  LoraSpec more = test::all_linear_lora();
   TrainableLayout with_head(m.base->shape(), more, 1);
   std::vector<float> loaded(with_head.total());
   try {

@@ -11,6 +11,7 @@
 // Training without clipping moves the adapter by 8e-4..1.1e-3, far outside.
 #include <gtest/gtest.h>
 
+#include "backend/backend_factory.h"
 #include "backend/cpu_f32.h"
 
 #include <algorithm>
@@ -222,6 +223,13 @@ TEST(TrainStepsGolden, PackedDocumentsMatchPeftTorchAdamWClipCosine) {
 TEST(TrainStepsGolden, OnFencedBackendMemoryMatchesPeftTorchAdamWClipCosine) {
   const test::FencedBackend fenced;
   check_run("docs", data::SftLayout::packed_docs, fenced);
+}
+
+// On the GPU (the cuda backend), where one is usable: scripts/gpu-check.sh runs this case.
+TEST(TrainStepsGolden, OnTheCudaBackendMatchesPeftTorchAdamWClipCosine) {
+  std::string why;
+  if (usable_gpu_count(&why) == 0) GTEST_SKIP() << "no usable CUDA device: " << why;
+  check_run("docs", data::SftLayout::packed_docs, *make_gpu_backend(ComputeMode::F32, 0));
 }
 
 TEST(TrainStepsGolden, CompletionOnlyMaskMatchesPeftTorchAdamWClipCosine) {

@@ -21,6 +21,14 @@ LlamaConfig tiny_test_config() {
   return c;
 }
 
+LoraSpec all_linear_lora() {
+  LoraSpec spec;
+  spec.r = 4;
+  spec.alpha = 8.0f;
+  spec.target_modules = parse_target_modules("all-linear");
+  return spec;
+}
+
 TinyModel make_tiny_model(const std::string& name, const LlamaConfig& config, QuantMode mode,
                           const LoraSpec& spec, int head_rows) {
   TinyModel m;

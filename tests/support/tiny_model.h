@@ -22,6 +22,9 @@ struct TinyModel {
   std::vector<float> params;  // LoRA A kaiming, B ~ N(0, 0.05) (not PEFT's zero, so A gets gradients)
 };
 
+// LoRA r 4, alpha 8 on all seven linears: the adapter most model tests train.
+LoraSpec all_linear_lora();
+
 TinyModel make_tiny_model(const std::string& name, const LlamaConfig& config, QuantMode mode,
                           const LoraSpec& spec, int head_rows = 0);
 
