@@ -211,7 +211,7 @@ expect_no_rows blank-lines-2-ranks "blank.txt: nothing to write to the train spl
 expect_no_rows all-dropped "a.txt, b.txt: nothing to write to the train split: all 2 records were dropped" \
   "${PREP[@]}" --layout padded --seq-len 8 --text-unit file --on-error skip a.txt b.txt
 expect_no_rows short-packed \
-  "b.txt: nothing to write to the train split: its 1 documents make 13 tokens, fewer than one block of --seq-len 1024" \
+  "b.txt: nothing to write to the train split: its 1 documents make 15 tokens, fewer than one block of --seq-len 1024" \
   "${PREP[@]}" --text-unit file b.txt
 # Five one-letter lines (BOS, letter, EOS: 3 tokens each), one of them in the eval split.
 expect_no_rows eval-empty \
