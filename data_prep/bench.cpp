@@ -52,10 +52,16 @@ int run_bench(int argc, char** argv) {
   std::string work = (fs::temp_directory_path() / ("loom-prep-bench-" + std::to_string(getpid()))).string();
   int megabytes = 50, seq_len = 1024;
   po::options_description described("loom-prep bench [options]");
-  described.add_options()("help,h", "print this help")("input", po::value(&input)->required(), "JSON Lines (gzip or plain)")(
-      "tokenizer", po::value(&tokenizer)->required(), "tokenizer.model")("mb", po::value(&megabytes), "input size")(
-      "seq-len", po::value(&seq_len), "packed block length")("baseline", po::value(&baseline), "the Python script")(
-      "python", po::value(&python), "Python interpreter")("work", po::value(&work), "scratch folder (removed)");
+  // Every option shows its default, "(=...)", or says it is required.
+  described.add_options()("help,h", "print this help")(
+      "input", po::value(&input)->required(), "(required) JSON Lines (gzip or plain)")(
+      "tokenizer", po::value(&tokenizer)->required(), "(required) tokenizer.model")(
+      "mb", po::value(&megabytes)->default_value(megabytes), "input size")(
+      "seq-len", po::value(&seq_len)->default_value(seq_len), "packed block length")(
+      "baseline", po::value(&baseline)->default_value(baseline), "the Python script")(
+      "python", po::value(&python)->default_value(python), "Python interpreter")(
+      "work", po::value(&work)->default_value(work, "a new folder in the temporary directory"),
+      "scratch folder (removed)");
   po::variables_map values;
   try {
     po::store(po::parse_command_line(argc, argv, described), values);
@@ -71,7 +77,7 @@ int run_bench(int argc, char** argv) {
   const std::string corpus = (fs::path(work) / "corpus.jsonl").string();
   {
     std::string lines;
-    for_each_line(expand_inputs({input}, "jsonl").at(0), [&](int64_t, std::string_view line) {
+    for_each_line(expand_inputs({input}, "jsonl", TextUnit::line).at(0), [&](int64_t, std::string_view line) {
       lines.append(line);
       lines += '\n';
     });

@@ -19,7 +19,28 @@ static bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-static InputFile describe(const std::string& path, const std::string& format) {
+TextUnit parse_text_unit(const std::string& name) {
+  if (name == "line") return TextUnit::line;
+  if (name == "paragraph") return TextUnit::paragraph;
+  if (name == "file") return TextUnit::file;
+  LOOM_FAIL("--text-unit: expected line, paragraph or file, not '", name, "'");
+}
+
+const char* text_unit_name(TextUnit unit) {
+  switch (unit) {
+    case TextUnit::line: return "line";
+    case TextUnit::paragraph: return "paragraph";
+    case TextUnit::file: return "file";
+  }
+  LOOM_ASSERT(false);
+  return "";
+}
+
+bool is_blank_line(std::string_view line) {
+  return line.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
+static InputFile describe(const std::string& path, const std::string& format, TextUnit text_unit) {
   std::ifstream in(path, std::ios::binary);
   LOOM_REQUIRE(in, path, ": cannot open input (", std::strerror(errno), ")");
   LOOM_REQUIRE(!std::filesystem::is_directory(path), path, ": is a directory, not an input file");
@@ -33,17 +54,19 @@ static InputFile describe(const std::string& path, const std::string& format) {
     file.json_lines = !(ends_with(path, ".txt") || ends_with(path, ".txt.gz"));
   else
     file.json_lines = format == "jsonl";
+  file.text_unit = text_unit;
   return file;
 }
 
-std::vector<InputFile> expand_inputs(const std::vector<std::string>& patterns, const std::string& format) {
+std::vector<InputFile> expand_inputs(const std::vector<std::string>& patterns, const std::string& format,
+                                     TextUnit text_unit) {
   LOOM_REQUIRE(format == "auto" || format == "jsonl" || format == "text", "--format: unknown format '", format,
                "' (expected auto, jsonl or text)");
   LOOM_REQUIRE(!patterns.empty(), "no input files given");
   std::vector<InputFile> files;
   for (const std::string& pattern : patterns) {
     if (pattern.find_first_of("*?[") == std::string::npos) {
-      files.push_back(describe(pattern, format));
+      files.push_back(describe(pattern, format, text_unit));
       continue;
     }
     glob_t matches{};
@@ -51,23 +74,23 @@ std::vector<InputFile> expand_inputs(const std::vector<std::string>& patterns, c
     std::vector<std::string> paths(matches.gl_pathv, matches.gl_pathv + (status == 0 ? matches.gl_pathc : 0));
     globfree(&matches);
     LOOM_REQUIRE(!paths.empty(), pattern, ": no input file matches");
-    for (const auto& p : paths) files.push_back(describe(p, format));
+    for (const auto& p : paths) files.push_back(describe(p, format, text_unit));
   }
   return files;
 }
 
 namespace {
 
-// Cuts a stream of bytes into lines. Only the lines that start before byte `starts_before` of the
-// stream are visited; feed() returns false once no more can be.
+// Cuts a stream of bytes, which starts at byte `first` of the file, into lines and visits them
+// until the visitor says stop; feed() returns false from then on.
 class LineCutter {
  public:
-  LineCutter(int64_t starts_before, const LineVisitor& visit) : starts_before_(starts_before), visit_(visit) {}
+  LineCutter(int64_t first, const PlacedLineVisitor& visit) : visit_(visit), line_start_(first) {}
 
   bool feed(std::string_view bytes) {
-    for (size_t newline; line_start_ < starts_before_ && (newline = bytes.find('\n')) != std::string_view::npos;
+    for (size_t newline; going_ && (newline = bytes.find('\n')) != std::string_view::npos;
          bytes.remove_prefix(newline + 1)) {
-      line_start_ += static_cast<int64_t>(pending_.size() + newline + 1);
+      const int64_t length = static_cast<int64_t>(pending_.size() + newline);
       if (pending_.empty()) {
         emit(bytes.substr(0, newline));
       } else {
@@ -75,31 +98,31 @@ class LineCutter {
         emit(pending_);
         pending_.clear();
       }
+      line_start_ += length + 1;
     }
-    if (line_start_ >= starts_before_) return false;
-    pending_.append(bytes);
-    return true;
+    if (going_) pending_.append(bytes);
+    return going_;
   }
 
   // The last line, when the stream does not end with "\n".
   void finish() {
-    if (!pending_.empty() && line_start_ < starts_before_) emit(pending_);
+    if (going_ && !pending_.empty()) emit(pending_);
   }
 
  private:
   void emit(std::string_view line) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    visit_(lines_++, line);
+    going_ = visit_(line_start_, line);
   }
 
-  const int64_t starts_before_;
-  const LineVisitor& visit_;
-  int64_t line_start_ = 0;  // stream offset of the line in pending_
-  int64_t lines_ = 0;
+  const PlacedLineVisitor& visit_;
+  int64_t line_start_;  // file offset of the line in pending_
+  bool going_ = true;
   std::string pending_;
 };
 
 constexpr size_t kReadBytes = 1 << 20;
+constexpr int64_t kScanBytes = 1 << 16;
 
 // Reads the next `size` bytes of `in`, which start at byte `at` of the file.
 std::string_view read_at(std::ifstream& in, const InputFile& file, int64_t at, int64_t size, std::vector<char>* buffer) {
@@ -109,13 +132,12 @@ std::string_view read_at(std::ifstream& in, const InputFile& file, int64_t at, i
   return std::string_view(buffer->data(), static_cast<size_t>(size));
 }
 
-// The first line start at or after `begin` (lines start at byte 0 and after each newline), or
-// the file's size when there is none.
+// The first line start at or after `begin`, or the file's size when there is none.
 int64_t first_line_start(std::ifstream& in, const InputFile& file, int64_t begin, std::vector<char>* buffer) {
   if (begin == 0) return 0;
   in.seekg(begin - 1);
   for (int64_t at = begin - 1; at < file.size;) {
-    const std::string_view chunk = read_at(in, file, at, std::min<int64_t>(1 << 16, file.size - at), buffer);
+    const std::string_view chunk = read_at(in, file, at, std::min<int64_t>(kScanBytes, file.size - at), buffer);
     const size_t newline = chunk.find('\n');
     if (newline != std::string_view::npos) return at + static_cast<int64_t>(newline) + 1;
     at += static_cast<int64_t>(chunk.size());
@@ -123,19 +145,22 @@ int64_t first_line_start(std::ifstream& in, const InputFile& file, int64_t begin
   return file.size;
 }
 
-}  // namespace
-
-void for_each_line_starting_in(const InputFile& file, int64_t begin, int64_t end, const LineVisitor& visit) {
+std::ifstream open_plain(const InputFile& file) {
   LOOM_ASSERT(!file.gzip);
-  end = std::min(end, file.size);
-  if (begin >= end) return;
   std::ifstream in(file.path, std::ios::binary);
   LOOM_REQUIRE(in, file.path, ": cannot open input (", std::strerror(errno), ")");
+  return in;
+}
+
+}  // namespace
+
+void for_each_line_from(const InputFile& file, int64_t begin, const PlacedLineVisitor& visit) {
+  if (begin >= file.size) return;
+  std::ifstream in = open_plain(file);
   std::vector<char> buffer;
   const int64_t first = first_line_start(in, file, begin, &buffer);
-  if (first >= end) return;
   in.seekg(first);
-  LineCutter cutter(end - first, visit);
+  LineCutter cutter(first, visit);
   for (int64_t at = first; at < file.size;) {
     const std::string_view chunk = read_at(in, file, at, std::min<int64_t>(kReadBytes, file.size - at), &buffer);
     if (!cutter.feed(chunk)) return;
@@ -144,12 +169,35 @@ void for_each_line_starting_in(const InputFile& file, int64_t begin, int64_t end
   cutter.finish();
 }
 
+bool line_before_is_blank(const InputFile& file, int64_t line_start) {
+  LOOM_ASSERT(line_start > 0 && line_start <= file.size);
+  std::ifstream in = open_plain(file);
+  std::vector<char> buffer;
+  // Back from the byte before that line's "\n" to the "\n" before it (or the file's start).
+  for (int64_t end = line_start - 1; end > 0;) {
+    const int64_t at = std::max<int64_t>(0, end - kScanBytes);
+    in.seekg(at);
+    const std::string_view chunk = read_at(in, file, at, end - at, &buffer);
+    for (size_t i = chunk.size(); i-- > 0;) {
+      if (chunk[i] == '\n') return true;
+      if (chunk[i] != ' ' && chunk[i] != '\t' && chunk[i] != '\r') return false;
+    }
+    end = at;
+  }
+  return true;
+}
+
 void for_each_line(const InputFile& file, const LineVisitor& visit) {
   gzFile in = gzopen(file.path.c_str(), "rb");
   LOOM_REQUIRE(in, file.path, ": cannot open input (", std::strerror(errno), ")");
   gzbuffer(in, kReadBytes);
   std::vector<char> buffer(kReadBytes);
-  LineCutter cutter(INT64_MAX, visit);
+  int64_t index = 0;
+  const PlacedLineVisitor visit_all = [&](int64_t, std::string_view line) {
+    visit(index++, line);
+    return true;
+  };
+  LineCutter cutter(0, visit_all);
   try {
     for (;;) {
       const int n = gzread(in, buffer.data(), static_cast<unsigned>(buffer.size()));

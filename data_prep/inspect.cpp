@@ -114,10 +114,13 @@ int run_inspect(int argc, char** argv) {
   std::string path, split = "train", tokenizer_path;
   int64_t record = 0;
   po::options_description described("loom-prep inspect [options] PATH (manifest.json or a shard .h5)");
-  described.add_options()("help,h", "print this help")("path", po::value(&path)->required(), "manifest or shard")(
-      "split", po::value(&split), "split of a manifest to read (train | eval)")(
-      "record", po::value(&record), "record to decode (-1: none)")(
-      "tokenizer", po::value(&tokenizer_path), "tokenizer.model (default: the one the shards name)");
+  // Every option shows its default, "(=...)", or says it is required.
+  described.add_options()("help,h", "print this help")(
+      "path", po::value(&path)->required(), "(required) manifest or shard; also given without --path")(
+      "split", po::value(&split)->default_value(split), "split of a manifest to read (train | eval)")(
+      "record", po::value(&record)->default_value(record), "record to decode (-1: none)")(
+      "tokenizer", po::value(&tokenizer_path)->default_value("", "the one the shards name"),
+      "tokenizer.json or tokenizer.model");
   po::positional_options_description positional;
   positional.add("path", 1);
   po::variables_map values;

@@ -12,34 +12,43 @@ namespace loom::prep {
 namespace po = boost::program_options;
 
 bool parse_prep_options(data::ShardKind kind, int argc, char** argv, PrepOptions* o) {
-  std::string layout = "packed", on_error = "fail", loss_on = "auto", model_dir;
+  std::string layout = "packed", on_error = "fail", loss_on = "auto", text_unit = "line", model_dir;
   int seq_len = 1024, max_len = 512, max_prompt_len = 256;
   po::options_description described(std::string("loom-prep ") + data::shard_kind_name(kind) +
                                     " [options] INPUT...");
+  // Every option shows its default, "(=...)", or says it is required.
   described.add_options()
       ("help,h", "print this help")
-      ("input,i", po::value(&o->inputs)->multitoken(), "JSON Lines or text files (gzip or plain); globs allowed")
-      ("tokenizer", po::value(&o->tokenizer), "tokenizer.json or tokenizer.model (or --model)")
-      ("model", po::value(&model_dir), "model folder whose tokenizer to use (tokenizer.json, else tokenizer.model)")
-      ("out,o", po::value(&o->out_dir)->required(), "output folder for shards and manifest.json")
-      ("template", po::value(&o->template_spec),
+      ("input,i", po::value(&o->inputs)->multitoken(),
+       "(required) JSON Lines or text files (gzip or plain); globs allowed; also given without --input")
+      ("tokenizer", po::value(&o->tokenizer), "(required: this or --model) tokenizer.json or tokenizer.model")
+      ("model", po::value(&model_dir),
+       "(required: this or --tokenizer) model folder whose tokenizer to use (tokenizer.json, else tokenizer.model)")
+      ("out,o", po::value(&o->out_dir)->required(), "(required) output folder for shards and manifest.json")
+      ("template", po::value(&o->template_spec)->default_value(o->template_spec),
        "hh | stackllama | guanaco | text | trl (TRL's dataset formats, by their fields) | a string with {field} placeholders")
-      ("chat-template", po::value(&o->chat_template),
-       "trl: the chat template of conversational records: a model folder, tokenizer_config.json or .jinja file "
-       "(default: the --model folder, or the tokenizer's)")
-      ("loss-on", po::value(&loss_on),
+      ("chat-template", po::value(&o->chat_template)->default_value("", "the --model folder's, or the tokenizer's"),
+       "trl: the chat template of conversational records: a model folder, tokenizer_config.json or .jinja file")
+      ("loss-on", po::value(&loss_on)->default_value(loss_on),
        "sft padded: auto | all | completion | assistant (TRL's completion_only_loss / assistant_only_loss)")
-      ("field", po::value(&o->text_field), "the text field of template `text`")
-      ("rejected-field", po::value(&o->rejected_field), "the rejected answer of pairs (guanaco, user templates)")
-      ("format", po::value(&o->format), "auto | jsonl | text")
-      ("layout", po::value(&layout), "sft rows: packed | packed_docs | padded")
-      ("seq-len", po::value(&seq_len), "sft: tokens a row")
-      ("max-len", po::value(&max_len), "pairs: tokens of prompt + answer")
-      ("max-prompt-len", po::value(&max_prompt_len), "prompts: prompt tokens kept (from the end)")
-      ("seed", po::value(&o->seed), "record shuffle seed")
-      ("eval-fraction", po::value(&o->eval_fraction), "share of records in the eval split")
-      ("on-error", po::value(&on_error), "bad records: fail (stop the job) | skip (count them)")
-      ("threads", po::value(&o->threads), "tokenizing threads a rank");
+      ("field", po::value(&o->text_field)->default_value(o->text_field), "the text field of template `text`")
+      ("rejected-field", po::value(&o->rejected_field)->default_value(o->rejected_field),
+       "the rejected answer of pairs (guanaco, user templates)")
+      ("format", po::value(&o->format)->default_value(o->format),
+       "auto (.txt and .txt.gz are text, the rest JSON Lines) | jsonl | text")
+      ("text-unit", po::value(&text_unit)->default_value(text_unit),
+       "a record of a text file: line (each non-blank line) | paragraph (blocks between blank lines) | "
+       "file (the whole file)")
+      ("layout", po::value(&layout)->default_value(layout), "sft rows: packed | packed_docs | padded")
+      ("seq-len", po::value(&seq_len)->default_value(seq_len), "sft: tokens a row")
+      ("max-len", po::value(&max_len)->default_value(max_len), "pairs: tokens of prompt + answer")
+      ("max-prompt-len", po::value(&max_prompt_len)->default_value(max_prompt_len),
+       "prompts: prompt tokens kept (from the end)")
+      ("seed", po::value(&o->seed)->default_value(o->seed), "record shuffle seed")
+      ("eval-fraction", po::value(&o->eval_fraction)->default_value(o->eval_fraction),
+       "share of records in the eval split")
+      ("on-error", po::value(&on_error)->default_value(on_error), "bad records: fail (stop the job) | skip (count them)")
+      ("threads", po::value(&o->threads)->default_value(o->threads), "tokenizing threads a rank");
   po::positional_options_description positional;
   positional.add("input", -1);
   po::variables_map values;
@@ -57,6 +66,7 @@ bool parse_prep_options(data::ShardKind kind, int argc, char** argv, PrepOptions
   LOOM_REQUIRE(o->tokenizer.empty() != model_dir.empty(), "command line: give exactly one of --tokenizer and --model");
   if (!model_dir.empty()) o->tokenizer = model_dir;  // data::Tokenizer picks the folder's file
   o->layout = data::parse_sft_layout(layout, "--layout");
+  if (!values["text-unit"].defaulted()) o->text_unit = parse_text_unit(text_unit);
   LOOM_REQUIRE(on_error == "fail" || on_error == "skip", "--on-error: expected fail or skip, not '", on_error, "'");
   o->skip_bad_records = on_error == "skip";
   LOOM_REQUIRE(loss_on == "auto" || loss_on == "all" || loss_on == "completion" || loss_on == "assistant",

@@ -8,6 +8,7 @@
 
 #include "data/shard_format.h"
 #include "data/templates.h"
+#include "input_files.h"
 
 namespace loom::prep {
 
@@ -17,6 +18,7 @@ struct PrepOptions {
   int row_len = 0;  // --seq-len, --max-len or --max-prompt-len
   std::vector<std::string> inputs;
   std::string tokenizer, out_dir, format = "auto";  // tokenizer: a file, or the --model folder
+  std::optional<TextUnit> text_unit;                // --text-unit; unset: line
   std::string template_spec = "text", text_field = "text", rejected_field = "rejected";
   uint64_t seed = 0;
   double eval_fraction = 0.0;

@@ -22,6 +22,7 @@
 #include "data/tokenizer.h"
 #include "data/trl_formats.h"
 #include "input_files.h"
+#include "input_records.h"
 #include "io/atomic_file.h"
 #include "io/json_file.h"
 #include "record_transfer.h"
@@ -73,16 +74,24 @@ std::vector<int64_t> from_bytes(const std::vector<uint8_t>& bytes) {
   return values;
 }
 
-// A line this rank read, before it is numbered.
-struct ReadLine {
+// A record this rank read, before it is numbered.
+struct ReadRecord {
   int32_t file = 0;
-  int64_t index = 0;  // from 0, in the file (gzip) or in this rank's byte range of it (plain)
+  int64_t index = 0;  // from 0, in the file, or in this rank's byte range of it (read_by_range)
+  int64_t line = 0;   // its first line, counted the same way
   std::string text;
 };
 
-// Rank r of W keeps the lines of a gzip file whose index is r modulo W: of n lines, ceil((n - r) / W).
-bool keeps_gzip_line(int64_t index, int rank, int world) { return index % world == rank; }
-int64_t gzip_lines_kept(int64_t lines, int rank, int world) { return (lines - rank + world - 1) / world; }
+// Rank r of W keeps the records of a gzip file whose index is r modulo W: of n, ceil((n - r) / W).
+bool keeps_gzip_record(int64_t index, int rank, int world) { return index % world == rank; }
+int64_t gzip_records_kept(int64_t records, int rank, int world) { return (records - rank + world - 1) / world; }
+
+// Whether a file's ranks each read the records that start in their share of its bytes (a plain
+// file of lines or paragraphs); else each reads it whole (gzip) or one rank does (text unit file).
+bool read_by_range(const InputFile& file) {
+  return !file.gzip && (file.json_lines || file.text_unit != TextUnit::file);
+}
+bool read_by_one_rank(const InputFile& file) { return !file.json_lines && file.text_unit == TextUnit::file; }
 
 struct Split {
   std::string name;
@@ -102,12 +111,14 @@ class PrepJob {
 
  private:
   void set_up();
-  void read_my_lines();
+  int reader_of_file(size_t f) const;
+  void read_my_records();
   void number_and_assign();
   void tokenize_read();
   void exchange_records();
   void resolve_bad_records();
   void build_rows();
+  void require_rows();
   void pack_split(Split& split);
   void write_shards();
   void write_manifest();
@@ -131,8 +142,9 @@ class PrepJob {
   std::optional<data::Template> template_;      // every template but trl
   std::unique_ptr<data::ChatTemplate> chat_;    // trl: the chat template, when there is one
   std::vector<InputFile> files_;
-  std::vector<int64_t> file_first_record_;  // global number of each file's first line; back() = total
-  std::vector<ReadLine> read_;              // the lines this rank read, in file and line order
+  std::vector<int64_t> file_first_record_;  // global number of each file's first record; back() = total
+  std::vector<int64_t> lines_in_range_;     // read_by_range files: the lines that start in this rank's range
+  std::vector<ReadRecord> read_;            // the records this rank read, in file and record order
   std::vector<PlacedRecord> placed_;        // the same records, numbered, then tokenized
   data::ShardInfo info_;
   std::vector<Split> splits_;
@@ -141,7 +153,9 @@ class PrepJob {
 
 void PrepJob::set_up() {
   step(comm_, [&] {
-    files_ = expand_inputs(o_.inputs, o_.format);
+    files_ = expand_inputs(o_.inputs, o_.format, o_.text_unit.value_or(TextUnit::line));
+    LOOM_REQUIRE(!o_.text_unit || std::any_of(files_.begin(), files_.end(), [](const InputFile& f) { return !f.json_lines; }),
+                 "--text-unit: applies to text inputs (.txt, .txt.gz or --format text), and every input is JSON Lines");
     if (o_.template_spec == "trl") {
       chat_ = load_chat_template();
       for (const auto& f : files_) LOOM_REQUIRE(f.json_lines, f.path, ": --template trl reads JSON Lines, not text");
@@ -182,55 +196,78 @@ void PrepJob::set_up() {
   for (const auto& f : files_) info_.source_files.push_back(f.path);
 }
 
-// Plain files by byte range: each rank reads the lines that start in its 1/W of the file's
-// bytes. Gzip files by line: every rank decompresses the whole file and keeps every W-th line.
-void PrepJob::read_my_lines() {
+// A file read whole by one rank goes to the rank whose share of all inputs' bytes holds its first byte.
+int PrepJob::reader_of_file(size_t f) const {
+  int64_t before = 0, total = 0;
+  for (size_t g = 0; g < files_.size(); ++g) {
+    if (g < f) before += files_[g].size;
+    total += files_[g].size;
+  }
+  return total == 0 ? 0 : static_cast<int>(before * comm_.world / total);
+}
+
+// Plain files of lines or paragraphs by byte range: each rank reads the records whose first
+// line starts in its 1/W of the file's bytes. Gzip files by record: every rank decompresses the
+// whole file and keeps every W-th record. Text files that are one record: one rank reads each.
+void PrepJob::read_my_records() {
+  lines_in_range_.assign(files_.size(), 0);
   step(comm_, [&] {
     for (size_t f = 0; f < files_.size(); ++f) {
       const InputFile& file = files_[f];
-      auto keep = [&](int64_t index, std::string_view text) {
-        read_.push_back({static_cast<int32_t>(f), index, std::string(text)});
+      auto keep = [&](int64_t index, int64_t line, std::string_view text) {
+        read_.push_back({static_cast<int32_t>(f), index, line, std::string(text)});
       };
-      if (file.gzip) {
-        for_each_line(file, [&](int64_t index, std::string_view text) {
-          if (keeps_gzip_line(index, comm_.rank, comm_.world)) keep(index, text);
+      if (read_by_one_rank(file)) {
+        if (reader_of_file(f) == comm_.rank) for_each_record(file, keep);
+      } else if (file.gzip) {
+        for_each_record(file, [&](int64_t index, int64_t line, std::string_view text) {
+          if (keeps_gzip_record(index, comm_.rank, comm_.world)) keep(index, line, text);
         });
       } else {
-        for_each_line_starting_in(file, file.size * comm_.rank / comm_.world, file.size * (comm_.rank + 1) / comm_.world,
-                                  keep);
+        lines_in_range_[f] = for_each_record_starting_in(file, file.size * comm_.rank / comm_.world,
+                                                         file.size * (comm_.rank + 1) / comm_.world, keep);
       }
     }
   });
 }
 
-// Numbers the lines over all ranks (a plain file's lines in rank order), shuffles the record
-// order and places each line this rank read in it.
+// Numbers the records over all ranks (a plain file's records in rank order), shuffles the
+// record order and places each record this rank read in it.
 void PrepJob::number_and_assign() {
   const size_t n_files = files_.size();
-  std::vector<int64_t> mine(2 * n_files, 0);  // lines read from each file, then each file's size
-  for (const ReadLine& line : read_) ++mine[static_cast<size_t>(line.file)];
-  for (size_t f = 0; f < n_files; ++f) mine[n_files + f] = files_[f].size;
+  std::vector<int64_t> mine(3 * n_files, 0);  // records read from each file, its lines_in_range_, its size
+  for (const ReadRecord& record : read_) ++mine[static_cast<size_t>(record.file)];
+  for (size_t f = 0; f < n_files; ++f) {
+    mine[n_files + f] = lines_in_range_[f];
+    mine[2 * n_files + f] = files_[f].size;
+  }
   std::vector<std::vector<int64_t>> all;  // [rank] its `mine`
   for (const std::vector<uint8_t>& bytes : comm_.allgather(to_bytes(mine))) all.push_back(from_bytes(bytes));
-  std::vector<int64_t> lines(n_files, 0), first_index(n_files, 0);  // first_index: a plain file's lines on lower ranks
+  // A read_by_range file's records and lines on lower ranks.
+  std::vector<int64_t> records(n_files, 0), first_index(n_files, 0), first_line(n_files, 0);
   for (int r = 0; r < comm_.world; ++r) {
     const std::vector<int64_t>& theirs = all[static_cast<size_t>(r)];
     for (size_t f = 0; f < n_files; ++f) {
       // Byte ranges tile a file only when every rank saw the same size.
-      LOOM_REQUIRE(theirs[n_files + f] == all[0][n_files + f], files_[f].path, ": changed while being read (",
-                   all[0][n_files + f], " bytes on rank 0, ", theirs[n_files + f], " on rank ", r, ")");
-      lines[f] += theirs[f];
-      if (r < comm_.rank && !files_[f].gzip) first_index[f] += theirs[f];
+      const int64_t size = theirs[2 * n_files + f], size_0 = all[0][2 * n_files + f];
+      LOOM_REQUIRE(size == size_0, files_[f].path, ": changed while being read (", size_0, " bytes on rank 0, ", size,
+                   " on rank ", r, ")");
+      records[f] += theirs[f];
+      if (r < comm_.rank && read_by_range(files_[f])) {
+        first_index[f] += theirs[f];
+        first_line[f] += theirs[n_files + f];
+      }
     }
   }
-  // The ranks' shares of a gzip file's lines cover it only when every rank saw as many lines.
+  // The ranks' shares of a gzip file's records cover it only when every rank saw as many records.
   for (int r = 0; r < comm_.world; ++r)
     for (size_t f = 0; f < n_files; ++f)
-      LOOM_REQUIRE(!files_[f].gzip || all[static_cast<size_t>(r)][f] == gzip_lines_kept(lines[f], r, comm_.world),
+      LOOM_REQUIRE(!files_[f].gzip || read_by_one_rank(files_[f]) ||
+                       all[static_cast<size_t>(r)][f] == gzip_records_kept(records[f], r, comm_.world),
                    files_[f].path, ": changed while being read (rank ", r, " kept ", all[static_cast<size_t>(r)][f],
-                   " of ", lines[f], " lines)");
+                   " of ", records[f], " records)");
   file_first_record_.assign(1, 0);
-  for (int64_t n : lines) file_first_record_.push_back(file_first_record_.back() + n);
+  for (int64_t n : records) file_first_record_.push_back(file_first_record_.back() + n);
   const int64_t total = file_first_record_.back();
 
   const int64_t eval_count = static_cast<int64_t>(static_cast<double>(total) * o_.eval_fraction + 0.5);
@@ -254,10 +291,10 @@ void PrepJob::number_and_assign() {
   placed_.resize(read_.size());
   for (size_t i = 0; i < read_.size(); ++i) {
     const size_t f = static_cast<size_t>(read_[i].file);
-    const int64_t line = first_index[f] + read_[i].index;  // 0-based, in the file
+    const int64_t index = first_index[f] + read_[i].index;  // 0-based, in the file
     placed_[i].file = read_[i].file;
-    placed_[i].line = line + 1;
-    placed_[i].position = position_of[static_cast<size_t>(file_first_record_[f] + line)];
+    placed_[i].line = first_line[f] + read_[i].line + 1;
+    placed_[i].position = position_of[static_cast<size_t>(file_first_record_[f] + index)];
   }
 }
 
@@ -346,7 +383,7 @@ void PrepJob::tokenize_read() {
     }
     if (!failure.empty()) throw Error(failure);
   });
-  std::vector<ReadLine>().swap(read_);
+  std::vector<ReadRecord>().swap(read_);
 }
 
 // Each record goes to the rank that holds its position, into its slot there; the records this
@@ -386,7 +423,10 @@ void PrepJob::resolve_bad_records() {
         if (record.tokens.status != Status::rejected) continue;
         const data::RecordError& error = record.tokens.error;
         LOOM_REQUIRE(o_.skip_bad_records, files_[record.file].path, ":", record.line, ": ", error.message,
-                     " (--on-error skip drops such records)");
+                     " (--on-error skip drops such records",
+                     error.reason == data::RecordError::Reason::too_long && o_.kind == ShardKind::sft
+                         ? "; --layout packed cuts long documents into blocks)"
+                         : ")");
         if (error.reason == data::RecordError::Reason::empty) ++split.counts.dropped_empty;
         if (error.reason == data::RecordError::Reason::too_long) ++split.counts.dropped_too_long;
         if (error.reason == data::RecordError::Reason::invalid) ++split.counts.dropped_invalid;
@@ -461,6 +501,30 @@ void PrepJob::build_rows() {
   }
 }
 
+// A split with no rows is an error before anything is written: a later stage would read nothing.
+void PrepJob::require_rows() {
+  for (const Split& split : splits_) {
+    const data::ShardCounts& c = split.counts;
+    std::vector<int64_t> totals{c.records, c.documents};  // and tail_tokens_dropped: the same on every rank
+    comm_.allreduce_sum(totals.data(), totals.size());
+    if (totals[0] > 0) continue;
+    std::string inputs;
+    for (size_t f = 0; f < files_.size() && f < 3; ++f) inputs += (f ? ", " : "") + files_[f].path;
+    if (files_.size() > 3) inputs += cat(" and ", files_.size() - 3, " more");
+    const int64_t read = split.rank_starts.back();
+    const bool any_text = std::any_of(files_.begin(), files_.end(), [](const InputFile& f) { return !f.json_lines; });
+    std::string why;
+    if (read == 0)
+      why = any_text ? "no records (a text file's blank lines make none)" : "no records";
+    else if (totals[1] == 0)
+      why = cat("all ", read, " records were dropped (bad, or identical pairs)");
+    else
+      why = cat("its ", totals[1], " documents make ", split.tail_tokens_dropped, " tokens, fewer than one block of --seq-len ",
+                o_.row_len);
+    LOOM_FAIL(inputs, ": nothing to write to the ", split.name, " split: ", why);
+  }
+}
+
 void PrepJob::write_shards() {
   char name[96];
   for (Split& split : splits_) {
@@ -525,12 +589,13 @@ PrepSummary PrepJob::run() {
   const auto started = std::chrono::steady_clock::now();
   try {
     set_up();
-    read_my_lines();
+    read_my_records();
     number_and_assign();
     tokenize_read();
     exchange_records();
     resolve_bad_records();
     build_rows();
+    require_rows();
     write_shards();
     write_manifest();
   } catch (...) {
