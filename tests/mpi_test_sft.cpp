@@ -61,7 +61,7 @@ struct TinyRun {
   TrainableState state;
   SftTask task;
   TinyRun(const SftOptions& o, const dist::Comm& comm)
-      : checkpoint(o.common.model.path), base(checkpoint, o.common.model.quant), layout(base.shape(), o.common.lora, 0),
+      : checkpoint(o.common.model.path), base(checkpoint, o.common.model.quant, cpu_f32_backend()), layout(base.shape(), o.common.lora, 0),
         state(layout.total(), cpu_f32_backend()), task(o, base, layout, nullptr, comm, cpu_f32_backend()) {
     init_trainable(state.params(), layout, o.common.train.seed, 0.0f);
     // PEFT's init leaves B = 0 and so A without gradient; one update gives both gradients.
