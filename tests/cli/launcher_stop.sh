@@ -23,6 +23,7 @@ SFT=("$LOOM" sft --config "$LOOM_SOURCE_DIR/configs/tiny-sft.ini" --model.path "
      --train.save_steps 1000 --train.output_dir "$WORK/out" --train.resume auto)
 # As the sbatch scripts run it: source slurm/lib.sh, then loom_run_requeueable LAUNCHER loom ...
 wrapped() {  # MAX_STEPS (run in a subshell: it execs)
+  # shellcheck disable=SC2016  # expanded by the inner bash
   exec env -u SLURM_JOB_ID LOOM_LAUNCHER=mpirun LOOM_SIGNAL_GRACE_S=0 OMP_NUM_THREADS=1 bash -c '
     source "$LOOM_SOURCE_DIR/slurm/lib.sh"
     loom_run_requeueable "${loom_launcher[@]}" -np 2 --oversubscribe --allow-run-as-root "$@"' \
