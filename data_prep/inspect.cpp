@@ -38,6 +38,7 @@ herr_t print_attribute(hid_t object, const char* name, const H5A_info_t*, void* 
 }
 
 void print_shard_attributes(const std::string& path) {
+  data::require_shard_md5_beside(path);  // before HDF5 parses the file
   data::H5Handle file = data::h5_open_file_read(path);
   std::cout << path << "\n";
   std::string where = path;

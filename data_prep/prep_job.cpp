@@ -14,6 +14,7 @@
 
 #include "core/check.h"
 #include "data/manifest.h"
+#include "data/md5.h"
 #include "data/packing.h"
 #include "data/permutation.h"
 #include "data/records.h"
@@ -557,6 +558,12 @@ void PrepJob::write_manifest() {
                              c.dropped_identical, c.truncated, split.tail_tokens_dropped});
   }
   const auto all = comm_.gather_to_root(to_bytes(mine));
+  // Each rank hashes the shards it wrote; the manifest records them for the readers to check.
+  std::string my_md5s;
+  step(comm_, [&] {
+    for (const Split& split : splits_) my_md5s += data::md5_file_hex(split.final_path);
+  });
+  const auto md5s = comm_.gather_to_root(std::vector<uint8_t>(my_md5s.begin(), my_md5s.end()));
   step(comm_, [&] {
     if (comm_.rank != 0) return;
     data::Manifest manifest;
@@ -570,7 +577,9 @@ void PrepJob::write_manifest() {
         char name[96];
         std::snprintf(name, sizeof(name), "%s-%05d-of-%05d.h5", entry.name.c_str(), r, comm_.world);
         data::ShardCounts counts{c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]};
-        entry.shards.push_back({name, counts});
+        const std::vector<uint8_t>& rank_md5s = md5s[static_cast<size_t>(r)];
+        const std::string md5(rank_md5s.begin() + long(s * 32), rank_md5s.begin() + long(s * 32 + 32));
+        entry.shards.push_back({name, counts, md5});
         entry.totals.add(counts);
         entry.tail_tokens_dropped = c[8];  // the same on every rank
       }

@@ -87,15 +87,17 @@ case ${LOOM_LAUNCHER:-srun} in
 esac
 
 # Runs a training command line (the launcher and loom) so that a stop request reaches loom:
-# Slurm's warning signal before the time limit (--signal=B:USR1@N) and SIGTERM reach this
-# shell, which passes SIGUSR1 on to the launcher, which passes it to every rank. loom then
+# Slurm's warning signal before the time limit (--signal=B:USR1@N), SIGTERM (scancel,
+# preemption), SIGINT and SIGHUP reach this shell, which passes SIGUSR1 on to the launcher,
+# which passes it to every rank (mpirun forwards SIGUSR1 and exits with the ranks' status; on
+# its own SIGTERM or SIGINT it exits 1 whatever they return: docs/distributed.md). loom then
 # finishes the current optimizer step, writes a checkpoint and exits with 75; this function
 # turns that into `scontrol requeue`, and the requeued job resumes with --train.resume auto.
 # Outside Slurm, 75 is returned as it is. Any other status is returned unchanged.
 loom_run_requeueable() {
   local status=0 launched child grace=${LOOM_SIGNAL_GRACE_S:-10}
   loom_stop_pending=0
-  trap 'loom_stop_pending=1' USR1 TERM
+  trap 'loom_stop_pending=1' USR1 TERM INT HUP
   "$@" &
   child=$!
   launched=$SECONDS
@@ -113,7 +115,7 @@ loom_run_requeueable() {
     wait "$child" || status=$?
     kill -0 "$child" 2>/dev/null || break  # it ended (a trapped signal only interrupts wait)
   done
-  trap - USR1 TERM
+  trap - USR1 TERM INT HUP
   if ((status == LOOM_EXIT_REQUEUE)) && [ -n "${SLURM_JOB_ID:-}" ]; then
     loom_say "stopped at a checkpoint; requeueing job $SLURM_JOB_ID (restart $((${SLURM_RESTART_COUNT:-0} + 1)))"
     scontrol requeue "$SLURM_JOB_ID" || loom_die "scontrol requeue $SLURM_JOB_ID failed; resubmit to resume"

@@ -207,4 +207,17 @@ TEST(PrepTokenizer, Md5MatchesKnownDigests) {
   EXPECT_EQ(loom::data::md5_hex(std::string(1000, 'a')), "cabe45dcc9ae5b66ba86600cca6b8ba8");
 }
 
+// The incremental digest (shard files, read in pieces) equals the one-shot one for pieces that
+// end inside, at and across 64-byte blocks.
+TEST(PrepTokenizer, Md5InPiecesEqualsWhole) {
+  std::string bytes(1000, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131 + 7);
+  for (size_t piece : {1, 3, 63, 64, 65, 200, 999}) {
+    loom::data::Md5 md5;
+    for (size_t at = 0; at < bytes.size(); at += piece) md5.update(std::string_view(bytes).substr(at, piece));
+    EXPECT_EQ(md5.hex(), loom::data::md5_hex(bytes)) << "pieces of " << piece;
+  }
+  EXPECT_EQ(loom::data::md5_hex(std::string(1000, 'a')), "cabe45dcc9ae5b66ba86600cca6b8ba8");
+}
+
 }  // namespace

@@ -102,7 +102,11 @@ TEST(RunIdentity, DifferencesListedUnlessAllowedOrFree) {
   b.replace(b.find("save_steps = 10"), 15, "save_steps = 20");  // free: no difference
   EXPECT_EQ(identity_differences(saved, run_identity(b, 1), {}), std::vector<std::string>{"lora.r: 8 -> 16"});
   EXPECT_TRUE(identity_differences(saved, run_identity(b, 1), {"lora.r"}).empty());
-  EXPECT_EQ(identity_differences(saved, run_identity(a, 2), {}), std::vector<std::string>{"world_size: 1 -> 2"});
+  // A world-size change is refused saying why: the sample order would not be kept.
+  const std::vector<std::string> world = identity_differences(saved, run_identity(a, 2), {});
+  ASSERT_EQ(world.size(), 1u);
+  EXPECT_EQ(world[0].rfind("world_size: 1 -> 2 (each rank resumes its own data cursor", 0), 0u) << world[0];
+  EXPECT_NE(world[0].find("the sample order is not kept"), std::string::npos) << world[0];
   write_text(dir / "manifest.json", "{\"seq_len\": 64}");  // same path, other data
   EXPECT_EQ(identity_differences(saved, run_identity(a, 1), {}),
             std::vector<std::string>{"data.train: the file's contents changed"});

@@ -314,7 +314,9 @@ int run_generate(int argc, char** argv) {
   const TrainableLayout& layout = *adapter.layout;
   Arena param_arena = backend->make_arena("adapter params", sizeof(float) * adapter.params.size());
   float* adapter_params = param_arena.take<float>(adapter.params.size());
-  backend->upload(adapter_params, adapter.params.data(), sizeof(float) * adapter.params.size());
+  // Without an adapter there is nothing to upload (and the arena's pointer is null).
+  if (!adapter.params.empty())
+    backend->upload(adapter_params, adapter.params.data(), sizeof(float) * adapter.params.size());
   const LoraContext lora{&layout, adapter_params, nullptr, 0.0f, 0, adapter.loaded};
 
   size_t longest = 0;

@@ -1,10 +1,17 @@
 #include "data/manifest.h"
 
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <set>
+
 #include "core/check.h"
+#include "data/md5.h"
 #include "io/json_file.h"
 
 namespace loom::data {
 
+namespace fs = std::filesystem;
 using nlohmann::json;
 
 void ShardCounts::add(const ShardCounts& o) {
@@ -86,6 +93,7 @@ std::string manifest_to_json(const Manifest& m) {
     for (const auto& shard : s.shards) {
       json entry = shard.counts.to_json();
       entry["file"] = shard.file;
+      if (!shard.md5.empty()) entry["md5"] = shard.md5;
       shards.push_back(entry);
     }
     splits[s.name] = json{{"shards", shards}, {"totals", s.totals.to_json()}, {"tail_tokens_dropped", s.tail_tokens_dropped}};
@@ -140,7 +148,13 @@ Manifest read_manifest(const std::string& path) {
       const std::string file = string_field(entry, "file", where);
       LOOM_REQUIRE(!file.empty() && file.find('/') == std::string::npos && file.find("..") == std::string::npos,
                    where, ": shard file '", file, "' is not a file name inside the manifest's folder");
-      split.shards.push_back({file, ShardCounts::from_json(entry, where)});
+      std::string md5;
+      if (entry.contains("md5")) {
+        md5 = string_field(entry, "md5", where);
+        LOOM_REQUIRE(md5.size() == 32 && md5.find_first_not_of("0123456789abcdef") == std::string::npos, where,
+                     ": shard '", file, "': md5 '", md5, "' is not 32 lowercase hex digits");
+      }
+      split.shards.push_back({file, ShardCounts::from_json(entry, where), md5});
     }
     LOOM_REQUIRE(body.contains("totals"), where, ": 'totals' is missing");
     split.totals = ShardCounts::from_json(body["totals"], where);
@@ -148,6 +162,38 @@ Manifest read_manifest(const std::string& path) {
     m.splits.push_back(std::move(split));
   }
   return m;
+}
+
+void require_shard_md5(const std::string& shard_path, const ManifestShard& shard, const std::string& manifest_path) {
+  if (shard.md5.empty()) return;
+  const std::string md5 = md5_file_hex(shard_path);
+  LOOM_REQUIRE(md5 == shard.md5, shard_path, ": MD5 ", md5, " is not the ", shard.md5, " recorded in ",
+               manifest_path, ": the file is corrupted or was changed after loom-prep wrote it");
+}
+
+void require_shard_md5_beside(const std::string& shard_path) {
+  const fs::path shard(shard_path);
+  const fs::path manifest_path = shard.parent_path() / kManifestFile;
+  std::error_code error;
+  if (!fs::is_regular_file(manifest_path, error)) return;
+  const Manifest manifest = read_manifest(manifest_path.string());
+  for (const ManifestSplit& split : manifest.splits)
+    for (const ManifestShard& entry : split.shards)
+      if (entry.file == shard.filename().string()) require_shard_md5(shard_path, entry, manifest_path.string());
+}
+
+void warn_if_without_md5(const Manifest& manifest, const std::string& manifest_path) {
+  static std::mutex mutex;
+  static std::set<std::string> warned;
+  bool without = false;
+  for (const ManifestSplit& split : manifest.splits)
+    for (const ManifestShard& shard : split.shards) without = without || shard.md5.empty();
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (!without || !warned.insert(manifest_path).second) return;
+  std::fprintf(stderr,
+               "warning: %s: shards without an MD5 (written by an older loom-prep) are read unchecked; a corrupted "
+               "shard header can crash libhdf5: run loom-prep again to record them\n",
+               manifest_path.c_str());
 }
 
 }  // namespace loom::data

@@ -39,6 +39,9 @@ struct ShardCounts {
 struct ManifestShard {
   std::string file;  // relative to the manifest's folder
   ShardCounts counts;
+  // MD5 of the file's bytes, checked before HDF5 opens it (libhdf5 can crash on a corrupted
+  // header); empty in manifests of loom-prep before it recorded one (read with a warning).
+  std::string md5;
 };
 
 struct ManifestSplit {
@@ -64,5 +67,14 @@ void read_shard_numbers(ShardInfo* info, const std::function<int64_t(const char*
 std::string manifest_to_json(const Manifest& manifest);
 // "<path>: ..." for anything missing or malformed.
 Manifest read_manifest(const std::string& path);
+
+// Before HDF5 reads shard_path: its bytes' MD5 must be the one the manifest recorded (a shard
+// without one passes). "<shard_path>: MD5 ... is not ... recorded in <manifest_path>" otherwise.
+void require_shard_md5(const std::string& shard_path, const ManifestShard& shard, const std::string& manifest_path);
+// For a shard opened alone (loom-prep inspect FILE): checks it against the manifest.json beside
+// it when that manifest lists the file with an MD5; otherwise nothing can be checked.
+void require_shard_md5_beside(const std::string& shard_path);
+// One line on stderr, once per manifest and process, when its shards have no MD5.
+void warn_if_without_md5(const Manifest& manifest, const std::string& manifest_path);
 
 }  // namespace loom::data

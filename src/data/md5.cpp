@@ -1,9 +1,14 @@
 // RFC 1321.
 #include "data/md5.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <vector>
+
+#include "core/check.h"
 
 namespace loom::data {
 
@@ -61,26 +66,61 @@ void digest_block(uint32_t state[4], const uint8_t* block) {
 
 }  // namespace
 
-std::string md5_hex(std::string_view bytes) {
-  uint32_t state[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
-  const size_t whole = bytes.size() / 64 * 64;
-  for (size_t i = 0; i < whole; i += 64) digest_block(state, reinterpret_cast<const uint8_t*>(bytes.data()) + i);
+void Md5::update(std::string_view bytes) {
+  length_ += bytes.size();
+  const auto* in = reinterpret_cast<const uint8_t*>(bytes.data());
+  size_t size = bytes.size();
+  if (pending_size_ > 0) {
+    const size_t take = std::min(size, sizeof(pending_) - pending_size_);
+    std::memcpy(pending_ + pending_size_, in, take);
+    pending_size_ += take;
+    in += take;
+    size -= take;
+    if (pending_size_ < sizeof(pending_)) return;
+    digest_block(state_, pending_);
+    pending_size_ = 0;
+  }
+  for (; size >= 64; in += 64, size -= 64) digest_block(state_, in);
+  if (size > 0) std::memcpy(pending_, in, size);
+  pending_size_ = size;
+}
+
+std::string Md5::hex() {
   // The tail, a 0x80 byte, zeros, and the bit length: one or two final blocks.
-  std::vector<uint8_t> tail(bytes.begin() + whole, bytes.end());
+  std::vector<uint8_t> tail(pending_, pending_ + pending_size_);
   tail.push_back(0x80);
   while (tail.size() % 64 != 56) tail.push_back(0);
-  const uint64_t bits = static_cast<uint64_t>(bytes.size()) * 8;
+  const uint64_t bits = length_ * 8;
   for (int i = 0; i < 8; ++i) tail.push_back(static_cast<uint8_t>(bits >> (8 * i)));
-  for (size_t i = 0; i < tail.size(); i += 64) digest_block(state, tail.data() + i);
+  for (size_t i = 0; i < tail.size(); i += 64) digest_block(state_, tail.data() + i);
   static const char* kHex = "0123456789abcdef";
   std::string out;
-  for (uint32_t word : state)
+  for (uint32_t word : state_)
     for (int i = 0; i < 4; ++i) {
       const uint8_t byte = static_cast<uint8_t>(word >> (8 * i));
       out += kHex[byte >> 4];
       out += kHex[byte & 15];
     }
   return out;
+}
+
+std::string md5_hex(std::string_view bytes) {
+  Md5 md5;
+  md5.update(bytes);
+  return md5.hex();
+}
+
+std::string md5_file_hex(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  LOOM_REQUIRE(in, path, ": cannot read (", std::strerror(errno), ")");
+  Md5 md5;
+  std::vector<char> piece(size_t{1} << 20);
+  while (in) {
+    in.read(piece.data(), static_cast<std::streamsize>(piece.size()));
+    md5.update(std::string_view(piece.data(), static_cast<size_t>(in.gcount())));
+  }
+  LOOM_REQUIRE(in.eof(), path, ": cannot read (", std::strerror(errno), ")");
+  return md5.hex();
 }
 
 }  // namespace loom::data

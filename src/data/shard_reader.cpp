@@ -85,8 +85,10 @@ ShardReader::ShardReader(const std::string& manifest_path, const std::string& sp
                  " differs from the tokenizer's ", tokenizer->vocab_size());
   }
   const std::filesystem::path folder = std::filesystem::path(manifest_path).parent_path();
+  warn_if_without_md5(manifest, manifest_path);
   for (const ManifestShard& shard : manifest.split(split, manifest_path).shards) {
     const std::string path = (folder / shard.file).string();
+    require_shard_md5(path, shard, manifest_path);  // before HDF5 parses the file
     add_shard(path, shard.counts.records);
     require_same_description(read_shard_info(shards_.back().file.id(), path), info_, path);
   }
@@ -94,6 +96,7 @@ ShardReader::ShardReader(const std::string& manifest_path, const std::string& sp
 
 ShardReader ShardReader::open_shard(const std::string& shard_path) {
   ShardReader reader;
+  require_shard_md5_beside(shard_path);  // before HDF5 parses the file
   H5Handle file = h5_open_file_read(shard_path);
   reader.info_ = read_shard_info(file.id(), shard_path);
   const int64_t rows = h5_read_attr_int(file.id(), names::kRecords, shard_path);

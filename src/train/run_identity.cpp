@@ -121,8 +121,13 @@ std::vector<std::string> identity_differences(const nlohmann::json& saved_as_wri
     const std::string was = saved.contains(key) ? saved[key].get<std::string>() : "(unset)";
     const std::string now = current.contains(key) ? current[key].get<std::string>() : "(unset)";
     if (was == now) continue;
-    differences.push_back(key.find('#') == std::string::npos ? cat(key, ": ", was, " -> ", now)
-                                                             : cat(base, ": the file's contents changed"));
+    if (key == "world_size")  // docs/distributed.md, "Changing the number of ranks"
+      differences.push_back(cat(key, ": ", was, " -> ", now,
+                                " (each rank resumes its own data cursor, so another world size reads other "
+                                "records than the uninterrupted run and the sample order is not kept)"));
+    else
+      differences.push_back(key.find('#') == std::string::npos ? cat(key, ": ", was, " -> ", now)
+                                                               : cat(base, ": the file's contents changed"));
   }
   return differences;
 }

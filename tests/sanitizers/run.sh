@@ -2,10 +2,11 @@
 # The sanitizer pass of scripts/test.sh (docs/reliability.md): builds loom, loom-prep, the
 # tests and the fuzz targets with clang, AddressSanitizer (leak checks on) and
 # UndefinedBehaviorSanitizer halting on the first error (tests/sanitizers/build.sh); runs the
-# `cpu` unit tests (tests/test_*.cpp); then each fuzz target for a few seconds.
-# The CLI tests are left out: they run under mpirun, whose Open MPI leaks LeakSanitizer can
-# only attribute (and lsan.supp suppress) with the slow unwinder, 18x slower
-# (docs/reliability.md, "Sanitizers").
+# `cpu` unit tests (tests/test_*.cpp), the MPI tests (mpi_test_*, under mpirun) and the CLI
+# tests (tests/cli/*.sh, many under mpirun) but ppo_afinn_rises (its 4-minute PPO run would
+# take most of the pass's time under ASan, and cli_ppo_run covers the same code); then each
+# fuzz target for a few seconds. Under mpirun, LeakSanitizer ignores what Open MPI allocates
+# in MPI_Init/MPI_Finalize and checks before MPI_Finalize (src/dist/comm.cpp).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build_dir=${LOOM_SANITIZE_BUILD_DIR:-build-sanitize}
@@ -14,4 +15,6 @@ tests/sanitizers/build.sh
 source tests/sanitizers/env.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 ctest --test-dir "$build_dir" -L cpu -R '^test_' --output-on-failure -j "${LOOM_TEST_JOBS:-2}"
+ctest --test-dir "$build_dir" -R '^(cli_|mpi_test_)' -E '^cli_ppo_afinn_rises$' --output-on-failure \
+  -j "${LOOM_TEST_JOBS:-2}"
 tests/fuzz/run.sh "${LOOM_FUZZ_SMOKE_SECONDS:-8}"
