@@ -107,20 +107,12 @@ void dpo_sequence_logps(CausalLm& model, const DpoPairRows& rows, const LoraCont
 
 DpoTask::DpoTask(const DpoOptions& options, const FrozenWeights& base, const TrainableLayout& layout,
                  const data::Tokenizer* tokenizer, const dist::Comm& comm, const Backend& backend)
-    : options_(options), comm_(comm), backend_(backend), layout_(layout),
-      micro_(options.common.train.micro_batch_size), accum_(options.common.train.grad_accum_steps),
+    : ShardTask(options.train_pairs, options.eval_pairs, data::ShardKind::pairs, tokenizer, base.shape().V,
+                options.common.train, options.sampling, comm),
+      options_(options), backend_(backend), layout_(layout),
       max_length_(options.max_length), eos_id_(base.config().eos_token_id),
-      train_(options.train_pairs, "train", data::ShardKind::pairs, tokenizer),
-      sampler_(train_.num_records(), options.common.train.seed, comm.rank, comm.world, options.sampling),
       model_(base, layout, 1, train_.row_len() + 1, options.common.model.gradient_checkpointing, backend),
       step_ids_(size_t(accum_) * micro_) {
-  LOOM_REQUIRE(train_.info().vocab_size <= base.shape().V, options.train_pairs, ": shards use a vocabulary of ",
-               train_.info().vocab_size, " tokens but the model has ", base.shape().V);
-  if (!options.eval_pairs.empty()) {
-    eval_ = std::make_unique<data::ShardReader>(options.eval_pairs, "eval", data::ShardKind::pairs, tokenizer);
-    LOOM_REQUIRE(eval_->row_len() <= train_.row_len(), options.eval_pairs, ": eval rows of ", eval_->row_len(),
-                 " tokens exceed the training rows of ", train_.row_len());
-  }
   if (!options.ref_model.empty()) {
     ref_checkpoint_ = std::make_unique<HfCheckpoint>(options.ref_model);
     ref_base_ = std::make_unique<FrozenWeights>(*ref_checkpoint_, options.common.model.quant, backend);
@@ -137,8 +129,6 @@ DpoTask::DpoTask(const DpoOptions& options, const FrozenWeights& base, const Tra
 }
 
 DpoTask::~DpoTask() = default;
-
-int64_t DpoTask::steps_per_epoch() const { return sampler_.records_per_rank() / (int64_t(micro_) * accum_); }
 
 int64_t DpoTask::load_step() {
   if (options_.precompute_ref_log_probs) ensure_precomputed(train_, "train");
@@ -261,10 +251,5 @@ MetricValues DpoTask::evaluate(const LoraContext& lora) {
           {"eval_pairs", sums[0]}};
 }
 
-nlohmann::json DpoTask::data_cursor() const { return sampler_.cursor().to_json(); }
-
-void DpoTask::restore_data_cursor(const nlohmann::json& cursor, const std::string& where) {
-  sampler_.restore(data::SamplerCursor::from_json(cursor, where));
-}
 
 }  // namespace loom

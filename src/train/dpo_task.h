@@ -16,11 +16,9 @@
 #include <vector>
 
 #include "data/shard_reader.h"
-#include "data/shard_sampler.h"
-#include "dist/comm.h"
 #include "model/causal_lm.h"
 #include "train/dpo_options.h"
-#include "train/training_task.h"
+#include "train/shard_task.h"
 
 namespace loom {
 
@@ -55,18 +53,15 @@ DpoPairLoss dpo_pair_step(CausalLm& model, const DpoPairRows& rows, const double
 void dpo_sequence_logps(CausalLm& model, const DpoPairRows& rows, const LoraContext& lora, double out[2],
                         std::vector<float>* scratch);
 
-class DpoTask : public TrainingTask {
+class DpoTask final : public ShardTask {
  public:
   DpoTask(const DpoOptions& options, const FrozenWeights& base, const TrainableLayout& layout,
           const data::Tokenizer* tokenizer, const dist::Comm& comm, const Backend& backend);
   ~DpoTask() override;
 
-  int64_t steps_per_epoch() const override;
   int64_t load_step() override;
   StepSums run_step(const LoraContext& lora, float loss_scale) override;
   MetricValues evaluate(const LoraContext& lora) override;
-  nlohmann::json data_cursor() const override;
-  void restore_data_cursor(const nlohmann::json& cursor, const std::string& where) override;
 
  private:
   // Reference log-probs of a pair: from the precomputed table, or a forward with the
@@ -78,13 +73,9 @@ class DpoTask : public TrainingTask {
   void ensure_precomputed(data::ShardReader& reader, const std::string& split);
 
   const DpoOptions& options_;
-  const dist::Comm& comm_;
   const Backend& backend_;
   const TrainableLayout& layout_;
-  int micro_, accum_, max_length_, eos_id_;
-  data::ShardReader train_;
-  std::unique_ptr<data::ShardReader> eval_;
-  data::ShardSampler sampler_;
+  int max_length_, eos_id_;
   CausalLm model_;
   std::unique_ptr<HfCheckpoint> ref_checkpoint_;
   std::unique_ptr<FrozenWeights> ref_base_;

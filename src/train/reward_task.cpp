@@ -54,24 +54,14 @@ PairScores score_pairs(RewardModel& model, PairBatcher& batcher, data::ShardRead
 
 RewardTask::RewardTask(const RewardOptions& options, const FrozenWeights& base, const TrainableLayout& layout,
                        const data::Tokenizer* tokenizer, const dist::Comm& comm, const Backend& backend)
-    : comm_(comm), margin_(options.margin),
-      micro_(options.common.train.micro_batch_size), accum_(options.common.train.grad_accum_steps),
-      train_(options.train_pairs, "train", data::ShardKind::pairs, tokenizer),
-      sampler_(train_.num_records(), options.common.train.seed, comm.rank, comm.world, options.sampling),
+    : ShardTask(options.train_pairs, options.eval_pairs, data::ShardKind::pairs, tokenizer, base.shape().V,
+                options.common.train, options.sampling, comm),
+      margin_(options.margin),
       model_(base, layout, 2 * micro_, train_.row_len(), options.common.model.gradient_checkpointing, backend),
       batcher_(micro_, train_.row_len()),
       step_ids_(size_t(accum_) * micro_), rewards_(2 * micro_), d_rewards_(2 * micro_) {
   require_within_positions(base.config(), train_.row_len(), options.train_pairs + ": max_len");
-  LOOM_REQUIRE(train_.info().vocab_size <= base.shape().V, options.train_pairs, ": shards use a vocabulary of ",
-               train_.info().vocab_size, " tokens but the model has ", base.shape().V);
-  if (!options.eval_pairs.empty()) {
-    eval_ = std::make_unique<data::ShardReader>(options.eval_pairs, "eval", data::ShardKind::pairs, tokenizer);
-    LOOM_REQUIRE(eval_->row_len() <= train_.row_len(), options.eval_pairs, ": eval rows of ", eval_->row_len(),
-                 " tokens exceed the training rows of ", train_.row_len());
-  }
 }
-
-int64_t RewardTask::steps_per_epoch() const { return sampler_.records_per_rank() / (int64_t(micro_) * accum_); }
 
 int64_t RewardTask::load_step() {
   for (int64_t& id : step_ids_) id = sampler_.next();
@@ -122,10 +112,5 @@ MetricValues RewardTask::evaluate(const LoraContext& lora) {
           {"eval_pairs", sums[0]}};
 }
 
-nlohmann::json RewardTask::data_cursor() const { return sampler_.cursor().to_json(); }
-
-void RewardTask::restore_data_cursor(const nlohmann::json& cursor, const std::string& where) {
-  sampler_.restore(data::SamplerCursor::from_json(cursor, where));
-}
 
 }  // namespace loom

@@ -8,11 +8,9 @@
 #include <vector>
 
 #include "data/shard_reader.h"
-#include "data/shard_sampler.h"
-#include "dist/comm.h"
 #include "model/reward_model.h"
 #include "train/reward_options.h"
-#include "train/training_task.h"
+#include "train/shard_task.h"
 
 namespace loom {
 
@@ -40,25 +38,17 @@ class PairBatcher {
 PairScores score_pairs(RewardModel& model, PairBatcher& batcher, data::ShardReader& reader, const LoraContext& lora,
                        int micro, int rank, int world);
 
-class RewardTask : public TrainingTask {
+class RewardTask final : public ShardTask {
  public:
   RewardTask(const RewardOptions& options, const FrozenWeights& base, const TrainableLayout& layout,
              const data::Tokenizer* tokenizer, const dist::Comm& comm, const Backend& backend);
 
-  int64_t steps_per_epoch() const override;
   int64_t load_step() override;
   StepSums run_step(const LoraContext& lora, float loss_scale) override;
   MetricValues evaluate(const LoraContext& lora) override;
-  nlohmann::json data_cursor() const override;
-  void restore_data_cursor(const nlohmann::json& cursor, const std::string& where) override;
 
  private:
-  const dist::Comm& comm_;
   float margin_;
-  int micro_, accum_;
-  data::ShardReader train_;
-  std::unique_ptr<data::ShardReader> eval_;
-  data::ShardSampler sampler_;
   RewardModel model_;
   PairBatcher batcher_;
   std::vector<int64_t> step_ids_;  // (accum * micro) pair ids of the loaded step

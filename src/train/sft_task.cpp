@@ -27,22 +27,14 @@ std::unique_ptr<data::Tokenizer> checkpoint_tokenizer(const std::string& model_d
 
 SftTask::SftTask(const SftOptions& options, const FrozenWeights& base, const TrainableLayout& layout,
                  const data::Tokenizer* tokenizer, const dist::Comm& comm, const Backend& backend)
-    : comm_(comm),
-      train_(options.data.train, "train", data::ShardKind::sft, tokenizer),
-      sampler_(train_.num_records(), options.common.train.seed, comm.rank, comm.world,
-               options.data.sampling),
-      micro_(options.common.train.micro_batch_size),
-      accum_(options.common.train.grad_accum_steps),
+    : ShardTask(options.data.train, options.data.eval, data::ShardKind::sft, tokenizer, base.shape().V,
+                options.common.train, options.data.sampling, comm),
       T_(train_.row_len()),
       use_docs_(train_.info().layout != data::SftLayout::packed),
       model_(base, layout, micro_, T_, options.common.model.gradient_checkpointing, backend) {
   LOOM_REQUIRE(options.data.seq_length == 0 || options.data.seq_length == T_, options.data.train,
                ": shards hold rows of ", T_, " tokens but data.seq_length is ", options.data.seq_length);
   require_within_positions(base.config(), T_, options.data.train + ": seq_len");
-  LOOM_REQUIRE(train_.info().vocab_size <= base.shape().V, options.data.train, ": shards use a vocabulary of ",
-               train_.info().vocab_size, " tokens but the model has ", base.shape().V);
-  if (!options.data.eval.empty())
-    eval_ = std::make_unique<data::ShardReader>(options.data.eval, "eval", data::ShardKind::sft, tokenizer);
   const size_t rows = size_t(accum_) * micro_;
   tokens_.resize(rows * T_);
   pos_.resize(rows * T_);
@@ -52,8 +44,6 @@ SftTask::SftTask(const SftOptions& options, const FrozenWeights& base, const Tra
   row_doc_.resize(T_);
   row_mask_.resize(T_);
 }
-
-int64_t SftTask::steps_per_epoch() const { return sampler_.records_per_rank() / (int64_t(micro_) * accum_); }
 
 void SftTask::read_row(data::ShardReader& reader, int64_t id, int row) {
   LOOM_REQUIRE(reader.row_len() == T_, "eval shards hold rows of ", reader.row_len(), " tokens, train shards ", T_);
@@ -115,10 +105,5 @@ MetricValues SftTask::evaluate(const LoraContext& lora) {
   return {{"eval_loss", loss}, {"eval_perplexity", std::exp(loss)}};
 }
 
-nlohmann::json SftTask::data_cursor() const { return sampler_.cursor().to_json(); }
-
-void SftTask::restore_data_cursor(const nlohmann::json& cursor, const std::string& where) {
-  sampler_.restore(data::SamplerCursor::from_json(cursor, where));
-}
 
 }  // namespace loom

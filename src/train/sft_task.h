@@ -6,12 +6,9 @@
 #include <memory>
 #include <vector>
 
-#include "data/shard_reader.h"
-#include "data/shard_sampler.h"
-#include "dist/comm.h"
 #include "model/causal_lm.h"
 #include "train/sft_options.h"
-#include "train/training_task.h"
+#include "train/shard_task.h"
 
 namespace loom {
 
@@ -24,17 +21,14 @@ void sft_row_targets(int* targets, int* pos, const int32_t* tokens, const int32_
 // since the shards' tokenizer could then not be checked.
 std::unique_ptr<data::Tokenizer> checkpoint_tokenizer(const std::string& model_dir);
 
-class SftTask : public TrainingTask {
+class SftTask final : public ShardTask {
  public:
   SftTask(const SftOptions& options, const FrozenWeights& base, const TrainableLayout& layout,
           const data::Tokenizer* tokenizer, const dist::Comm& comm, const Backend& backend);
 
-  int64_t steps_per_epoch() const override;
   int64_t load_step() override;
   StepSums run_step(const LoraContext& lora, float loss_scale) override;
   MetricValues evaluate(const LoraContext& lora) override;
-  nlohmann::json data_cursor() const override;
-  void restore_data_cursor(const nlohmann::json& cursor, const std::string& where) override;
 
   int seq_len() const { return T_; }
 
@@ -43,11 +37,7 @@ class SftTask : public TrainingTask {
   void read_row(data::ShardReader& reader, int64_t id, int row);
   TokenBatch micro_batch(int index, int rows) const;
 
-  const dist::Comm& comm_;
-  data::ShardReader train_;
-  std::unique_ptr<data::ShardReader> eval_;
-  data::ShardSampler sampler_;
-  int micro_, accum_, T_;
+  int T_;
   bool use_docs_;
   CausalLm model_;
   std::vector<int> tokens_, pos_, doc_, targets_;  // (accum * micro, T)
