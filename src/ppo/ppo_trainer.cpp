@@ -12,6 +12,7 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "train/lr_schedule.h"
+#include "train/run_summary.h"
 
 namespace loom::ppo {
 
@@ -404,6 +405,7 @@ PpoOutcome PpoTrainer::run(const TrainingRun& run) {
   outcome.steps_done = step;
   outcome.interrupted = control.interrupted();
   control.finish();
+  print_run_summary(log.history(), comm_);
   return outcome;
 }
 
