@@ -111,11 +111,17 @@ for i, question in enumerate(questions):
 EOF
 say "PPO reward before -> after"
 python3 - out/smollm2-135m-ppo/metrics.jsonl <<'EOF'
-import json, sys
+import json, math, statistics, sys
 rewards = [r["env/reward_mean"] for r in map(json.loads, open(sys.argv[1])) if "env/reward_mean" in r]
-k = max(1, len(rewards) // 4)
+k = max(1, len(rewards) // 3)
 first, last = sum(rewards[:k]) / k, sum(rewards[-k:]) / k
-print(f"PPO reward (reward model score of the sampled answers): first {k} steps {first:.3f} -> last {k} steps "
-      f"{last:.3f} ({last - first:+.3f}); every step: {' '.join(f'{r:.2f}' for r in rewards)}")
+# Each step samples new prompts: the step-to-step spread is the noise a change must exceed.
+noise = statistics.stdev(rewards) * math.sqrt(2 / k) if len(rewards) > 2 else float("inf")
+print(f"PPO reward (the reward model's score of the sampled answers), every step: "
+      f"{' '.join(f'{r:.2f}' for r in rewards)}")
+print(f"PPO reward: mean of the first {k} steps {first:.3f} -> last {k} steps {last:.3f} ({last - first:+.3f}; "
+      f"the standard error of that difference from the step-to-step spread is {noise:.3f})")
+if last - first < 2 * noise:
+    print("PPO reward: did NOT rise clearly in this budget (the change is under 2 standard errors)")
 EOF
 say "done in $((SECONDS - start)) s: outputs in out/, reports in out/*/report.html"
