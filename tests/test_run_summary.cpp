@@ -70,10 +70,13 @@ TEST(RunSummary, SkipsRecordsWithoutANumberAndKeepsTheListedOrder) {
   EXPECT_DOUBLE_EQ(trends[1].last, 1.5);
 }
 
-TEST(RunSummary, FormatsOneLine) {
-  EXPECT_EQ(format_run_summary(metric_trends(twenty_steps())),
-            "summary (means of the first -> last tenth of the logged values): loss 1.5000 -> 19.5000 [20 logs], "
-            "eval_loss 90.0000 -> 80.0000 [2 logs]");
+TEST(RunSummary, FormatsOneLineWithFiveSignificantDigits) {
+  nlohmann::json history = twenty_steps();
+  history.push_back({{"objective/kl", 0.000123456}});
+  history.push_back({{"objective/kl", -314159.26}});
+  EXPECT_EQ(format_run_summary(metric_trends(history)),
+            "summary (means of the first -> last tenth of the logged values): loss 1.5 -> 19.5 [20 logs], "
+            "eval_loss 90 -> 80 [2 logs], objective/kl 0.00012346 -> -3.1416e+05 [2 logs]");
   EXPECT_EQ(format_run_summary({}), "summary: no loss, accuracy, reward or KL was logged");
 }
 

@@ -35,7 +35,7 @@ std::string format_run_summary(const std::vector<MetricTrend>& trends) {
   char item[160];
   for (size_t i = 0; i < trends.size(); ++i) {
     const MetricTrend& t = trends[i];
-    std::snprintf(item, sizeof item, "%s %s %.4f -> %.4f [%lld logs]", i == 0 ? "" : ",", t.name.c_str(), t.first,
+    std::snprintf(item, sizeof item, "%s %s %.5g -> %.5g [%lld logs]", i == 0 ? "" : ",", t.name.c_str(), t.first,
                   t.last, (long long)t.logs);
     line += item;
   }

@@ -1,7 +1,7 @@
 // The one-line summary every training stage (SFT, reward, DPO, PPO) prints on rank 0 when its
 // loop ends: how each number that shows learning moved over the run, first -> last, e.g.
-//   summary (means of the first -> last tenth of the logged values): loss 2.7902 -> 2.1210
-//   [20 logs], eval_loss 2.6292 -> 2.3301 [2 logs]
+//   summary (means of the first -> last tenth of the logged values): loss 2.8167 -> 2.3218
+//   [10 logs], eval_loss 2.5305 -> 2.4699 [2 logs]
 // "First" is the mean of the first tenth of the logs that hold the number (at least one),
 // "last" that of the last tenth, which smooths the noise of single steps. The numbers are
 // those of kSummaryMetrics that the run logged (metrics.jsonl names); a resumed run's history
