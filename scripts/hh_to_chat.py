@@ -48,7 +48,11 @@ def main():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                sys.exit(f"{source}:{number}: not JSON: {error}")
+                record = error
+            if not isinstance(record, dict):
+                out.close()
+                os.remove(target + ".tmp")
+                sys.exit(f"{source}:{number}: not a JSON object" + (f": {record}" if isinstance(record, Exception) else ""))
             chosen = dialogue(record.get("chosen", ""))
             rejected = dialogue(record.get("rejected", "")) if mode == "pairs" else []
             if chosen is None or rejected is None:
