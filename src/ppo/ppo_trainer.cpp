@@ -12,6 +12,7 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "train/lr_schedule.h"
+#include "train/run_summary.h"
 #include "train/training_length.h"
 
 namespace loom::ppo {
@@ -406,6 +407,7 @@ PpoOutcome PpoTrainer::run(const TrainingRun& run) {
   outcome.steps_done = step;
   outcome.interrupted = control.interrupted();
   control.finish();
+  print_run_summary(log.history(), comm_);
   return outcome;
 }
 

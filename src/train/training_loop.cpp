@@ -6,6 +6,7 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "train/lr_schedule.h"
+#include "train/run_summary.h"
 #include "train/training_length.h"
 
 namespace loom {
@@ -93,6 +94,7 @@ TrainingOutcome run_training(const TrainingRun& run, TrainingTask& task, Trainab
   outcome.steps_done = step;
   outcome.interrupted = control.interrupted();
   control.finish();
+  print_run_summary(control.log().history(), comm);
   return outcome;
 }
 
