@@ -98,7 +98,7 @@ echo "ok: the default text unit is line"
 # document is its text less the final newline.
 for i in $(seq 1 30); do
   echo "Line $i of a file longer than one block."
-  [ $((i % 5)) != 0 ] || [ $i = 30 ] || echo
+  [ $((i % 5)) != 0 ] || [ "$i" = 30 ] || echo
 done >long.txt
 "${PREP[@]}" --layout packed --seq-len 16 --text-unit file --out long-packed long.txt >/dev/null
 document=$(cat long.txt)
@@ -223,8 +223,9 @@ expect_no_rows empty-jsonl "empty.jsonl: nothing to write to the train split: no
 printf '{"text": "a record"}\n' >one.jsonl
 status=0
 "${PREP[@]}" --text-unit paragraph --out jsonl-unit one.jsonl >/dev/null 2>err.txt || status=$?
-[ $status -ne 0 ] && grep -q "^loom-prep: error: --text-unit: applies to text inputs" err.txt ||
+if [ "$status" -eq 0 ] || ! grep -q "^loom-prep: error: --text-unit: applies to text inputs" err.txt; then
   fail "--text-unit with JSON Lines: $(cat err.txt)"
+fi
 "${PREP[@]}" --text-unit nonsense --out bad-unit a.txt >/dev/null 2>err.txt && fail "--text-unit nonsense: exit 0"
 grep -q "^loom-prep: error: --text-unit: expected line, paragraph or file, not 'nonsense'" err.txt ||
   fail "--text-unit nonsense: $(cat err.txt)"
