@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
-"""The Hugging Face baseline of `loom bench`: LoRA SFT steps with transformers + PEFT on PyTorch CPU.
+"""The Hugging Face baseline of `loom bench`: LoRA SFT steps with transformers + PEFT on PyTorch CPU,
+and (--mode decode / prefill) greedy batch-1 generation with `generate`.
 
-Same work as `loom bench --mode train`: a random-weight Llama of the given config.json, LoRA r=16,
+Train (--mode train, the default): the same work as `loom bench --mode train`: a random-weight Llama of the given config.json, LoRA r=16,
 alpha 32, dropout 0.05 on all seven linears (PEFT's "all-linear"), random tokens of --seq per row,
 --micro-batch rows per step, loss = mean token cross-entropy, backward, gradient clipping to 1.0,
 AdamW (lr 1e-4). One warm-up step, then --steps timed steps. Runs in f32 and/or under
 torch.autocast("cpu", dtype=torch.bfloat16). The frozen base is unquantized f32 (bitsandbytes'
 NF4 needs a GPU), which is work loom's NF4 base does on top (dequantization per layer).
+
+Decode: the same random model (f32, or all weights cast to bf16), `generate` with greedy search and
+the KV cache, --prompt-tokens random prompt tokens, exactly --new-tokens new tokens (no EOS stop), timed
+with the prefill included, after one untimed warm-up generation (as `loom bench --mode decode`).
+Prefill: the same with one new token; the figure is prompt tokens/s. HF's base is unquantized (loom's is
+NF4) and carries no LoRA adapter (loom's adds its r16 adapter's GEMVs).
 
 Prints one line per precision:  hf <precision>: <tokens/s> tokens/s (<seconds> s for <steps> steps)
 Run it with the Python that has torch, transformers and peft (scripts/bench-cpu.sh takes it from
@@ -26,6 +33,9 @@ def main():
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--precision", choices=["f32", "bf16", "both"], default="both")
+    p.add_argument("--mode", choices=["train", "decode", "prefill"], default="train")
+    p.add_argument("--prompt-tokens", type=int, default=16)
+    p.add_argument("--new-tokens", type=int, default=32)
     args = p.parse_args()
 
     import torch
@@ -40,6 +50,10 @@ def main():
     except (OSError, ValueError) as e:
         sys.exit(f"hf_baseline.py: {args.config}: {e}")
     model = LlamaForCausalLM(config)
+    precisions = ["f32", "bf16"] if args.precision == "both" else [args.precision]
+    if args.mode != "train":
+        generate_baseline(torch, model, config, args, precisions)
+        return
     model.config.use_cache = False
     lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, bias="none", task_type="CAUSAL_LM",
                       target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
@@ -57,7 +71,6 @@ def main():
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    precisions = ["f32", "bf16"] if args.precision == "both" else [args.precision]
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads; {args.config}: "
           f"{sum(q.numel() for q in model.parameters()) - sum(q.numel() for q in params)} base parameters, "
           f"{sum(q.numel() for q in params)} trainable", flush=True)
@@ -70,6 +83,29 @@ def main():
         elapsed = time.perf_counter() - start
         tps = args.steps * args.micro_batch * args.seq / elapsed
         print(f"hf {precision}: {tps:.1f} tokens/s ({elapsed:.2f} s for {args.steps} steps)", flush=True)
+
+
+def generate_baseline(torch, model, config, args, precisions):
+    model.eval()
+    new_tokens = 1 if args.mode == "prefill" else args.new_tokens
+    prompt = torch.randint(3, config.vocab_size, (1, args.prompt_tokens))
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads; {args.config}: "
+          f"{sum(q.numel() for q in model.parameters())} parameters; {args.mode}, prompt {args.prompt_tokens}, "
+          f"{new_tokens} new tokens", flush=True)
+
+    def generate():
+        with torch.inference_mode():
+            out = model.generate(prompt, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
+                                 use_cache=True, pad_token_id=0)
+        assert out.shape[1] == args.prompt_tokens + new_tokens
+    for precision in precisions:
+        model.to(torch.bfloat16 if precision == "bf16" else torch.float32)
+        generate()  # warm-up
+        start = time.perf_counter()
+        generate()
+        elapsed = time.perf_counter() - start
+        tps = (args.prompt_tokens if args.mode == "prefill" else new_tokens) / elapsed
+        print(f"hf {precision}: {tps:.1f} tokens/s ({elapsed:.2f} s for one {args.mode})", flush=True)
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ TEST_F(LmHeadChunks, LossAndGradientsMatchNaiveFullLogits) {
   const Reference want = naive(hidden, head, targets, scale);
   LmHeadLoss loss(kV, kC, cpu_f32_backend(), kChunk);
   std::vector<float> dhidden(size_t(kN) * kC, 0.0f), dhead(size_t(kV) * kC, 0.0f);
-  const LossSums sums = loss.forward_backward(dhidden.data(), dhead.data(), hidden.data(), head.data(),
+  const LossSums sums = loss.forward_backward(dhidden.data(), dhead.data(), hidden.data(), LmHeadWeight{head.data()},
                                               targets.data(), kN, scale);
   EXPECT_EQ(sums.tokens, want.tokens);
   EXPECT_NEAR(sums.loss_sum, want.loss_sum, 1e-5 * want.loss_sum);
@@ -97,19 +97,19 @@ TEST_F(LmHeadChunks, LossAndGradientsMatchNaiveFullLogits) {
 TEST_F(LmHeadChunks, GradientsAccumulateIntoWhatIsThere) {
   LmHeadLoss loss(kV, kC, cpu_f32_backend(), kChunk);
   std::vector<float> once(size_t(kN) * kC, 0.0f), twice(size_t(kN) * kC, 0.0f);
-  loss.forward_backward(once.data(), nullptr, hidden.data(), head.data(), targets.data(), kN, 1.0f);
-  loss.forward_backward(twice.data(), nullptr, hidden.data(), head.data(), targets.data(), kN, 1.0f);
-  loss.forward_backward(twice.data(), nullptr, hidden.data(), head.data(), targets.data(), kN, 1.0f);
+  loss.forward_backward(once.data(), nullptr, hidden.data(), LmHeadWeight{head.data()}, targets.data(), kN, 1.0f);
+  loss.forward_backward(twice.data(), nullptr, hidden.data(), LmHeadWeight{head.data()}, targets.data(), kN, 1.0f);
+  loss.forward_backward(twice.data(), nullptr, hidden.data(), LmHeadWeight{head.data()}, targets.data(), kN, 1.0f);
   for (size_t i = 0; i < once.size(); ++i) ASSERT_NEAR(twice[i], 2.0f * once[i], 1e-6f + 1e-5f * std::fabs(once[i])) << i;
 }
 
 TEST_F(LmHeadChunks, ForwardOnlyAndTargetLogprobsAgree) {
   const Reference want = naive(hidden, head, targets, 1.0);
   LmHeadLoss loss(kV, kC, cpu_f32_backend(), kChunk);
-  const LossSums sums = loss.forward_backward(nullptr, nullptr, hidden.data(), head.data(), targets.data(), kN, 1.0f);
+  const LossSums sums = loss.forward_backward(nullptr, nullptr, hidden.data(), LmHeadWeight{head.data()}, targets.data(), kN, 1.0f);
   EXPECT_NEAR(sums.loss_sum, want.loss_sum, 1e-5 * want.loss_sum);
   std::vector<float> logprobs(kN, 5.0f);
-  loss.target_logprobs(logprobs.data(), hidden.data(), head.data(), targets.data(), kN);
+  loss.target_logprobs(logprobs.data(), hidden.data(), LmHeadWeight{head.data()}, targets.data(), kN);
   for (int n = 0; n < kN; ++n) EXPECT_NEAR(logprobs[n], want.logprobs[n], 2e-5) << "row " << n;
 }
 

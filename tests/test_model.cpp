@@ -153,8 +153,10 @@ TEST(ModelAdapter, TrainedLmHeadIsReadOnlyWithTheAdapterOn) {
   LoraContext on{m.layout.get(), m.params.data(), nullptr, 0.0f, 0, true};
   LoraContext off = on;
   off.enabled = false;
-  EXPECT_EQ(m.params.data() + m.layout->head_offset(), active_lm_head(*m.base, on));
-  EXPECT_EQ(m.base->lm_head(), active_lm_head(*m.base, off));
+  EXPECT_EQ(m.params.data() + m.layout->head_offset(), active_lm_head(*m.base, on).values);
+  EXPECT_EQ(kUnversionedWeight, active_lm_head(*m.base, on).version);  // trained: rounded anew each call
+  EXPECT_EQ(m.base->lm_head(), active_lm_head(*m.base, off).values);
+  EXPECT_EQ(m.base->version(), active_lm_head(*m.base, off).version);
   EXPECT_EQ(nullptr, lm_head_grad(on));  // inference: no gradient buffer
   std::vector<float> head_only(m.params.size(), 0.0f);  // a zero adapter with the trained head copied in
   std::copy(m.params.begin() + m.layout->head_offset(), m.params.end(), head_only.begin() + m.layout->head_offset());

@@ -450,5 +450,50 @@ TEST(Bf16Backend, FactoryMakesCpuBf16ForBf16AndAuto) {
   EXPECT_GT(max_abs_diff(by_backend.data(), by_f32.data(), by_f32.size()), 0.0);
 }
 
+// A weight in a reused-weight scope (the LM head) is rounded once, at begin: the GEMMs inside
+// read that copy (seen here by changing the f32 weight inside the scope, which callers never
+// do); after end the f32 weight is read again; a versioned copy is kept for the next scope
+// of the same version, an unversioned one never.
+TEST(Bf16Backend, ReusedWeightIsRoundedOnceAndFollowsItsVersion) {
+  if (!cpu_has_native_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
+  const std::unique_ptr<Backend> bf = make_backend(ComputeMode::Bf16);
+  const int N = 3, C = 40, OC = 21;
+  const size_t n = size_t(OC) * C;
+  const auto x = random_vector(size_t(N) * C, 3), dy = random_vector(size_t(N) * OC, 4);
+  const std::vector<float> w0 = random_vector(n, 5), w1 = random_vector(n, 6);
+  std::vector<float> w = w0;
+  // forward and backward_input by the backend against the kernels on `values`
+  const auto expect_reads = [&](const std::vector<float>& values, const std::string& where) {
+    std::vector<float> got(size_t(N) * OC), want(got.size()), dgot(size_t(N) * C, 0.0f), dwant(dgot.size(), 0.0f);
+    bf->matmul_forward(got.data(), x.data(), w.data(), N, C, OC, false);
+    bf16::matmul_forward(want.data(), x.data(), values.data(), N, C, OC, false);
+    EXPECT_EQ(0, std::memcmp(got.data(), want.data(), sizeof(float) * got.size())) << where << ": forward";
+    bf->matmul_backward_input(dgot.data(), dy.data(), w.data(), N, C, OC);
+    bf16::matmul_backward_input(dwant.data(), dy.data(), values.data(), N, C, OC);
+    EXPECT_EQ(0, std::memcmp(dgot.data(), dwant.data(), sizeof(float) * dgot.size())) << where << ": backward";
+  };
+  {
+    const ReusedWeight scope(*bf, w.data(), n, kUnversionedWeight);
+    w = w1;
+    expect_reads(w0, "unversioned scope");
+  }
+  expect_reads(w1, "after the scope");
+  {
+    const ReusedWeight scope(*bf, w.data(), n, kUnversionedWeight);
+    expect_reads(w1, "a second unversioned scope");
+  }
+  const uint64_t frozen = new_weight_version();
+  { const ReusedWeight scope(*bf, w.data(), n, frozen); }
+  w = w0;
+  {
+    const ReusedWeight scope(*bf, w.data(), n, frozen);
+    expect_reads(w1, "same version: the kept copy");
+  }
+  {
+    const ReusedWeight scope(*bf, w.data(), n, new_weight_version());
+    expect_reads(w0, "new version");
+  }
+}
+
 }  // namespace
 }  // namespace loom::test

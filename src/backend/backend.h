@@ -138,6 +138,39 @@ class Backend {
                             float beta1, float beta2, float eps, float weight_decay, int t) const = 0;
   // x (n) summed in place over the ranks of comm.
   virtual void allreduce_sum(const dist::Comm& comm, float* x, size_t n) const = 0;
+
+  // ---- weights that many GEMMs read in a row (the LM head over its row chunks) ------------
+  // Between begin_reused_weight and end_reused_weight, weight (n floats) does not change, and
+  // matmul_* calls whose weight operand is `weight` may read a copy the backend converted once
+  // (cpu-bf16: rounded to bf16). `version` names the weight's values: a backend may keep the
+  // copy after end_reused_weight and reuse it at a later begin with the same weight, n and
+  // version (new_weight_version(): a frozen weight's values for its whole life);
+  // kUnversionedWeight makes it convert anew (a trained weight that changes between steps).
+  // Scopes of different weights may nest; a weight is in at most one scope at a time.
+  virtual void begin_reused_weight(const float* weight, size_t n, uint64_t version) const {
+    (void)weight, (void)n, (void)version;
+  }
+  virtual void end_reused_weight(const float* weight) const { (void)weight; }
+};
+
+inline constexpr uint64_t kUnversionedWeight = 0;
+// A version no other weight has had in this process (never kUnversionedWeight).
+uint64_t new_weight_version();
+
+// One begin_reused_weight .. end_reused_weight scope.
+class ReusedWeight {
+ public:
+  ReusedWeight(const Backend& backend, const float* weight, size_t n, uint64_t version)
+      : backend_(backend), weight_(weight) {
+    backend_.begin_reused_weight(weight, n, version);
+  }
+  ~ReusedWeight() { backend_.end_reused_weight(weight_); }
+  ReusedWeight(const ReusedWeight&) = delete;
+  ReusedWeight& operator=(const ReusedWeight&) = delete;
+
+ private:
+  const Backend& backend_;
+  const float* weight_;
 };
 
 }  // namespace loom

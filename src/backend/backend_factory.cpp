@@ -1,5 +1,7 @@
 #include "backend/backend_factory.h"
 
+#include <atomic>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -106,6 +108,11 @@ std::vector<ComputeMode> registered_compute_modes() {
   std::vector<ComputeMode> modes;
   for (const RegisteredBackend& b : kBackends) modes.push_back(b.mode);
   return modes;
+}
+
+uint64_t new_weight_version() {
+  static std::atomic<uint64_t> last{kUnversionedWeight};
+  return ++last;
 }
 
 std::string compute_line(const Backend& backend, ComputeMode requested) {

@@ -1,9 +1,12 @@
 #include "backend/cpu_bf16.h"
 
+#include <vector>
+
 #include "backend/backend_factory.h"
 #include "backend/cpu_f32.h"
 #include "core/check.h"
 #include "ops/bf16/attention_bf16.h"
+#include "ops/bf16/bf16_convert.h"
 #include "ops/bf16/frozen_matmul_bf16.h"
 #include "ops/bf16/matmul_bf16.h"
 
@@ -11,38 +14,27 @@ namespace loom {
 
 namespace {
 
-// The GEMMs (linears, frozen linears, LM head, LoRA) and attention's training ops run the
-// ops/bf16 kernels; every other call is cpu-f32's. The quantized GEMMs do not need the f32
-// workspace: they dequantize into their own bf16 scratch (ops/bf16/bf16_scratch.h).
-class CpuBf16Backend final : public Backend {
+// cpu-f32 with the GEMMs (linears, frozen linears, LM head, LoRA) and attention's training ops
+// on the ops/bf16 kernels; every call not overridden here is cpu-f32's. The quantized GEMMs do
+// not need the f32 workspace: they dequantize into their own bf16 scratch
+// (ops/bf16/bf16_scratch.h).
+class CpuBf16Backend final : public CpuF32Backend {
  public:
   const char* name() const override { return "cpu-bf16"; }
 
-  const ArenaAllocator& allocator() const override { return f32_.allocator(); }
-  void upload(void* dst, const void* src, size_t bytes) const override { f32_.upload(dst, src, bytes); }
-  void download(void* dst, const void* src, size_t bytes) const override { f32_.download(dst, src, bytes); }
-  void synchronize() const override {}
-
-  void fill(float* x, float value, size_t n) const override { f32_.fill(x, value, n); }
-  void copy(float* dst, const float* src, size_t n) const override { f32_.copy(dst, src, n); }
-  void gather_rows(float* out, const float* inp, const int* rows, int count, int C) const override {
-    f32_.gather_rows(out, inp, rows, count, C);
-  }
-  void scatter_add_rows(float* out, const float* inp, const int* rows, int count, int C) const override {
-    f32_.scatter_add_rows(out, inp, rows, count, C);
-  }
-  void kv_cache_append(float* k_cache, float* v_cache, const float* k, const float* v, int B, int T, int t0,
-                       int Tmax, int KVD) const override {
-    f32_.kv_cache_append(k_cache, v_cache, k, v, B, T, t0, Tmax, KVD);
-  }
-
   void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC,
                       bool accumulate) const override {
-    bf16::matmul_forward(out, inp, weight, N, C, OC, accumulate);
+    if (const uint16_t* w = reused(weight, size_t(OC) * C))
+      bf16::matmul_forward_bf16_weight(out, inp, w, N, C, OC, accumulate);
+    else
+      bf16::matmul_forward(out, inp, weight, N, C, OC, accumulate);
   }
   void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int C,
                              int OC) const override {
-    bf16::matmul_backward_input(dinp, dout, weight, N, C, OC);
+    if (const uint16_t* w = reused(weight, size_t(OC) * C))
+      bf16::matmul_backward_input_bf16_weight(dinp, dout, w, N, C, OC);
+    else
+      bf16::matmul_backward_input(dinp, dout, weight, N, C, OC);
   }
   void matmul_backward_weight(float* dweight, const float* dout, const float* inp, int N, int C,
                               int OC) const override {
@@ -57,20 +49,6 @@ class CpuBf16Backend final : public Backend {
     bf16::frozen_matmul_backward_input(dinp, dout, w, N);
   }
 
-  void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
-                       float eps) const override {
-    f32_.rmsnorm_forward(out, rstd, inp, weight, N, C, eps);
-  }
-  void rmsnorm_backward(float* dinp, const float* dout, const float* inp, const float* weight, const float* rstd,
-                        int N, int C) const override {
-    f32_.rmsnorm_backward(dinp, dout, inp, weight, rstd, N, C);
-  }
-  void rope_forward(float* x, const int* pos, const float* inv_freq, int N, int H, int HD) const override {
-    f32_.rope_forward(x, pos, inv_freq, N, H, HD);
-  }
-  void rope_backward(float* dx, const int* pos, const float* inv_freq, int N, int H, int HD) const override {
-    f32_.rope_backward(dx, pos, inv_freq, N, H, HD);
-  }
   void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const int* doc,
                          int B, int T, int NH, int NKV, int HD) const override {
     bf16::attention_forward(out, lse, q, k, v, doc, B, T, NH, NKV, HD);
@@ -80,79 +58,54 @@ class CpuBf16Backend final : public Backend {
                           int NKV, int HD) const override {
     bf16::attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc, B, T, NH, NKV, HD);
   }
-  void attention_decode(float* out, const float* q, const float* k_cache, const float* v_cache,
-                        const int* key_begin, const int* key_end, int B, int Tmax, int NH, int NKV,
-                        int HD) const override {
-    f32_.attention_decode(out, q, k_cache, v_cache, key_begin, key_end, B, Tmax, NH, NKV, HD);
-  }
-  void swiglu_forward(float* out, const float* gate, const float* up, int N, int F) const override {
-    f32_.swiglu_forward(out, gate, up, N, F);
-  }
-  void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int N,
-                       int F) const override {
-    f32_.swiglu_backward(dgate, dup, dout, gate, up, N, F);
-  }
-  void embedding_forward(float* out, const int* tokens, const float* wte, int N, int C, int V) const override {
-    f32_.embedding_forward(out, tokens, wte, N, C, V);
-  }
-  void dropout_forward(float* out, const float* inp, size_t n, float p, uint64_t seed,
-                       uint64_t stream) const override {
-    f32_.dropout_forward(out, inp, n, p, seed, stream);
-  }
-  void dropout_backward(float* dinp, const float* dout, size_t n, float p, uint64_t seed,
-                        uint64_t stream) const override {
-    f32_.dropout_backward(dinp, dout, n, p, seed, stream);
-  }
-  void add_inplace(float* x, const float* y, size_t n) const override { f32_.add_inplace(x, y, n); }
-  void scale_inplace(float* x, float s, size_t n) const override { f32_.scale_inplace(x, s, n); }
 
-  void cross_entropy_forward(float* losses, const float* logits, const int* targets, int N,
-                             int V) const override {
-    f32_.cross_entropy_forward(losses, logits, targets, N, V);
+  // The reused weight's bf16 copy: rounded at begin unless the entry already holds this
+  // weight, size and (versioned) values.
+  void begin_reused_weight(const float* weight, size_t n, uint64_t version) const override {
+    ReusedCopy* entry = find(weight);
+    if (entry == nullptr) entry = &copies_.emplace_back();
+    LOOM_ASSERT(!entry->active);
+    const bool current = entry->n == n && version != kUnversionedWeight && entry->version == version;
+    if (!current) {
+      entry->weight = weight;
+      entry->n = n;
+      entry->version = version;
+      entry->values.resize(n);
+      bf16::round_to_bf16(entry->values.data(), weight, n);
+    }
+    entry->active = true;
   }
-  void cross_entropy_backward(float* dlogits, const float* logits, const int* targets, const float* dloss, int N,
-                              int V) const override {
-    f32_.cross_entropy_backward(dlogits, logits, targets, dloss, N, V);
-  }
-  void token_logprobs(float* logprobs, const float* logits, const int* targets, int N, int V) const override {
-    f32_.token_logprobs(logprobs, logits, targets, N, V);
-  }
-  void log_softmax_stats(float* logprobs, float* entropy, float* log_dists, const float* logits, const int* targets,
-                         int N, int V) const override {
-    f32_.log_softmax_stats(logprobs, entropy, log_dists, logits, targets, N, V);
-  }
-  void log_softmax_backward(float* dlogits, const float* logits, const int* targets, const float* dlogprobs, int N,
-                            int V) const override {
-    f32_.log_softmax_backward(dlogits, logits, targets, dlogprobs, N, V);
-  }
-  void score_head_forward(float* rewards, const float* hidden, const int* last, const float* head, int B, int T,
-                          int C) const override {
-    f32_.score_head_forward(rewards, hidden, last, head, B, T, C);
-  }
-  void score_head_backward(float* dhidden, float* dhead, const float* d_rewards, const float* hidden,
-                           const int* last, const float* head, int B, int T, int C) const override {
-    f32_.score_head_backward(dhidden, dhead, d_rewards, hidden, last, head, B, T, C);
-  }
-  void value_head_forward(float* values, const float* x, const float* w, const float* bias, int N,
-                          int C) const override {
-    f32_.value_head_forward(values, x, w, bias, N, C);
-  }
-  void value_head_backward(float* dx, float* dw, float* dbias, const float* dvalues, const float* x, const float* w,
-                           int N, int C) const override {
-    f32_.value_head_backward(dx, dw, dbias, dvalues, x, w, N, C);
-  }
-
-  void sum_squares(float* out, const float* x, size_t n) const override { f32_.sum_squares(out, x, n); }
-  void adamw_update(float* params, float* m, float* v, const float* grads, size_t n, float lr, float beta1,
-                    float beta2, float eps, float weight_decay, int t) const override {
-    f32_.adamw_update(params, m, v, grads, n, lr, beta1, beta2, eps, weight_decay, t);
-  }
-  void allreduce_sum(const dist::Comm& comm, float* x, size_t n) const override {
-    f32_.allreduce_sum(comm, x, n);
+  void end_reused_weight(const float* weight) const override {
+    ReusedCopy* entry = find(weight);
+    LOOM_ASSERT(entry != nullptr && entry->active);
+    entry->active = false;
+    if (entry->version == kUnversionedWeight) entry->n = 0;  // never current again
   }
 
  private:
-  const Backend& f32_ = cpu_f32_backend();
+  struct ReusedCopy {
+    const float* weight = nullptr;
+    size_t n = 0;
+    uint64_t version = kUnversionedWeight;
+    bool active = false;
+    std::vector<uint16_t> values;  // (n) bf16
+  };
+
+  ReusedCopy* find(const float* weight) const {
+    for (ReusedCopy& c : copies_)
+      if (c.weight == weight) return &c;
+    return nullptr;
+  }
+  // The bf16 copy of weight (n floats) while it is in a reused-weight scope, else nullptr.
+  const uint16_t* reused(const float* weight, size_t n) const {
+    const ReusedCopy* entry = find(weight);
+    if (entry == nullptr || !entry->active) return nullptr;
+    LOOM_ASSERT(entry->n == n);
+    return entry->values.data();
+  }
+
+  // One entry per weight that has been reused (the LM heads: a handful).
+  mutable std::vector<ReusedCopy> copies_;
 };
 
 }  // namespace

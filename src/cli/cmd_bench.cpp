@@ -6,15 +6,17 @@
 //           a forward 2N and an input-gradient 2N per token, no weight gradients), the
 //           fraction of this machine's measured GEMM peak in the same compute mode (oneDNN
 //           matmul 4096^3, timed in the same run after the steps), peak RSS.
-//   decode: generated tokens/s for a batch, KV cache, greedy.
+//   decode: generated tokens/s for a batch, KV cache, greedy (the prompt's prefill included).
+//   prefill: prompt tokens/s of the prompt's forward (and the first sampled token).
+//   Random weights are drawn straight into the quantized base (no checkpoint is written);
+//   the first line says how long that took.
 //   --peak: only the oneDNN bf16 and f32 GEMM peaks (4096^3).
 // Every rank runs the same work on its own data; the step includes the gradient all-reduce
 // and the AdamW update, as in `loom sft`.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <unistd.h>
+#include <memory>
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
@@ -47,32 +49,27 @@ int64_t matmul_parameters(const LlamaConfig& c) {
   return n * s.L + int64_t(s.V) * s.C;
 }
 
-// Where the weights come from: a preset or config.json (random weights written to a private
-// temp folder through the real loader, removed after loading) or a model folder.
-struct BenchModel {
-  std::string label;
-  std::string dir;
-  bool temporary = false;
-};
-
-BenchModel bench_model(const po::variables_map& vm) {
+// The frozen base: a model folder read through the loader, or random weights of a preset or
+// config.json shape drawn straight into the quantized base (model/random_init.h: no f32
+// checkpoint is written, so a 7B shape needs no 27 GB of disk or memory).
+std::unique_ptr<FrozenWeights> bench_weights(const po::variables_map& vm, QuantMode quant, const Backend& backend,
+                                             std::string* label) {
   const int sources = int(vm.count("model")) + int(vm.count("config")) + int(!vm["preset"].defaulted());
   LOOM_REQUIRE(sources <= 1, "loom bench: give one of --preset, --config and --model");
-  if (vm.count("model")) return BenchModel{vm["model"].as<std::string>(), vm["model"].as<std::string>(), false};
-  LlamaConfig config;
-  std::string label;
-  if (vm.count("config")) {
-    label = vm["config"].as<std::string>();
-    config = load_llama_config(label);
-  } else {
-    label = vm["preset"].as<std::string>();
-    LOOM_REQUIRE(is_llama_preset(label), "--preset: unknown preset '", label, "'");
-    config = llama_preset(label);
+  if (vm.count("model")) {
+    *label = vm["model"].as<std::string>();
+    return std::make_unique<FrozenWeights>(HfCheckpoint(*label), quant, backend);
   }
-  const std::string dir =
-      (std::filesystem::temp_directory_path() / cat("loom-bench-", getpid())).string();
-  write_random_checkpoint(dir, config, 1, DType::F32, 0.02f, 0.0f, {});
-  return BenchModel{label, dir, true};
+  LlamaConfig config;
+  if (vm.count("config")) {
+    *label = vm["config"].as<std::string>();
+    config = load_llama_config(*label);
+  } else {
+    *label = vm["preset"].as<std::string>();
+    LOOM_REQUIRE(is_llama_preset(*label), "--preset: unknown preset '", *label, "'");
+    config = llama_preset(*label);
+  }
+  return std::make_unique<FrozenWeights>(config, quant, random_tensor_source(1, 0.02f), backend);
 }
 
 // Best of `reps` timed oneDNN GEMMs (M = N = K = n) after one warm-up, in FLOP/s.
@@ -111,7 +108,7 @@ int run_bench(int argc, char** argv) {
       ("model", po::value<std::string>(), "a model folder (config.json + safetensors)")
       ("compute", po::value<std::string>()->default_value("auto"), "auto | f32 | bf16 (backend/backend_factory.h)")
       ("peak", po::bool_switch(), "only time oneDNN's bf16 and f32 GEMMs on 4096^3")
-      ("mode", po::value<std::string>()->default_value("train"), "train | decode")
+      ("mode", po::value<std::string>()->default_value("train"), "train | decode | prefill")
       ("quant", po::value<std::string>()->default_value("nf4"), "f32 | bf16 | int8 | nf4")
       ("lora", po::value<std::string>()->default_value("all-linear"), "LoRA target modules")
       ("r", po::value<int>()->default_value(16), "LoRA rank")
@@ -119,7 +116,8 @@ int run_bench(int argc, char** argv) {
       ("micro-batch", po::value<int>()->default_value(4), "train: sequences per step and rank")
       ("gradient-checkpointing", po::bool_switch(), "train: recompute layer activations in backward")
       ("steps", po::value<int>()->default_value(5), "train: timed optimizer steps (after one warm-up step)")
-      ("batch", po::value<int>()->default_value(1), "decode: sequences decoded together")
+      ("batch", po::value<int>()->default_value(1), "decode, prefill: sequences decoded together")
+      ("prompt-tokens", po::value<int>()->default_value(16), "decode, prefill: random prompt tokens per sequence")
       ("new-tokens", po::value<int>()->default_value(64), "decode: tokens generated per sequence");
   po::variables_map vm;
   if (!parse_command_line(argc, argv, "loom bench [--preset NAME | --config config.json | --model DIR] [--mode train|decode] [--compute f32|bf16|auto] | --peak",
@@ -148,13 +146,16 @@ int run_bench(int argc, char** argv) {
   const std::unique_ptr<Backend> backend = make_backend(compute_mode);
   const bool bf16_compute = std::string(backend->name()) == "cpu-bf16";
   const std::string mode = vm["mode"].as<std::string>();
-  LOOM_REQUIRE(mode == "train" || mode == "decode", "--mode: expected train or decode, got '", mode, "'");
+  LOOM_REQUIRE(mode == "train" || mode == "decode" || mode == "prefill",
+               "--mode: expected train, decode or prefill, got '", mode, "'");
 
-  const BenchModel source = bench_model(vm);
-  const HfCheckpoint checkpoint(source.dir);
-  const LlamaConfig config = checkpoint.config();
-  const FrozenWeights base(checkpoint, parse_quant_mode(vm["quant"].as<std::string>()), *backend);
-  if (source.temporary) std::filesystem::remove_all(source.dir);
+  std::string label;
+  const auto weights_start = Clock::now();
+  const std::unique_ptr<FrozenWeights> weights =
+      bench_weights(vm, parse_quant_mode(vm["quant"].as<std::string>()), *backend, &label);
+  const double weights_seconds = seconds_since(weights_start);
+  const FrozenWeights& base = *weights;
+  const LlamaConfig& config = base.config();
   LoraSpec spec;
   spec.r = vm["r"].as<int>();
   spec.alpha = 2.0f * spec.r;
@@ -168,14 +169,19 @@ int run_bench(int argc, char** argv) {
 
   if (comm.rank == 0)
     std::printf("# %s\n# %d rank(s) x %d thread(s) on %s (OpenBLAS %s kernels); %s: %lld parameters, %s base, "
-                "LoRA r=%d on %s (%zu trainable); %s\n",
+                "LoRA r=%d on %s (%zu trainable); %s; weights made in %.1f s\n",
                 command_line(argc, argv).c_str(), comm.world, threads, comm.host.c_str(), blas_core_name(),
-                source.label.c_str(), static_cast<long long>(llama_parameter_count(config)),
-                quant_mode_name(base.mode()), spec.r, vm["lora"].as<std::string>().c_str(), layout.total(),
-                compute_line(*backend, compute_mode).c_str());
+                label.c_str(), static_cast<long long>(llama_parameter_count(config)), quant_mode_name(base.mode()),
+                spec.r, vm["lora"].as<std::string>().c_str(), layout.total(), compute_line(*backend, compute_mode).c_str(),
+                weights_seconds);
 
-  if (mode == "decode") {
-    const int B = vm["batch"].as<int>(), new_tokens = vm["new-tokens"].as<int>(), prompt_len = 16;
+  if (mode == "decode" || mode == "prefill") {
+    // prefill: the prompt's forward and the first sampled token; decode: that and new_tokens - 1
+    // single-token steps on the KV cache.
+    const bool prefill = mode == "prefill";
+    const int B = vm["batch"].as<int>(), prompt_len = vm["prompt-tokens"].as<int>();
+    const int new_tokens = prefill ? 1 : vm["new-tokens"].as<int>();
+    LOOM_REQUIRE(B > 0 && prompt_len > 0 && new_tokens > 0, "--batch, --prompt-tokens and --new-tokens must be positive");
     Generator generator(base, layout, B, prompt_len + new_tokens, *backend);
     std::vector<std::vector<int>> prompts(B, std::vector<int>(prompt_len));
     for (auto& p : prompts)
@@ -188,7 +194,10 @@ int run_bench(int argc, char** argv) {
     const auto start = Clock::now();
     const GenerationResult result = generator.generate(prompts, g, lora, rng);
     const double elapsed = seconds_since(start);
-    if (comm.rank == 0)
+    if (comm.rank == 0 && prefill)
+      std::printf("prefill: batch %d x %d prompt tokens (+1 sampled) in %.3f s: %.1f tokens/s per rank, peak RSS %.0f MiB\n",
+                  B, prompt_len, elapsed, double(B) * prompt_len / elapsed, peak_resident_mib());
+    else if (comm.rank == 0)
       std::printf("decode: batch %d, %lld tokens in %.2f s: %.1f tokens/s per rank (prefill of %d included), peak RSS %.0f MiB\n",
                   B, static_cast<long long>(result.new_tokens()), elapsed, result.new_tokens() / elapsed, prompt_len,
                   peak_resident_mib());
@@ -215,8 +224,13 @@ int run_bench(int argc, char** argv) {
     state.clip_grad_norm(1.0f);
     state.adamw_step(1e-4f, AdamWSettings{});
   };
+  const auto warmup_start = Clock::now();
   step(0);  // warm-up: first touches of every buffer
   comm.barrier();
+  if (comm.rank == 0) {  // a figure for shapes whose timed steps outlast the run (a 7B on 2 cores)
+    std::printf("warm-up step: %.1f s, peak RSS %.0f MiB on rank 0\n", seconds_since(warmup_start), peak_resident_mib());
+    std::fflush(stdout);
+  }
   const auto start = Clock::now();
   for (int i = 1; i <= steps; ++i) step(i);
   comm.barrier();

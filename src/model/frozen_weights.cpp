@@ -22,9 +22,19 @@ FrozenBytes frozen_bytes(const LlamaConfig& config, QuantMode mode) {
   return b;
 }
 
+// config.json against the headers, before the arena is sized from it
+static const LlamaConfig& checked_config(const HfCheckpoint& ckpt) {
+  check_llama_checkpoint(ckpt);
+  return ckpt.config();
+}
+
 FrozenWeights::FrozenWeights(const HfCheckpoint& ckpt, QuantMode mode, const Backend& backend)
-    : config_(ckpt.config()), shape_(llama_shape(config_)), mode_(mode) {
-  check_llama_checkpoint(ckpt);  // config.json against the headers, before the arena is sized from it
+    : FrozenWeights(checked_config(ckpt), mode,
+                    [&ckpt](const LlamaTensor& t, float* out) { ckpt.read_f32(t.name, t.shape, out); }, backend) {}
+
+FrozenWeights::FrozenWeights(const LlamaConfig& config, QuantMode mode, const TensorSource& source,
+                             const Backend& backend)
+    : config_(config), shape_(llama_shape(config_)), mode_(mode) {
   const LlamaShape& s = shape_;
   const bool untied_head = has_lm_head(config_);
 
@@ -47,7 +57,7 @@ FrozenWeights::FrozenWeights(const HfCheckpoint& ckpt, QuantMode mode, const Bac
   for (const LlamaTensor& t : llama_tensors(config_)) {
     const auto take_and_read = [&](size_t elements) {
       float* out = arena_.take<float>(elements);
-      ckpt.read_f32(t.name, t.shape, out);
+      source(t, out);
       return out;
     };
     switch (t.role) {
@@ -56,7 +66,7 @@ FrozenWeights::FrozenWeights(const HfCheckpoint& ckpt, QuantMode mode, const Bac
       case Role::post_norm: layers_[t.layer].post_norm = take_and_read(s.C); break;
       case Role::linear: {
         const int out = int(t.shape[0]), in = int(t.shape[1]);
-        ckpt.read_f32(t.name, t.shape, staging.data());
+        source(t, staging.data());
         layers_[t.layer].linear[t.id] = quantize_matrix(arena_, mode, staging.data(), out, in);
         break;
       }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "core/arena.h"
 #include "io/hf_checkpoint.h"
 #include "model/llama_shape.h"
+#include "model/llama_tensors.h"
 #include "quant/quantized_matrix.h"
 
 namespace loom {
@@ -36,6 +38,13 @@ class FrozenWeights {
   // below points into the backend's copy: only the backend's ops may read them.
   FrozenWeights(const HfCheckpoint& checkpoint, QuantMode mode, const Backend& backend);
 
+  // Fills out (t's elements, f32) with tensor t of the model.
+  using TensorSource = std::function<void(const LlamaTensor& t, float* out)>;
+  // The same from any source of config's tensors (random weights: model/random_init.h), read
+  // one at a time: the linears pass through one f32 staging matrix, so the whole model is
+  // never held in f32.
+  FrozenWeights(const LlamaConfig& config, QuantMode mode, const TensorSource& source, const Backend& backend);
+
   const LlamaConfig& config() const { return config_; }
   const LlamaShape& shape() const { return shape_; }
   QuantMode mode() const { return mode_; }
@@ -43,6 +52,8 @@ class FrozenWeights {
   const FrozenLayer& layer(int l) const { return layers_[l]; }
   const float* final_norm() const { return final_norm_; }   // (C)
   const float* lm_head() const { return lm_head_; }         // (V, C); the embedding when tied
+  // Names these weights' values (Backend::begin_reused_weight): unique to this object.
+  uint64_t version() const { return version_; }
   const FrozenBytes& bytes() const { return bytes_; }
 
  private:
@@ -57,6 +68,7 @@ class FrozenWeights {
   float* final_norm_ = nullptr;
   float* lm_head_ = nullptr;
   FrozenBytes bytes_;
+  uint64_t version_ = new_weight_version();
 };
 
 }  // namespace loom

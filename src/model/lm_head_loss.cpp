@@ -23,9 +23,11 @@ const int* LmHeadLoss::upload_targets(const int* targets, int row, int rows) {
   return chunk_targets_;
 }
 
-LossSums LmHeadLoss::forward_backward(float* dhidden, float* dlm_head, const float* hidden, const float* lm_head,
-                                      const int* targets, int N, float loss_scale) {
+LossSums LmHeadLoss::forward_backward(float* dhidden, float* dlm_head, const float* hidden,
+                                      const LmHeadWeight& head, const int* targets, int N, float loss_scale) {
   const Backend& be = backend_;
+  const float* lm_head = head.values;
+  const ReusedWeight reused(be, lm_head, size_t(V_) * C_, head.version);
   LossSums sums;
   for (int row = 0; row < N; row += chunk_) {
     const int rows = std::min(chunk_, N - row);
@@ -48,11 +50,14 @@ LossSums LmHeadLoss::forward_backward(float* dhidden, float* dlm_head, const flo
   return sums;
 }
 
-void LmHeadLoss::logits(float* out, const float* hidden, const float* lm_head, int N) const {
-  backend_.matmul_forward(out, hidden, lm_head, N, C_, V_, false);
+void LmHeadLoss::logits(float* out, const float* hidden, const LmHeadWeight& head, int N) const {
+  const ReusedWeight reused(backend_, head.values, size_t(V_) * C_, head.version);
+  backend_.matmul_forward(out, hidden, head.values, N, C_, V_, false);
 }
 
-void LmHeadLoss::logits_to_host(float* host_out, const float* hidden, const float* lm_head, int N) {
+void LmHeadLoss::logits_to_host(float* host_out, const float* hidden, const LmHeadWeight& head, int N) {
+  const float* lm_head = head.values;
+  const ReusedWeight reused(backend_, lm_head, size_t(V_) * C_, head.version);
   for (int row = 0; row < N; row += chunk_) {
     const int rows = std::min(chunk_, N - row);
     backend_.matmul_forward(chunk_logits_, hidden + size_t(row) * C_, lm_head, rows, C_, V_, false);
@@ -60,8 +65,10 @@ void LmHeadLoss::logits_to_host(float* host_out, const float* hidden, const floa
   }
 }
 
-void LmHeadLoss::target_logprobs(float* logprobs, const float* hidden, const float* lm_head, const int* targets,
-                                 int N) {
+void LmHeadLoss::target_logprobs(float* logprobs, const float* hidden, const LmHeadWeight& head,
+                                 const int* targets, int N) {
+  const float* lm_head = head.values;
+  const ReusedWeight reused(backend_, lm_head, size_t(V_) * C_, head.version);
   for (int row = 0; row < N; row += chunk_) {
     const int rows = std::min(chunk_, N - row);
     const int* chunk_targets = upload_targets(targets, row, rows);
@@ -71,9 +78,10 @@ void LmHeadLoss::target_logprobs(float* logprobs, const float* hidden, const flo
   }
 }
 
-const float* active_lm_head(const FrozenWeights& base, const LoraContext& lora) {
+LmHeadWeight active_lm_head(const FrozenWeights& base, const LoraContext& lora) {
   const bool trained = lora.enabled && lora.layout != nullptr && lora.layout->trains_lm_head();
-  return trained ? lora.params + lora.layout->head_offset() : base.lm_head();
+  if (trained) return LmHeadWeight{lora.params + lora.layout->head_offset(), kUnversionedWeight};
+  return LmHeadWeight{base.lm_head(), base.version()};
 }
 
 float* lm_head_grad(const LoraContext& lora) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/arena.h"
 #include "model/frozen_weights.h"
 #include "model/lora_linear.h"
@@ -18,25 +19,33 @@ struct LossSums {
   int64_t tokens = 0;      // number of target tokens (targets >= 0)
 };
 
+// The LM head (V, C) in backend memory and the version of its values
+// (Backend::begin_reused_weight): the base's for a frozen head, kUnversionedWeight for a trained one.
+struct LmHeadWeight {
+  const float* values = nullptr;
+  uint64_t version = kUnversionedWeight;
+};
+
 class LmHeadLoss {
  public:
   LmHeadLoss(int V, int C, const Backend& backend, int chunk_rows = 32);
 
+  // Each call reads lm_head as one reused weight (rounded to bf16 once under cpu-bf16).
   // hidden (N, C), lm_head (V, C) in backend memory; targets (N) in host memory: the token each
   // row predicts (< 0: ignored).
   // With dhidden non-null, adds d(loss_scale * sum of token losses)/d(hidden) into dhidden
   // (N, C); with dlm_head non-null also d(...)/d(lm_head) into dlm_head (V, C).
-  LossSums forward_backward(float* dhidden, float* dlm_head, const float* hidden, const float* lm_head,
+  LossSums forward_backward(float* dhidden, float* dlm_head, const float* hidden, const LmHeadWeight& lm_head,
                             const int* targets, int N, float loss_scale);
 
   // out (N, V) in backend memory: the logits of every row (decoding).
-  void logits(float* out, const float* hidden, const float* lm_head, int N) const;
+  void logits(float* out, const float* hidden, const LmHeadWeight& lm_head, int N) const;
 
   // host_out (N, V) in host memory: the logits of every row (inference, tests).
-  void logits_to_host(float* host_out, const float* hidden, const float* lm_head, int N);
+  void logits_to_host(float* host_out, const float* hidden, const LmHeadWeight& lm_head, int N);
 
   // logprobs (N, host memory) of targets[n] (host) under the model (0 where targets < 0).
-  void target_logprobs(float* logprobs, const float* hidden, const float* lm_head, const int* targets, int N);
+  void target_logprobs(float* logprobs, const float* hidden, const LmHeadWeight& lm_head, const int* targets, int N);
 
  private:
   // Uploads targets [row, row + rows) into chunk_targets_.
@@ -54,7 +63,7 @@ class LmHeadLoss {
 
 // The LM head (V, C) a forward reads: the adapter's trained copy while the adapter is on and
 // its layout trains the head, else the base's (PEFT's disable_adapter turns both off).
-const float* active_lm_head(const FrozenWeights& base, const LoraContext& lora);
+LmHeadWeight active_lm_head(const FrozenWeights& base, const LoraContext& lora);
 // Where the trained head's gradient (V, C) accumulates; nullptr when the head is frozen.
 float* lm_head_grad(const LoraContext& lora);
 

@@ -1,5 +1,7 @@
 #include "model/random_init.h"
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "core/check.h"
@@ -28,6 +30,30 @@ void write_random_checkpoint(const std::string& dir, const LlamaConfig& config, 
   LlamaConfig written = config;
   written.torch_dtype = stored == DType::BF16 ? "bfloat16" : stored == DType::F16 ? "float16" : "float32";
   write_hf_checkpoint(dir, written, tensors, stored, size_t(4) << 30, extra_files);
+}
+
+FrozenWeights::TensorSource random_tensor_source(uint64_t seed, float init_std) {
+  return [seed, init_std](const LlamaTensor& t, float* out) {
+    size_t n = 1;
+    for (int64_t d : t.shape) n *= size_t(d);
+    const bool is_norm = t.role == LlamaTensorRole::input_norm || t.role == LlamaTensorRole::post_norm ||
+                         t.role == LlamaTensorRole::final_norm;
+    if (is_norm) {
+      std::fill(out, out + n, 1.0f);
+      return;
+    }
+    uint64_t stream = 0xcbf29ce484222325ull;  // FNV-1a of the tensor's name
+    for (char c : t.name) stream = (stream ^ uint8_t(c)) * 0x100000001b3ull;
+    const int64_t pairs = int64_t((n + 1) / 2);
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < pairs; ++p) {  // Box-Muller: two normals per pair of uniforms
+      const float u1 = std::max(random_uniform(seed, stream, 2 * uint64_t(p)), 1e-12f);
+      const float u2 = random_uniform(seed, stream, 2 * uint64_t(p) + 1);
+      const float radius = init_std * std::sqrt(-2.0f * std::log(u1)), angle = 6.283185307179586f * u2;
+      out[2 * p] = radius * std::cos(angle);
+      if (size_t(2 * p + 1) < n) out[2 * p + 1] = radius * std::sin(angle);
+    }
+  };
 }
 
 }  // namespace loom

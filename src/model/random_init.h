@@ -13,10 +13,17 @@
 
 #include "core/dtype.h"
 #include "io/hf_config.h"
+#include "model/frozen_weights.h"
 
 namespace loom {
 
 void write_random_checkpoint(const std::string& dir, const LlamaConfig& config, uint64_t seed, DType stored,
                              float init_std, float norm_jitter, const std::vector<std::string>& extra_files);
+
+// Random weights straight into FrozenWeights (FrozenWeights(config, mode, source)), with no
+// checkpoint written: linears and embeddings ~ N(0, init_std), norms 1. Each element is drawn
+// from (seed, tensor name, index) in parallel, so the values do not depend on the thread
+// count. For shapes whose f32 checkpoint would not fit in memory (`loom bench` of a 7B shape).
+FrozenWeights::TensorSource random_tensor_source(uint64_t seed, float init_std);
 
 }  // namespace loom

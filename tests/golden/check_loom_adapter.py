@@ -13,6 +13,15 @@ Steps (from the repository root, after building `loom` and `loom-prep`):
 Prints PASS when the greedy tokens are identical and the log-probs of those tokens agree within
 --tolerance (max |loom - HF|), FAIL otherwise, with the largest differences either way.
 
+With --compute bf16, `loom sft` trains with run.compute = bf16 and `loom generate` decodes with
+--compute bf16 (bf16 GEMM inputs, f32 accumulation); HF stays f32, so --tolerance should be a bf16
+one (0.05) and a greedy choice may differ only where HF's top-2 margin is below it.
+With --golden-out DIR the adapter and HF's sequences and log-probs (loom_sft_adapter_bf16/ and
+loom_sft_adapter_bf16_golden.safetensors, for tests/test_loom_adapter_golden.cpp) are written
+into DIR (tests/golden/data); the base is then the ctest fixture's tiny model (the tiny preset,
+init-std 0.15, seed 1, the Llama-2 tokenizer: tests/fixtures/make_tiny_run.sh), which the test
+finds through LOOM_TINY_RUN.
+
 Developer script: needs torch, transformers and peft; CI never runs it.
 """
 import argparse
@@ -43,8 +52,8 @@ def train_adapter(args, work):
     tokenizer = pathlib.Path(args.shared) / "data" / "llama2-tokenizer" / "tokenizer.model"
     hh = pathlib.Path(args.shared) / "data" / "hh-rlhf" / "harmless-base-test.jsonl.gz"
     model = work / "model"
-    run([args.loom, "init-model", "--config", "tiny", "--out", model, "--tokenizer", tokenizer, "--seed", 1],
-        stdout=subprocess.DEVNULL)
+    run([args.loom, "init-model", "--config", "tiny", "--out", model, "--tokenizer", tokenizer, "--seed", 1]
+        + (["--init-std", 0.15] if args.golden_out else []), stdout=subprocess.DEVNULL)
     run([args.loom_prep, "sft", "--layout", "packed", "--seq-len", 128, "--tokenizer", tokenizer, "--template", "hh",
          "--seed", 1, "--eval-fraction", 0.05, "--on-error", "skip", hh, "--out", work / "hh-sft"],
         stdout=subprocess.DEVNULL)
@@ -56,7 +65,7 @@ def train_adapter(args, work):
          "--data.train", manifest, "--data.eval", manifest,
          "--train.output_dir", work / "sft", "--train.max_steps", args.steps, "--train.learning_rate", 1e-2,
          "--train.warmup_steps", 1, "--train.eval_steps", 1000, "--train.save_steps", 1000,
-         "--train.logging_steps", max(1, args.steps // 4)],
+         "--train.logging_steps", max(1, args.steps // 4), "--run.compute", args.compute],
         stdout=subprocess.DEVNULL)
     return model, work / "sft" / "final"
 
@@ -65,6 +74,7 @@ def loom_generate(args, model, adapter, prompt_ids):
     prompts = pathlib.Path(adapter).parent / "check_prompts.jsonl"
     prompts.write_text("".join(json.dumps({"prompt_ids": p}) + "\n" for p in prompt_ids))
     out = run([args.loom, "generate", "--model", model, "--adapter", adapter, "--quant", "f32", "--greedy",
+               "--compute", args.compute,
                "--format", "jsonl", "--prompts", prompts, "--batch-size", len(prompt_ids),
                "--max-new-tokens", args.new_tokens], stdout=subprocess.PIPE, text=True).stdout
     return [json.loads(line) for line in out.splitlines()]
@@ -95,6 +105,8 @@ def main():
     parser.add_argument("--modules-to-save", default="", help="lm_head: loom sft also trains the output layer")
     parser.add_argument("--new-tokens", type=int, default=16)
     parser.add_argument("--tolerance", type=float, default=1e-4, help="max |loom - HF| of a token log-prob")
+    parser.add_argument("--compute", choices=["f32", "bf16"], default="f32", help="loom's run.compute / --compute")
+    parser.add_argument("--golden-out", help="write the adapter and HF's outputs here (tests/golden/data)")
     args = parser.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -122,14 +134,25 @@ def main():
               f"max |lora_B| = {b_norm:.3e}")
 
         ok, max_diff, min_margin, adapter_effect = True, 0.0, float("inf"), 0.0
+        golden = {}
         with torch.no_grad():
             for i, prompt in enumerate(prompt_ids):
                 tokens, logprobs, margins = hf_generate(model, prompt, args.new_tokens)
                 with model.disable_adapter():
                     base_tokens, base_logprobs, _ = hf_generate(model, prompt, args.new_tokens)
                 row = loom_rows[i]
+                golden[f"prompt{i}"] = torch.tensor(prompt, dtype=torch.float32)  # ids as floats: test_support reads F32
+                golden[f"sequence{i}"] = torch.tensor(prompt + tokens, dtype=torch.float32)
+                golden[f"logprobs{i}"] = torch.tensor(logprobs, dtype=torch.float32)
+                golden[f"top2_margin{i}"] = torch.tensor(margins, dtype=torch.float32)
                 same = row["completion_ids"] == tokens
-                diffs = [abs(a - b) for a, b in zip(row["logprobs"], logprobs)]
+                if not same and args.compute == "bf16":  # a differing choice only at a near-tie
+                    first = next(k for k, (a, b) in enumerate(zip(row["completion_ids"], tokens)) if a != b)
+                    same = margins[first] < args.tolerance
+                    diffs_upto = first + 1
+                else:
+                    diffs_upto = len(tokens)
+                diffs = [abs(a - b) for a, b in zip(row["logprobs"], logprobs)][:diffs_upto]
                 max_diff = max([max_diff] + diffs)
                 min_margin = min([min_margin] + margins)
                 adapter_effect = max(adapter_effect, abs(base_logprobs[0] - logprobs[0]))
@@ -141,6 +164,14 @@ def main():
                 ok = ok and same and max(diffs) <= args.tolerance
         print(f"adapter effect: |first-token logprob with - without adapter| up to {adapter_effect:.3e}")
         verdict = "PASS" if ok and adapter_effect > 10 * args.tolerance else "FAIL"
+        if args.golden_out and verdict == "PASS":
+            from safetensors.torch import save_file
+            out = pathlib.Path(args.golden_out)
+            (out / "loom_sft_adapter_bf16").mkdir(parents=True, exist_ok=True)
+            for name in ("adapter_config.json", "adapter_model.safetensors"):
+                (out / "loom_sft_adapter_bf16" / name).write_bytes((adapter_dir / name).read_bytes())
+            save_file(golden, str(out / "loom_sft_adapter_bf16_golden.safetensors"))
+            print(f"wrote {out / 'loom_sft_adapter_bf16'} and {out / 'loom_sft_adapter_bf16_golden.safetensors'}")
         print(f"{verdict}: greedy tokens {'identical' if ok else 'or log-probs differ'}; max |loom - HF| log-prob "
               f"{max_diff:.3e} (tolerance {args.tolerance:g}); smallest top-2 margin {min_margin:.3e}")
         return 0 if verdict == "PASS" else 1

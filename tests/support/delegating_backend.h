@@ -52,6 +52,8 @@ class DelegatingBackend : public Backend {
   void sum_squares(float* out, const float* x, size_t n) const override { const Call call(*this); inner_.sum_squares(out, x, n); }
   void adamw_update(float* params, float* m, float* v, const float* grads, size_t n, float lr, float beta1, float beta2, float eps, float weight_decay, int t) const override { const Call call(*this); inner_.adamw_update(params, m, v, grads, n, lr, beta1, beta2, eps, weight_decay, t); }
   void allreduce_sum(const dist::Comm& comm, float* x, size_t n) const override { const Call call(*this); inner_.allreduce_sum(comm, x, n); }
+  void begin_reused_weight(const float* weight, size_t n, uint64_t version) const override { const Call call(*this); inner_.begin_reused_weight(weight, n, version); }
+  void end_reused_weight(const float* weight) const override { const Call call(*this); inner_.end_reused_weight(weight); }
 
  protected:
   // Called around every forwarded call (the fenced backend opens its memory there).

@@ -10,7 +10,7 @@
 namespace loom::bf16 {
 
 enum class ScratchSlot {
-  OperandA, OperandB, Weight, Reused,               // matmul operands, a frozen weight, compute::ReusedWeight
+  OperandA, OperandB, Weight,                       // matmul operands, a frozen weight
   AttnQ, AttnK, AttnV, AttnDout,                    // attention inputs as bf16
   AttnScores, AttnScoreGrads, AttnProbs, AttnDs,    // one block: S, dP (f32); P, dS (bf16)
   kCount

@@ -17,15 +17,25 @@ const uint16_t* rounded(ScratchSlot slot, const float* x, size_t n) {
 }  // namespace
 
 void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC, bool accumulate) {
-  const uint16_t* x = rounded(ScratchSlot::OperandA, inp, size_t(N) * C);      // (N, C)
   const uint16_t* w = rounded(ScratchSlot::OperandB, weight, size_t(OC) * C);  // (OC, C)
-  gemm(out, x, false, w, /*b_trans=*/true, N, OC, C, accumulate);
+  matmul_forward_bf16_weight(out, inp, w, N, C, OC, accumulate);
 }
 
 void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int C, int OC) {
-  const uint16_t* dy = rounded(ScratchSlot::OperandA, dout, size_t(N) * OC);   // (N, OC)
   const uint16_t* w = rounded(ScratchSlot::OperandB, weight, size_t(OC) * C);  // (OC, C)
-  gemm(dinp, dy, false, w, false, N, C, OC, /*accumulate=*/true);
+  matmul_backward_input_bf16_weight(dinp, dout, w, N, C, OC);
+}
+
+void matmul_forward_bf16_weight(float* out, const float* inp, const uint16_t* weight_bf16, int N, int C, int OC,
+                                bool accumulate) {
+  const uint16_t* x = rounded(ScratchSlot::OperandA, inp, size_t(N) * C);  // (N, C)
+  gemm(out, x, false, weight_bf16, /*b_trans=*/true, N, OC, C, accumulate);
+}
+
+void matmul_backward_input_bf16_weight(float* dinp, const float* dout, const uint16_t* weight_bf16, int N, int C,
+                                       int OC) {
+  const uint16_t* dy = rounded(ScratchSlot::OperandA, dout, size_t(N) * OC);  // (N, OC)
+  gemm(dinp, dy, false, weight_bf16, false, N, C, OC, /*accumulate=*/true);
 }
 
 void matmul_backward_weight(float* dweight, const float* dout, const float* inp, int N, int C, int OC) {

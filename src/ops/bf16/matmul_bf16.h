@@ -3,6 +3,8 @@
 // written in f32. Same arguments and accumulate rules as the f32 reference ops.
 #pragma once
 
+#include <cstdint>
+
 namespace loom::bf16 {
 
 // out (N, OC) = inp (N, C) @ weight (OC, C)^T; with accumulate, out += instead.
@@ -10,6 +12,13 @@ void matmul_forward(float* out, const float* inp, const float* weight, int N, in
 
 // dinp (N, C) += dout (N, OC) @ weight (OC, C)
 void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int C, int OC);
+
+// The same two with the weight already in bf16 (a copy rounded once and reused, as
+// Backend::begin_reused_weight allows): weight_bf16 (OC, C).
+void matmul_forward_bf16_weight(float* out, const float* inp, const uint16_t* weight_bf16, int N, int C, int OC,
+                                bool accumulate);
+void matmul_backward_input_bf16_weight(float* dinp, const float* dout, const uint16_t* weight_bf16, int N, int C,
+                                       int OC);
 
 // dweight (OC, C) += dout (N, OC)^T @ inp (N, C)
 void matmul_backward_weight(float* dweight, const float* dout, const float* inp, int N, int C, int OC);
