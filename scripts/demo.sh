@@ -5,7 +5,7 @@
 # packages and builds first. The dialogues are rendered by the model's own chat template
 # (scripts/hh_to_chat.py, then loom-prep --template trl --model). Prints the greedy answers to
 # four fixed prompts before SFT, after SFT and after PPO, the reward model's held-out accuracy,
-# the PPO reward first -> last, and each stage's `loom report` page. About 12 minutes on 2
+# the PPO reward first -> last, and each stage's `loom report` page. About 10 to 12 minutes on 2
 # idle cores from a fresh clone, the build included (README.md has the measurement). Outputs go
 # to out/.
 #   LOOM_SHARED_DIR   the shared data folder (default ../shared)
