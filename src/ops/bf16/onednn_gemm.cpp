@@ -76,6 +76,9 @@ class GemmCache {
   std::map<GemmKey, GemmPlan> plans_;
 };
 
+// Products below this many multiply-adds run on one thread.
+constexpr double kOneThreadMacs = 4.0 * 1024 * 1024;
+
 void run(float* c, int ldc, const void* a, int lda, bool a_trans, const void* b, int ldb, bool b_trans, int M,
          int N, int K, bool accumulate, bool use_bf16) {
   LOOM_ASSERT(M >= 0 && N >= 0 && K >= 0);
@@ -87,6 +90,11 @@ void run(float* c, int ldc, const void* a, int lda, bool a_trans, const void* b,
         for (int n = 0; n < N; ++n) c[size_t(m) * ldc + n] = 0.0f;
     return;
   }
+  // A small product runs on one thread: waking the team for it costs more than it saves
+  // (attention's 64 x 64 head blocks ran 17x slower on two threads than on one).
+  const int team = omp_get_max_threads();
+  const bool alone = double(M) * N * K < kOneThreadMacs;
+  if (alone) omp_set_num_threads(1);
   const GemmPlan& plan =
       cache.plan(GemmKey{M, N, K, lda, ldb, ldc, a_trans, b_trans, accumulate, use_bf16, omp_get_max_threads()});
   memory a_mem(plan.a, cache.engine(), const_cast<void*>(a));
@@ -94,6 +102,7 @@ void run(float* c, int ldc, const void* a, int lda, bool a_trans, const void* b,
   memory c_mem(plan.c, cache.engine(), c);
   plan.primitive.execute(cache.stream(), {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
   cache.stream().wait();
+  if (alone) omp_set_num_threads(team);
 }
 
 }  // namespace
