@@ -8,6 +8,7 @@
 // that rounded reference to f32 accumulation error (1e-5 relative to the row scale).
 // Finite differences are the f32 reference's job (test_ops.cpp).
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <cstring>
@@ -178,6 +179,22 @@ TEST(Bf16Matmul, PrimitivesAreCreatedOncePerShape) {
   EXPECT_EQ(bf16::gemm_primitives_created(), after_first);
   bf16::matmul_forward(out.data(), x.data(), w.data(), 9, 13, 11, true);
   EXPECT_EQ(bf16::gemm_primitives_created(), after_first + 1);
+}
+
+// A small product runs on one thread (onednn_gemm.cpp) and hands the caller's team size back;
+// a large one keeps the team. Both give the reference's result.
+TEST(Bf16Matmul, SmallProductsLeaveTheThreadTeamAsItWas) {
+  const int team = omp_get_max_threads();
+  omp_set_num_threads(2);
+  for (const int n : {16, 256}) {  // 4K and 16M multiply-adds: either side of the one-thread limit
+    const auto x = random_vector(size_t(n) * n, 7), w = random_vector(size_t(n) * n, 8);
+    std::vector<float> out(size_t(n) * n), want(size_t(n) * n);
+    bf16::matmul_forward(out.data(), x.data(), w.data(), n, n, n, false);
+    EXPECT_EQ(omp_get_max_threads(), 2) << n << "^3";
+    bf16::matmul_forward(want.data(), x.data(), w.data(), n, n, n, false);
+    EXPECT_EQ(out, want) << n << "^3";
+  }
+  omp_set_num_threads(team);
 }
 
 // ---- frozen weights ------------------------------------------------------------------------
