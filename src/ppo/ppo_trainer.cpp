@@ -12,7 +12,6 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "train/lr_schedule.h"
-#include "train/run_summary.h"
 #include "train/training_length.h"
 
 namespace loom::ppo {
@@ -87,6 +86,7 @@ PpoTrainer::PpoTrainer(const PpoOptions& options, const FrozenWeights& base, con
   const int64_t minibatches = options.ppo.batch_size / options.common.train.micro_batch_size;
   const int64_t updates_per_step = options.ppo.ppo_epochs * minibatches / options.common.train.grad_accum_steps;
   total_updates_ = updates_per_step * options.common.train.max_steps;
+  warmup_updates_ = warmup_steps_for(options.common.train.warmup_steps, options.common.train.warmup_ratio, total_updates_);
 }
 
 PpoTrainer::~PpoTrainer() = default;
@@ -236,9 +236,8 @@ MetricValues PpoTrainer::optimize(int64_t step, RunControl& control) {
         state_.backend().scale_inplace(state_.grads(), 1.0f / float(comm_.world), state_.count());
       }
       grad_norm = state_.clip_grad_norm(train.max_grad_norm);
-      lr = learning_rate_at(train.lr_scheduler, train.learning_rate,
-                            warmup_steps_for(train.warmup_steps, train.warmup_ratio, total_updates_),
-                            int(total_updates_), int(state_.updates()));
+      lr = learning_rate_at(train.lr_scheduler, train.learning_rate, warmup_updates_, int(total_updates_),
+                            int(state_.updates()));
       double update_loss = 0.0;  // this update's summed minibatch loss over all ranks
       for (int m = 0; m < accum; ++m) update_loss += last_losses[m];
       comm_.allreduce_sum(&update_loss, 1);
@@ -407,7 +406,6 @@ PpoOutcome PpoTrainer::run(const TrainingRun& run) {
   outcome.steps_done = step;
   outcome.interrupted = control.interrupted();
   control.finish();
-  print_run_summary(log.history(), comm_);
   return outcome;
 }
 

@@ -95,6 +95,7 @@ class PpoTrainer : private CheckpointedStage {
   RunningMoments score_moments_;
   std::vector<Rollout> rollouts_;
   int64_t total_updates_ = 0;
+  int warmup_updates_ = 0;  // train.warmup_steps, or warmup_ratio of total_updates_
 };
 
 }  // namespace loom::ppo

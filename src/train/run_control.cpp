@@ -11,6 +11,7 @@
 #include "train/config_file.h"
 #include "train/run_dir_owner.h"
 #include "train/run_identity.h"
+#include "train/run_summary.h"
 #include "train/stop_request.h"
 #include "train/train_state.h"
 
@@ -190,6 +191,7 @@ bool RunControl::end_step(int64_t step, const CheckpointedStage& stage, const Tr
 
 void RunControl::finish() {
   if (!interrupted_) save_final();
+  print_run_summary(log_->history(), comm_);
 }
 
 void RunControl::save_checkpoint(int64_t step, const CheckpointedStage& stage, TrainerState trainer) {

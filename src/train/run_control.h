@@ -94,7 +94,8 @@ class RunControl {
   // True when the run stops here before its last step (interrupted).
   bool end_step(int64_t step, const CheckpointedStage& stage, const TrainerState& trainer);
   bool interrupted() const { return interrupted_; }
-  // The final adapter (save_final) unless the run was interrupted.
+  // The final adapter (save_final) unless the run was interrupted, then the run's summary line
+  // (train/run_summary.h) on rank 0.
   void finish();
 
   // Rank 0 writes output_dir/checkpoint-STEP, every rank waits. trainer carries the stage's

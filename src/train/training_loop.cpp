@@ -6,7 +6,6 @@
 #include "core/check.h"
 #include "core/rng.h"
 #include "train/lr_schedule.h"
-#include "train/run_summary.h"
 #include "train/training_length.h"
 
 namespace loom {
@@ -94,7 +93,6 @@ TrainingOutcome run_training(const TrainingRun& run, TrainingTask& task, Trainab
   outcome.steps_done = step;
   outcome.interrupted = control.interrupted();
   control.finish();
-  print_run_summary(control.log().history(), comm);
   return outcome;
 }
 

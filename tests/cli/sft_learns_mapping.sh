@@ -33,6 +33,13 @@ echo "first logged loss $first, final eval loss $eval_loss"
 MAX_EVAL_LOSS=0.05
 awk -v l="$eval_loss" -v max="$MAX_EVAL_LOSS" 'BEGIN { exit !(l < max) }' ||
   { echo "FAIL: eval loss $eval_loss is not below $MAX_EVAL_LOSS"; exit 1; }
+# The run ends with its summary line (RunControl::finish): the loss falls from its first to its
+# last logged tenth, and the final eval loss is the one logged.
+summary=$(grep '^summary (' "$work/log") || { echo "FAIL: no summary line"; exit 1; }
+echo "$summary"
+awk -v s="$summary" 'BEGIN { split(s, w, " "); for (i in w) if (w[i] == "loss") { a = w[i + 1]; b = w[i + 3] }
+  exit !(a > b) }' || { echo "FAIL: the summary's loss does not fall: $summary"; exit 1; }
+grep -qF "eval_loss" <<<"$summary" || { echo "FAIL: the summary has no eval_loss: $summary"; exit 1; }
 right=0
 for i in "${!keys[@]}"; do
   answer=$("$LOOM" generate --model "$LOOM_TINY_RUN/model" --adapter "$work/out/final" --greedy --max-new-tokens 1 \
