@@ -1,31 +1,40 @@
 #include "ops/dropout.h"
 
+#include <cmath>
+
 #include "core/check.h"
 #include "core/rng.h"
 
 namespace loom::cpu {
 
-// out (n) = keep_i ? inp / (1 - p) : 0, the mask drawn from (seed, stream, i).
-static void dropout_apply(float* out, const float* inp, size_t n, float p, uint64_t seed,
-                          uint64_t stream, bool accumulate) {
+// out (n) = keep_i ? inp / (1 - p) : 0 (+= with kAccumulate), the mask drawn from (seed, stream, i).
+// random_uniform is (bits >> 40) * 2^-24, exact, so `random_uniform >= p` is the integer test
+// `bits >> 40 >= ceil(p * 2^24)`: the same mask, without branches, so the loop vectorizes.
+template <bool kAccumulate>
+static void dropout_apply(float* out, const float* inp, size_t n, float p, uint64_t seed, uint64_t stream) {
   LOOM_REQUIRE(p >= 0.0f && p < 1.0f, "dropout: probability ", p, " is outside [0, 1)");
   const float keep_scale = 1.0f / (1.0f - p);
-#pragma omp parallel for
+  const uint64_t keep_from = static_cast<uint64_t>(std::ceil(double(p) * 16777216.0));
+#pragma omp parallel for simd
   for (size_t i = 0; i < n; ++i) {
-    const bool keep = p == 0.0f || random_uniform(seed, stream, i) >= p;
+    const bool keep = (random_bits(seed, stream, i) >> 40) >= keep_from;
     const float value = keep ? inp[i] * keep_scale : 0.0f;
-    out[i] = accumulate ? out[i] + value : value;
+    if constexpr (kAccumulate) {
+      out[i] += value;
+    } else {
+      out[i] = value;
+    }
   }
 }
 
 void dropout_forward(float* out, const float* inp, size_t n, float p, uint64_t seed,
                      uint64_t stream) {
-  dropout_apply(out, inp, n, p, seed, stream, false);
+  dropout_apply<false>(out, inp, n, p, seed, stream);
 }
 
 void dropout_backward(float* dinp, const float* dout, size_t n, float p, uint64_t seed,
                       uint64_t stream) {
-  dropout_apply(dinp, dout, n, p, seed, stream, true);
+  dropout_apply<true>(dinp, dout, n, p, seed, stream);
 }
 
 }  // namespace loom::cpu
