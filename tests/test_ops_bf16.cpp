@@ -374,6 +374,31 @@ TEST(Bf16Attention, ForwardAndBackwardFollowTheRule) {
   }
 }
 
+// Heads run in parallel, each on its thread's GEMMs: the result is the same bits on 1 and 2
+// threads (a KV head's group stays on one thread; no two threads share a scratch block).
+TEST(Bf16Attention, ResultDoesNotDependOnTheThreadCount) {
+  const AttnCase a{3, 130, 6, 2, 64, true};
+  const size_t nq = size_t(a.B) * a.T * a.NH * a.HD, nk = size_t(a.B) * a.T * a.NKV * a.HD;
+  const auto q = random_vector(nq, 900, -2.0f, 2.0f), k = random_vector(nk, 901, -2.0f, 2.0f);
+  const auto v = random_vector(nk, 902), dout = random_vector(nq, 903);
+  std::vector<int> doc(size_t(a.B) * a.T);
+  for (size_t i = 0; i < doc.size(); ++i) doc[i] = int(i % a.T) / 50;
+  auto run = [&](int threads) {
+    const int team = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    std::vector<float> out(nq), lse(size_t(a.B) * a.NH * a.T), dq(nq, 0.5f), dk(nk, 0.25f), dv(nk, -0.5f);
+    bf16::attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), doc.data(), a.B, a.T, a.NH, a.NKV,
+                            a.HD);
+    bf16::attention_backward(dq.data(), dk.data(), dv.data(), dout.data(), q.data(), k.data(), v.data(), out.data(),
+                             lse.data(), doc.data(), a.B, a.T, a.NH, a.NKV, a.HD);
+    omp_set_num_threads(team);
+    return std::vector<std::vector<float>>{out, lse, dq, dk, dv};
+  };
+  const auto one = run(1), two = run(2);
+  const char* names[] = {"out", "lse", "dq", "dk", "dv"};
+  for (size_t i = 0; i < one.size(); ++i) EXPECT_EQ(one[i], two[i]) << names[i];
+}
+
 // ---- a whole LoRA step of the test model: bf16 compute against f32 ---------------------------
 
 struct StepResult {

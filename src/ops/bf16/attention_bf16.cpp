@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "core/check.h"
 #include "core/dtype.h"
@@ -36,8 +37,20 @@ const uint16_t* rounded(ScratchSlot slot, const float* x, size_t n) {
   return out;
 }
 
+// A thread's working block: scores and probabilities (and their gradients) of kAttnBlockRows
+// queries against up to T keys. Each thread of the heads' parallel loop has its own.
+struct BlockScratch {
+  std::vector<float> scores, score_grads;  // S or P, dP (rows, keys) f32
+  std::vector<uint16_t> probs, ds;         // P, dS (rows, keys) bf16
+  explicit BlockScratch(int T) {
+    const size_t n = size_t(kAttnBlockRows) * T;
+    scores.resize(n), score_grads.resize(n), probs.resize(n), ds.resize(n);
+  }
+};
+
 }  // namespace
 
+// Heads run in parallel, one (sequence, head) per task, each on its thread's GEMMs.
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const int* doc,
                        int B, int T, int NH, int NKV, int HD) {
   LOOM_ASSERT(NKV > 0 && NH % NKV == 0);
@@ -46,18 +59,21 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   const uint16_t* qb = rounded(ScratchSlot::AttnQ, q, size_t(B) * T * NH * HD);   // (B, T, NH, HD)
   const uint16_t* kb = rounded(ScratchSlot::AttnK, k, size_t(B) * T * NKV * HD);  // (B, T, NKV, HD)
   const uint16_t* vb = rounded(ScratchSlot::AttnV, v, size_t(B) * T * NKV * HD);  // (B, T, NKV, HD)
-  float* scores = scratch_f32(ScratchSlot::AttnScores, size_t(kAttnBlockRows) * T);  // (rows, keys)
-  uint16_t* probs = scratch(ScratchSlot::AttnProbs, size_t(kAttnBlockRows) * T);     // (rows, keys)
-  for (int b = 0; b < B; ++b) {
-    const int* doc_row = doc ? doc + size_t(b) * T : nullptr;
-    for (int h = 0; h < NH; ++h) {
+#pragma omp parallel
+  {
+    BlockScratch block(T);
+#pragma omp for schedule(dynamic)
+    for (int task = 0; task < B * NH; ++task) {
+      const int b = task / NH, h = task % NH;
+      const int* doc_row = doc ? doc + size_t(b) * T : nullptr;
       const HeadView qh = head_view(b, h, T, NH, HD), kvh = head_view(b, h / group, T, NKV, HD);
       for (int q0 = 0; q0 < T; q0 += kAttnBlockRows) {
         const int rows = std::min(kAttnBlockRows, T - q0), keys = q0 + rows;
+        float* scores = block.scores.data();    // (rows, keys)
+        uint16_t* probs = block.probs.data();  // (rows, keys)
         // S (rows, keys) = Q[q0:q0+rows] @ K[0:keys]^T
         gemm_strided(scores, keys, qb + qh.offset + size_t(q0) * qh.ld, qh.ld, false, kb + kvh.offset, kvh.ld, true,
                      rows, keys, HD, false);
-#pragma omp parallel for schedule(static)
         for (int r = 0; r < rows; ++r) {
           const int i = q0 + r;
           float* s = scores + size_t(r) * keys;  // (keys)
@@ -84,6 +100,8 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   }
 }
 
+// One task per (sequence, KV head): the group's query heads accumulate into the same dK, dV
+// rows, so they stay on one thread, in a fixed order (the result does not depend on threads).
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                         const float* v, const float* out, const float* lse, const int* doc, int B, int T, int NH,
                         int NKV, int HD) {
@@ -94,46 +112,52 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   const uint16_t* kb = rounded(ScratchSlot::AttnK, k, size_t(B) * T * NKV * HD);
   const uint16_t* vb = rounded(ScratchSlot::AttnV, v, size_t(B) * T * NKV * HD);
   const uint16_t* dob = rounded(ScratchSlot::AttnDout, dout, size_t(B) * T * NH * HD);
-  float* scores = scratch_f32(ScratchSlot::AttnScores, size_t(kAttnBlockRows) * T);       // P (rows, keys)
-  float* score_grads = scratch_f32(ScratchSlot::AttnScoreGrads, size_t(kAttnBlockRows) * T);  // dP (rows, keys)
-  uint16_t* probs = scratch(ScratchSlot::AttnProbs, size_t(kAttnBlockRows) * T);
-  uint16_t* ds = scratch(ScratchSlot::AttnDs, size_t(kAttnBlockRows) * T);
-  for (int b = 0; b < B; ++b) {
-    const int* doc_row = doc ? doc + size_t(b) * T : nullptr;
-    for (int h = 0; h < NH; ++h) {
-      const HeadView qh = head_view(b, h, T, NH, HD), kvh = head_view(b, h / group, T, NKV, HD);
-      for (int q0 = 0; q0 < T; q0 += kAttnBlockRows) {
-        const int rows = std::min(kAttnBlockRows, T - q0), keys = q0 + rows;
-        const size_t q_block = qh.offset + size_t(q0) * qh.ld;
-        gemm_strided(scores, keys, qb + q_block, qh.ld, false, kb + kvh.offset, kvh.ld, true, rows, keys, HD, false);
-        // dP (rows, keys) = dO[q0:q0+rows] @ V[0:keys]^T
-        gemm_strided(score_grads, keys, dob + q_block, qh.ld, false, vb + kvh.offset, kvh.ld, true, rows, keys, HD,
-                     false);
-#pragma omp parallel for schedule(static)
-        for (int r = 0; r < rows; ++r) {
-          const int i = q0 + r;
-          const float row_lse = lse[(size_t(b) * NH + h) * T + i];
-          // D = dO . O with dO as the dP GEMM read it (bf16), so that sum_j P_ij dP_ij - D cancels
-          // as it does in exact arithmetic (a single visible key gives dS = 0, not rounding noise).
-          const uint16_t* doi = dob + q_block + size_t(r) * qh.ld;  // (HD)
-          const float* oi = out + q_block + size_t(r) * qh.ld;      // (HD)
-          float D = 0.0f;
-          for (int d = 0; d < HD; ++d) D += bf16_to_f32(doi[d]) * oi[d];
-          float* p = scores + size_t(r) * keys;
-          float* g = score_grads + size_t(r) * keys;
+#pragma omp parallel
+  {
+    BlockScratch block(T);
+#pragma omp for schedule(dynamic)
+    for (int task = 0; task < B * NKV; ++task) {
+      const int b = task / NKV, kv_head = task % NKV;
+      const int* doc_row = doc ? doc + size_t(b) * T : nullptr;
+      const HeadView kvh = head_view(b, kv_head, T, NKV, HD);
+      for (int h = kv_head * group; h < (kv_head + 1) * group; ++h) {
+        const HeadView qh = head_view(b, h, T, NH, HD);
+        for (int q0 = 0; q0 < T; q0 += kAttnBlockRows) {
+          const int rows = std::min(kAttnBlockRows, T - q0), keys = q0 + rows;
+          const size_t q_block = qh.offset + size_t(q0) * qh.ld;
+          float* scores = block.scores.data();            // P (rows, keys)
+          float* score_grads = block.score_grads.data();  // dP (rows, keys)
+          uint16_t* probs = block.probs.data();
+          uint16_t* ds = block.ds.data();
+          gemm_strided(scores, keys, qb + q_block, qh.ld, false, kb + kvh.offset, kvh.ld, true, rows, keys, HD, false);
+          // dP (rows, keys) = dO[q0:q0+rows] @ V[0:keys]^T
+          gemm_strided(score_grads, keys, dob + q_block, qh.ld, false, vb + kvh.offset, kvh.ld, true, rows, keys, HD,
+                       false);
+          for (int r = 0; r < rows; ++r) {
+            const int i = q0 + r;
+            const float row_lse = lse[(size_t(b) * NH + h) * T + i];
+            // D = dO . O with dO as the dP GEMM read it (bf16), so that sum_j P_ij dP_ij - D cancels
+            // as it does in exact arithmetic (a single visible key gives dS = 0, not rounding noise).
+            const uint16_t* doi = dob + q_block + size_t(r) * qh.ld;  // (HD)
+            const float* oi = out + q_block + size_t(r) * qh.ld;      // (HD)
+            float D = 0.0f;
+            for (int d = 0; d < HD; ++d) D += bf16_to_f32(doi[d]) * oi[d];
+            float* p = scores + size_t(r) * keys;
+            float* g = score_grads + size_t(r) * keys;
 #pragma omp simd
-          for (int j = 0; j < keys; ++j) {
-            const float pj = key_allowed(doc_row, i, j) ? exp_nonpositive(p[j] * scale - row_lse) : 0.0f;
-            p[j] = pj;
-            g[j] = pj * (g[j] - D) * scale;  // dS * scale: the score's gradient folded with 1/sqrt(HD)
+            for (int j = 0; j < keys; ++j) {
+              const float pj = key_allowed(doc_row, i, j) ? exp_nonpositive(p[j] * scale - row_lse) : 0.0f;
+              p[j] = pj;
+              g[j] = pj * (g[j] - D) * scale;  // dS * scale: the score's gradient folded with 1/sqrt(HD)
+            }
+            round_span_to_bf16(probs + size_t(r) * keys, p, keys);
+            round_span_to_bf16(ds + size_t(r) * keys, g, keys);
           }
-          round_span_to_bf16(probs + size_t(r) * keys, p, keys);
-          round_span_to_bf16(ds + size_t(r) * keys, g, keys);
+          // dV[0:keys] += P^T @ dO_block; dK[0:keys] += dS^T @ Q_block; dQ_block += dS @ K[0:keys]
+          gemm_strided(dv + kvh.offset, kvh.ld, probs, keys, true, dob + q_block, qh.ld, false, keys, HD, rows, true);
+          gemm_strided(dk + kvh.offset, kvh.ld, ds, keys, true, qb + q_block, qh.ld, false, keys, HD, rows, true);
+          gemm_strided(dq + q_block, qh.ld, ds, keys, false, kb + kvh.offset, kvh.ld, false, rows, HD, keys, true);
         }
-        // dV[0:keys] += P^T @ dO_block; dK[0:keys] += dS^T @ Q_block; dQ_block += dS @ K[0:keys]
-        gemm_strided(dv + kvh.offset, kvh.ld, probs, keys, true, dob + q_block, qh.ld, false, keys, HD, rows, true);
-        gemm_strided(dk + kvh.offset, kvh.ld, ds, keys, true, qb + q_block, qh.ld, false, keys, HD, rows, true);
-        gemm_strided(dq + q_block, qh.ld, ds, keys, false, kb + kvh.offset, kvh.ld, false, rows, HD, keys, true);
       }
     }
   }

@@ -12,7 +12,6 @@ namespace loom::bf16 {
 enum class ScratchSlot {
   OperandA, OperandB, Weight,                       // matmul operands, a frozen weight
   AttnQ, AttnK, AttnV, AttnDout,                    // attention inputs as bf16
-  AttnScores, AttnScoreGrads, AttnProbs, AttnDs,    // one block: S, dP (f32); P, dS (bf16)
   kCount
 };
 

@@ -2,10 +2,13 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <tuple>
+#include <vector>
 
 #include "core/check.h"
 
@@ -25,7 +28,7 @@ struct GemmKey {
 
 struct GemmPlan {
   dnnl::matmul primitive;
-  memory::desc a, b, c;
+  memory::desc a, b, c, scratchpad;
   std::string kernel;
 };
 
@@ -44,14 +47,13 @@ class GemmCache {
   }
 
   dnnl::engine& engine() { return engine_; }
-  dnnl::stream& stream() { return stream_; }
   size_t size() {
     std::lock_guard<std::mutex> lock(mutex_);
     return plans_.size();
   }
 
  private:
-  GemmCache() : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
+  GemmCache() : engine_(dnnl::engine::kind::cpu, 0) {}
 
   GemmPlan create(const GemmKey& k) {
     const auto type = k.use_bf16 ? memory::data_type::bf16 : memory::data_type::f32;
@@ -61,18 +63,18 @@ class GemmCache {
     const memory::desc b({k.K, k.N}, type, k.b_trans ? memory::dims{1, k.ldb} : memory::dims{k.ldb, 1});
     const memory::desc c({k.M, k.N}, memory::data_type::f32, memory::dims{k.ldc, 1});
     dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // the caller's thread's (see run)
     if (k.accumulate) {
       dnnl::post_ops ops;
       ops.append_sum(1.0f);
       attr.set_post_ops(ops);
     }
     const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine_);
-    return GemmPlan{dnnl::matmul(pd), a, b, c, pd.impl_info_str()};
+    return GemmPlan{dnnl::matmul(pd), a, b, c, pd.scratchpad_desc(), pd.impl_info_str()};
   }
 
   std::mutex mutex_;
   dnnl::engine engine_;
-  dnnl::stream stream_;
   std::map<GemmKey, GemmPlan> plans_;
 };
 
@@ -91,17 +93,30 @@ void run(float* c, int ldc, const void* a, int lda, bool a_trans, const void* b,
     return;
   }
   // A small product runs on one thread: waking the team for it costs more than it saves
-  // (attention's 64 x 64 head blocks ran 17x slower on two threads than on one).
+  // (attention's 64 x 64 head blocks ran 17x slower on two threads than on one). A call from
+  // inside a parallel region (attention's heads) runs on its calling thread.
   const int team = omp_get_max_threads();
-  const bool alone = double(M) * N * K < kOneThreadMacs;
+  const bool alone = omp_in_parallel() || double(M) * N * K < kOneThreadMacs;
   if (alone) omp_set_num_threads(1);
   const GemmPlan& plan =
       cache.plan(GemmKey{M, N, K, lda, ldb, ldc, a_trans, b_trans, accumulate, use_bf16, omp_get_max_threads()});
+  // Each thread has its own stream and scratchpad, so threads may run GEMMs at the same time.
+  thread_local dnnl::stream stream(cache.engine());
+  thread_local std::vector<uint8_t> scratchpad;
+  const size_t scratchpad_bytes = plan.scratchpad.get_size();
+  scratchpad.resize(std::max(scratchpad.size(), scratchpad_bytes + 64));
+  void* scratchpad_start = scratchpad.data();
+  size_t space = scratchpad.size();
+  std::align(64, scratchpad_bytes, scratchpad_start, space);
   memory a_mem(plan.a, cache.engine(), const_cast<void*>(a));
   memory b_mem(plan.b, cache.engine(), const_cast<void*>(b));
   memory c_mem(plan.c, cache.engine(), c);
-  plan.primitive.execute(cache.stream(), {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
-  cache.stream().wait();
+  memory scratchpad_mem(plan.scratchpad, cache.engine(), scratchpad_start);
+  plan.primitive.execute(stream, {{DNNL_ARG_SRC, a_mem},
+                                  {DNNL_ARG_WEIGHTS, b_mem},
+                                  {DNNL_ARG_DST, c_mem},
+                                  {DNNL_ARG_SCRATCHPAD, scratchpad_mem}});
+  stream.wait();
   if (alone) omp_set_num_threads(team);
 }
 

@@ -3,7 +3,8 @@
 // op(a) = a stored (M, K) row-major, or a stored (K, M) when a_trans; op(b) likewise with
 // b stored (K, N), or (N, K) when b_trans. Primitives are created once per shape, layout,
 // accumulate flag and OpenMP thread count, and reused (oneDNN built with OpenMP runs them on
-// the caller's OpenMP pool). Calls must come from one thread at a time.
+// the caller's OpenMP pool). Threads of a parallel region may call at the same time: each call
+// then runs on its own thread.
 #pragma once
 
 #include <cstdint>
