@@ -21,6 +21,7 @@
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "backend/backend_factory.h"
+#include "backend/timed_backend.h"
 #include "core/check.h"
 #include "core/runtime_tuning.h"
 #include "core/rng.h"
@@ -116,6 +117,7 @@ int run_bench(int argc, char** argv) {
       ("micro-batch", po::value<int>()->default_value(4), "train: sequences per step and rank")
       ("gradient-checkpointing", po::bool_switch(), "train: recompute layer activations in backward")
       ("steps", po::value<int>()->default_value(5), "train: timed optimizer steps (after one warm-up step)")
+      ("profile", po::bool_switch(), "train, decode, prefill: also print the time of each backend op")
       ("batch", po::value<int>()->default_value(1), "decode, prefill: sequences decoded together")
       ("prompt-tokens", po::value<int>()->default_value(16), "decode, prefill: random prompt tokens per sequence")
       ("new-tokens", po::value<int>()->default_value(64), "decode: tokens generated per sequence");
@@ -143,7 +145,14 @@ int run_bench(int argc, char** argv) {
     return 0;
   }
   const ComputeMode compute_mode = parse_compute_mode(vm["compute"].as<std::string>(), "--compute");
-  const std::unique_ptr<Backend> backend = make_backend(compute_mode);
+  // With --profile the model runs on a TimedBackend around the chosen one.
+  const TimedBackend* timed = nullptr;
+  std::unique_ptr<Backend> backend = make_backend(compute_mode);
+  if (vm["profile"].as<bool>()) {
+    auto wrapper = std::make_unique<TimedBackend>(std::move(backend));
+    timed = wrapper.get();
+    backend = std::move(wrapper);
+  }
   const bool bf16_compute = std::string(backend->name()) == "cpu-bf16";
   const std::string mode = vm["mode"].as<std::string>();
   LOOM_REQUIRE(mode == "train" || mode == "decode" || mode == "prefill",
@@ -191,6 +200,7 @@ int run_bench(int argc, char** argv) {
     g.max_new_tokens = new_tokens;
     g.stop_at_eos = false;
     const LoraContext lora{&layout, state.params(), nullptr, 0.0f, 0, true};
+    if (timed) timed->reset();
     const auto start = Clock::now();
     const GenerationResult result = generator.generate(prompts, g, lora, rng);
     const double elapsed = seconds_since(start);
@@ -201,6 +211,7 @@ int run_bench(int argc, char** argv) {
       std::printf("decode: batch %d, %lld tokens in %.2f s: %.1f tokens/s per rank (prefill of %d included), peak RSS %.0f MiB\n",
                   B, static_cast<long long>(result.new_tokens()), elapsed, result.new_tokens() / elapsed, prompt_len,
                   peak_resident_mib());
+    if (comm.rank == 0 && timed) timed->print(stdout, elapsed);
     comm.finalize();
     return 0;
   }
@@ -231,6 +242,7 @@ int run_bench(int argc, char** argv) {
     std::printf("warm-up step: %.1f s, peak RSS %.0f MiB on rank 0\n", seconds_since(warmup_start), peak_resident_mib());
     std::fflush(stdout);
   }
+  if (timed) timed->reset();
   const auto start = Clock::now();
   for (int i = 1; i <= steps; ++i) step(i);
   comm.barrier();
@@ -251,6 +263,7 @@ int run_bench(int argc, char** argv) {
                 static_cast<long long>(matmul_parameters(config)), 100.0 * model_flops / gemm_peak,
                 bf16_compute ? "bf16" : "f32", gemm_peak / 1e9, peak / comm.world,
                 model.body().activation_bytes() / 1048576.0);
+  if (comm.rank == 0 && timed) timed->print(stdout, elapsed);
   comm.finalize();
   return 0;
 }

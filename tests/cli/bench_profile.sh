@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# loom bench --profile: one line per backend op of the timed steps (the warm-up step left out),
+# whose shares and the time outside backend calls add up to the elapsed time; none without it.
+set -euo pipefail
+: "${LOOM:?}"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+"$LOOM" init-model --config tiny --out "$WORK/tiny" >/dev/null  # 2 layers, 7 linears each
+layers=2 steps=3
+OMP_NUM_THREADS=1 "$LOOM" bench --model "$WORK/tiny" --seq 32 --micro-batch 2 --steps $steps --profile >"$WORK/out"
+calls() { awk -v op="$1" '$1 == "profile:" && $2 == op { print $3 }' "$WORK/out"; }
+[ "$(calls attention_forward)" = $((layers * steps)) ] || fail "attention_forward calls: $(calls attention_forward)"
+[ "$(calls attention_backward)" = $((layers * steps)) ] || fail "attention_backward calls: $(calls attention_backward)"
+[ "$(calls quantized_matmul_forward)" = $((7 * layers * steps)) ] ||
+  fail "quantized_matmul_forward calls: $(calls quantized_matmul_forward)"
+[ "$(calls adamw_update)" = $steps ] || fail "adamw_update calls: $(calls adamw_update)"
+grep -q '^profile: (outside backend calls)' "$WORK/out" || fail "no line for the time outside backend calls"
+# The shares (last field, "12.3%") sum to 100% give or take the rounding of each line.
+awk '$1 == "profile:" { sub("%", "", $NF); total += $NF } END { if (total < 98.5 || total > 101.5) exit 1 }' \
+  "$WORK/out" || fail "shares do not add up to 100%: $(grep '^profile' "$WORK/out")"
+echo "ok: train profile"
+OMP_NUM_THREADS=1 "$LOOM" bench --model "$WORK/tiny" --mode decode --new-tokens 4 --profile >"$WORK/out"
+[ "$(calls attention_decode)" = $((layers * 3)) ] || fail "attention_decode calls (3 single-token steps): $(calls attention_decode)"
+echo "ok: decode profile"
+OMP_NUM_THREADS=1 "$LOOM" bench --model "$WORK/tiny" --seq 32 --micro-batch 2 --steps 1 >"$WORK/out"
+if grep -q '^profile' "$WORK/out"; then fail "profile lines without --profile"; fi
+echo "ok: no profile without --profile"
