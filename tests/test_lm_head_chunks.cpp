@@ -115,3 +115,17 @@ TEST_F(LmHeadChunks, ForwardOnlyAndTargetLogprobsAgree) {
 
 }  // namespace
 }  // namespace loom
+
+TEST(LmHeadChunkRows, LogitsOfAChunkStayWithin32MiBAndRowsWithin32To256) {
+  using loom::lm_head_chunk_rows;
+  EXPECT_EQ(lm_head_chunk_rows(32000), 256);   // Llama-2: the upper bound
+  EXPECT_EQ(lm_head_chunk_rows(49152), 170);   // SmolLM2
+  EXPECT_EQ(lm_head_chunk_rows(128256), 65);   // Llama-3
+  EXPECT_EQ(lm_head_chunk_rows(1 << 20), 32);  // the lower bound
+  for (const int V : {1000, 32000, 49152, 65536, 128256, 152064}) {
+    const int rows = lm_head_chunk_rows(V);
+    EXPECT_GE(rows, 32) << V;
+    EXPECT_LE(rows, 256) << V;
+    if (rows > 32) EXPECT_LE(size_t(rows) * V * sizeof(float), size_t(32) << 20) << V;
+  }
+}

@@ -4,6 +4,12 @@
 
 namespace loom {
 
+int lm_head_chunk_rows(int V) {
+  constexpr size_t kChunkLogitBytes = size_t(32) << 20;
+  const size_t rows = kChunkLogitBytes / (sizeof(float) * size_t(std::max(V, 1)));
+  return int(std::clamp<size_t>(rows, 32, 256));
+}
+
 LmHeadLoss::LmHeadLoss(int V, int C, const Backend& backend, int chunk_rows)
     : V_(V), C_(C), chunk_(chunk_rows), backend_(backend), host_losses_(chunk_rows) {
   ArenaPlan plan;

@@ -26,9 +26,15 @@ struct LmHeadWeight {
   uint64_t version = kUnversionedWeight;
 };
 
+// Rows per chunk for a vocabulary of V: as many as keep a chunk's f32 logits within 32 MiB,
+// between 32 and 256 (V 32000: 256 rows; 49152: 170; 128256: 65). Larger chunks make the head's
+// GEMMs wider (32-row chunks ran SmolLM2's head GEMMs at about a third of the bf16 peak).
+int lm_head_chunk_rows(int V);
+
 class LmHeadLoss {
  public:
-  LmHeadLoss(int V, int C, const Backend& backend, int chunk_rows = 32);
+  LmHeadLoss(int V, int C, const Backend& backend) : LmHeadLoss(V, C, backend, lm_head_chunk_rows(V)) {}
+  LmHeadLoss(int V, int C, const Backend& backend, int chunk_rows);
 
   // Each call reads lm_head as one reused weight (rounded to bf16 once under cpu-bf16).
   // hidden (N, C), lm_head (V, C) in backend memory; targets (N) in host memory: the token each
