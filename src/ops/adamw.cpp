@@ -2,12 +2,14 @@
 
 #include <cmath>
 
+#include "core/parallel.h"
+
 namespace loom::cpu {
 
 void adamw_update(float* params, float* m, float* v, const float* grads, size_t n, float lr,
                   float beta1, float beta2, float eps, float weight_decay, int t) {
   const AdamwStepScalars s = adamw_step_scalars(lr, beta1, beta2, weight_decay, t);
-#pragma omp parallel for
+#pragma omp parallel for if (n >= kMinParallelElements)
   for (size_t i = 0; i < n; ++i) {
     const float g = grads[i];
     params[i] *= s.decay;

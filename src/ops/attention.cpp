@@ -5,6 +5,8 @@
 #include <limits>
 #include <vector>
 
+#include "core/parallel.h"
+
 namespace loom::cpu {
 
 namespace {
@@ -107,7 +109,7 @@ void attention_decode(float* out, const float* q, const float* k_cache, const fl
                       int HD) {
   const int group = NH / NKV;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
-#pragma omp parallel
+#pragma omp parallel if (size_t(B) * NH * Tmax * HD >= kMinParallelElements)
   {
     std::vector<float> scores(Tmax);  // (Tmax)
 #pragma omp for collapse(2)

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/parallel.h"
+
 namespace loom::cpu {
 
 void fill(float* x, float value, size_t n) {
@@ -21,7 +23,7 @@ void gather_rows(float* out, const float* inp, const int* rows, int count, int C
 }
 
 void scatter_add_rows(float* out, const float* inp, const int* rows, int count, int C) {
-#pragma omp parallel for
+#pragma omp parallel for if (size_t(count) * C >= kMinParallelElements)
   for (int i = 0; i < count; ++i) {
     float* dst = out + size_t(rows[i]) * C;  // (C)
     const float* src = inp + size_t(i) * C;  // (C)

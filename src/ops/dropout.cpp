@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/check.h"
+#include "core/parallel.h"
 #include "core/rng.h"
 
 namespace loom::cpu {
@@ -15,7 +16,7 @@ static void dropout_apply(float* out, const float* inp, size_t n, float p, uint6
   LOOM_REQUIRE(p >= 0.0f && p < 1.0f, "dropout: probability ", p, " is outside [0, 1)");
   const float keep_scale = 1.0f / (1.0f - p);
   const uint64_t keep_from = static_cast<uint64_t>(std::ceil(double(p) * 16777216.0));
-#pragma omp parallel for simd
+#pragma omp parallel for simd if (n >= kMinParallelElements)
   for (size_t i = 0; i < n; ++i) {
     const bool keep = (random_bits(seed, stream, i) >> 40) >= keep_from;
     const float value = keep ? inp[i] * keep_scale : 0.0f;

@@ -1,14 +1,16 @@
 #include "ops/elementwise.h"
 
+#include "core/parallel.h"
+
 namespace loom::cpu {
 
 void add_inplace(float* x, const float* y, size_t n) {
-#pragma omp parallel for
+#pragma omp parallel for if (n >= kMinParallelElements)
   for (size_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
 void scale_inplace(float* x, float s, size_t n) {
-#pragma omp parallel for
+#pragma omp parallel for if (n >= kMinParallelElements)
   for (size_t i = 0; i < n; ++i) x[i] *= s;
 }
 

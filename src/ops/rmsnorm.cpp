@@ -2,11 +2,13 @@
 
 #include <cmath>
 
+#include "core/parallel.h"
+
 namespace loom::cpu {
 
 void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
                      float eps) {
-#pragma omp parallel for
+#pragma omp parallel for if (size_t(N) * C >= kMinParallelElements)
   for (int n = 0; n < N; ++n) {
     const float* x = inp + static_cast<size_t>(n) * C;  // (C)
     float* y = out + static_cast<size_t>(n) * C;        // (C)
@@ -23,7 +25,7 @@ void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* wei
 // dx_k = r * w_k * dy_k - (r^3 / C) * x_k * sum_j dy_j * w_j * x_j.
 void rmsnorm_backward(float* dinp, const float* dout, const float* inp, const float* weight,
                       const float* rstd, int N, int C) {
-#pragma omp parallel for
+#pragma omp parallel for if (size_t(N) * C >= kMinParallelElements)
   for (int n = 0; n < N; ++n) {
     const float* x = inp + static_cast<size_t>(n) * C;    // (C)
     const float* dy = dout + static_cast<size_t>(n) * C;  // (C)

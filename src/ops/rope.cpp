@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/parallel.h"
+
 namespace loom::cpu {
 
 // The f32 product a * b, stored before use so that the compiler cannot fuse it with a
@@ -43,7 +45,7 @@ void rope_inv_freq(float* inv_freq, int HD, float theta, const RopeScaling& scal
 static void rope_rotate(float* x, const int* pos, const float* inv_freq, int N, int H, int HD,
                         float direction) {
   const int half = HD / 2;
-#pragma omp parallel for
+#pragma omp parallel for if (size_t(N) * H * HD >= kMinParallelElements)
   for (int n = 0; n < N; ++n) {
     for (int i = 0; i < half; ++i) {
       const float angle = static_cast<float>(pos[n]) * inv_freq[i];

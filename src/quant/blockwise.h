@@ -5,11 +5,9 @@
 #include <algorithm>
 #include <cstddef>
 
-namespace loom {
+#include "core/parallel.h"
 
-// Work below this many elements runs on one thread: a parallel region costs more than it
-// saves (decode dequantizes single rows).
-inline constexpr size_t kMinParallelElements = size_t{1} << 16;
+namespace loom {
 
 // absmax (ceil(n / block_size)) = max |x| over each block of x (n); the last block may be short.
 void block_absmax(float* absmax, const float* x, size_t n, int block_size);

@@ -3,12 +3,11 @@
 #include <immintrin.h>
 
 #include "core/dtype.h"
+#include "core/parallel.h"
 
 namespace loom::bf16 {
 
 namespace {
-
-constexpr size_t kMinParallelElements = size_t(1) << 15;
 
 // out [begin, end) = bf16(in * scale)
 void round_span(uint16_t* out, const float* in, float scale, size_t begin, size_t end) {
