@@ -38,15 +38,22 @@ const uint16_t* rounded(ScratchSlot slot, const float* x, size_t n) {
 }
 
 // A thread's working block: scores and probabilities (and their gradients) of kAttnBlockRows
-// queries against up to T keys. Each thread of the heads' parallel loop has its own.
+// queries against up to T keys. Each thread keeps its own and grows it to the largest T seen, so
+// after the first step nothing is allocated.
 struct BlockScratch {
   std::vector<float> scores, score_grads;  // S or P, dP (rows, keys) f32
   std::vector<uint16_t> probs, ds;         // P, dS (rows, keys) bf16
-  explicit BlockScratch(int T) {
-    const size_t n = size_t(kAttnBlockRows) * T;
-    scores.resize(n), score_grads.resize(n), probs.resize(n), ds.resize(n);
-  }
 };
+
+BlockScratch& thread_block(int T) {
+  thread_local BlockScratch block;
+  const size_t n = size_t(kAttnBlockRows) * T;
+  if (block.scores.size() < n) {
+    block.scores.resize(n), block.score_grads.resize(n);
+    block.probs.resize(n), block.ds.resize(n);
+  }
+  return block;
+}
 
 }  // namespace
 
@@ -61,7 +68,7 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   const uint16_t* vb = rounded(ScratchSlot::AttnV, v, size_t(B) * T * NKV * HD);  // (B, T, NKV, HD)
 #pragma omp parallel
   {
-    BlockScratch block(T);
+    BlockScratch& block = thread_block(T);
 #pragma omp for schedule(dynamic)
     for (int task = 0; task < B * NH; ++task) {
       const int b = task / NH, h = task % NH;
@@ -114,7 +121,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   const uint16_t* dob = rounded(ScratchSlot::AttnDout, dout, size_t(B) * T * NH * HD);
 #pragma omp parallel
   {
-    BlockScratch block(T);
+    BlockScratch& block = thread_block(T);
 #pragma omp for schedule(dynamic)
     for (int task = 0; task < B * NKV; ++task) {
       const int b = task / NKV, kv_head = task % NKV;
