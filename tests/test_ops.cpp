@@ -18,6 +18,7 @@
 #include "backend/cpu_f32.h"
 #include "backend/op_cases/op_cases.h"
 #include "core/dtype.h"
+#include "core/rng.h"
 #include "ops/attention.h"
 #include "ops/dropout.h"
 #include "ops/embedding.h"
@@ -334,6 +335,25 @@ TEST(Dropout, KeepsOneMinusPAndDependsOnSeedAndStream) {
   cpu::dropout_forward(again.data(), ones.data(), n, 0.3f, 5, 0);
   EXPECT_EQ(a, again);
   EXPECT_THROW(cpu::dropout_forward(again.data(), ones.data(), n, 1.0f, 5, 0), Error);
+}
+
+// The mask is exactly `random_uniform(seed, stream, i) >= p` (what the CUDA twin draws), at the
+// boundary too: with p equal to element i's uniform the element is kept, with the next float
+// above it is dropped.
+TEST(Dropout, KeepsExactlyTheElementsWhoseUniformIsAtLeastP) {
+  const size_t n = 64;
+  const std::vector<float> ones(n, 1.0f);
+  std::vector<float> out(n);
+  for (const size_t i : {size_t(3), size_t(17), size_t(40)}) {
+    const float u = random_uniform(9, 2, i);
+    if (u <= 0.0f || u >= 0.999f) continue;  // p must stay inside (0, 1)
+    cpu::dropout_forward(out.data(), ones.data(), n, u, 9, 2);
+    EXPECT_NE(out[i], 0.0f) << "p == u_i keeps element " << i;
+    cpu::dropout_forward(out.data(), ones.data(), n, std::nextafter(u, 1.0f), 9, 2);
+    EXPECT_EQ(out[i], 0.0f) << "p just above u_i drops element " << i;
+    for (size_t j = 0; j < n; ++j)
+      EXPECT_EQ(out[j] != 0.0f, random_uniform(9, 2, j) >= std::nextafter(u, 1.0f)) << "element " << j;
+  }
 }
 
 // Decoding position t against a cache holding positions [0, t] gives row t of the causal
