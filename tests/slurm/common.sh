@@ -25,9 +25,10 @@ use_build() {
 }
 
 # The SFT run the pipeline test makes and the requeue test repeats under a time limit: long
-# enough (about 50 s of steps on 2 cores) that the warning signal falls in the middle of it.
+# enough (about 40 s of steps on 2 cores; 400 steps ended before the signal once the bf16 path
+# got faster) that the warning signal falls in the middle of it.
 # shellcheck disable=SC2034  # used by the tests that source this file
-sft_test_args=(--train.max_steps 400 --train.save_steps 100 --train.eval_steps 200 --train.logging_steps 50)
+sft_test_args=(--train.max_steps 800 --train.save_steps 100 --train.eval_steps 200 --train.logging_steps 50)
 
 job_state() { scontrol show job "$1" 2>/dev/null | grep -oP 'JobState=\K\S+' || echo GONE; }
 job_field() { scontrol show job "$1" 2>/dev/null | grep -oP "\\b$2=\\K\\S+"; }
