@@ -116,7 +116,10 @@ std::vector<double> plus(const std::vector<double>& a, const std::vector<float>&
 struct MatmulCase {
   int N, C, OC;
 };
-const MatmulCase kMatmulCases[] = {{1, 1, 1}, {3, 17, 5}, {7, 33, 65}, {67, 129, 31}, {130, 96, 257}, {5, 300, 2}};
+// Up to bf16::kFewRowsMax rows take the few-rows kernels: weight row blocks of 16 and
+// 32-value chunks with tails ({2, 70, 33}, {4, 16, 40}), whole ones ({1, 64, 48}).
+const MatmulCase kMatmulCases[] = {{1, 1, 1},      {3, 17, 5},     {2, 70, 33}, {4, 16, 40}, {1, 64, 48},
+                                   {7, 33, 65},    {67, 129, 31},  {130, 96, 257}, {5, 300, 2}};
 
 std::string name(const MatmulCase& m) { return cat("N=", m.N, " C=", m.C, " OC=", m.OC); }
 
@@ -254,7 +257,8 @@ TEST(Bf16Frozen, ForwardAndBackwardInputFollowTheRule) {
 }
 
 TEST(Bf16Frozen, Nf4GemvMatchesTheDequantizedGemm) {
-  for (auto [N, rows, cols] : {std::tuple{1, 1, 64}, std::tuple{1, 257, 576}, std::tuple{4, 33, 128}, std::tuple{2, 5, 1536}}) {
+  for (auto [N, rows, cols] : {std::tuple{1, 1, 64}, std::tuple{1, 257, 576}, std::tuple{4, 33, 128}, std::tuple{2, 5, 1536},
+                               std::tuple{3, 48, 192}}) {
     const auto w = random_vector(size_t(rows) * cols, 7 * rows + N);
     Arena arena("test", quantized_matrix_bytes(QuantMode::NF4, rows, cols));
     const QuantizedMatrix q = quantize_matrix(arena, QuantMode::NF4, w.data(), rows, cols);

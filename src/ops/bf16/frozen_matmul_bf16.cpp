@@ -3,11 +3,14 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 
 #include "core/check.h"
 #include "core/dtype.h"
+#include "core/parallel.h"
 #include "ops/bf16/bf16_convert.h"
 #include "ops/bf16/bf16_scratch.h"
+#include "ops/bf16/gemv_common.h"
 #include "ops/bf16/onednn_gemm.h"
 #include "quant/dynamic_map.h"
 #include "quant/nf4.h"
@@ -37,6 +40,61 @@ inline void nf4_block_f32(__m512 v[4], const uint8_t* packed, float absmax) {
   v[1] = decode(_mm512_extracti32x4_epi32(pairs, 1));
   v[2] = decode(_mm512_extracti32x4_epi32(pairs, 2));
   v[3] = decode(_mm512_extracti32x4_epi32(pairs, 3));
+}
+
+// Each 64-value block of x (n values, a multiple of 64) reordered in place to its 32
+// even-indexed values, then its 32 odd-indexed ones: the order in which a block's packed
+// bytes give their high and low nibbles.
+void split_blocks_even_odd(uint16_t* x, size_t n) {
+  alignas(64) static const std::array<uint16_t, 32> kEven = [] {
+    std::array<uint16_t, 32> idx{};
+    for (int j = 0; j < 32; ++j) idx[j] = uint16_t(2 * j);
+    return idx;
+  }();
+  const __m512i even = _mm512_load_si512(kEven.data()), odd = _mm512_add_epi16(even, _mm512_set1_epi16(1));
+  for (size_t i = 0; i < n; i += kNf4BlockSize) {
+    const __m512i lo = _mm512_loadu_si512(x + i), hi = _mm512_loadu_si512(x + i + 32);
+    _mm512_storeu_si512(x + i, _mm512_permutex2var_epi16(lo, even, hi));
+    _mm512_storeu_si512(x + i + 32, _mm512_permutex2var_epi16(lo, odd, hi));
+  }
+}
+
+// out (N, OC) columns [r0, r0 + 16) (+)= x (N, C) @ bf16(W rows [r0, r0 + 16))^T, x split by
+// split_blocks_even_odd. Per block the 16 code values x absmax are rounded to bf16 once and
+// the 64 nibbles look them up (vpermw): the values dequantize_rows_bf16 gives. Rows past OC
+// repeat row r0 and their sums are not stored.
+void nf4_gemv_block(float* out, const uint16_t* x, const QuantizedMatrix& w, int N, int r0, bool accumulate) {
+  const int OC = w.rows, C = w.cols, blocks_per_row = C / kNf4BlockSize;
+  const int rows = std::min(kGemvBlockRows, OC - r0);
+  const auto* packed = static_cast<const uint8_t*>(w.data);
+  const __m512 code = _mm512_loadu_ps(kNf4Code.data());
+  const __m512i low_nibble = _mm512_set1_epi16(0x0F);
+  for (int n = 0; n < N; ++n) {
+    const uint16_t* xn = x + size_t(n) * C;
+    __m512 acc[kGemvBlockRows];
+    for (__m512& a : acc) a = _mm512_setzero_ps();
+    for (int kb = 0; kb < blocks_per_row; ++kb) {
+      const __m512bh x_even = (__m512bh)_mm512_loadu_si512(xn + kb * kNf4BlockSize);
+      const __m512bh x_odd = (__m512bh)_mm512_loadu_si512(xn + kb * kNf4BlockSize + 32);
+      for (int i = 0; i < kGemvBlockRows; ++i) {
+        const size_t block = size_t(r0 + (i < rows ? i : 0)) * blocks_per_row + kb;
+        const __m512i table = _mm512_castsi256_si512(
+            (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(code, _mm512_set1_ps(nf4_absmax(w, block)))));
+        const uint8_t* block_bytes = packed + block * (kNf4BlockSize / 2);
+        _mm_prefetch(reinterpret_cast<const char*>(block_bytes + kWeightPrefetchBytes), _MM_HINT_T0);
+        const __m512i bytes = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block_bytes)));
+        const __m512i w_even = _mm512_permutexvar_epi16(_mm512_srli_epi16(bytes, 4), table);
+        const __m512i w_odd = _mm512_permutexvar_epi16(_mm512_and_si512(bytes, low_nibble), table);
+        acc[i] = _mm512_dpbf16_ps(acc[i], (__m512bh)w_even, x_even);
+        acc[i] = _mm512_dpbf16_ps(acc[i], (__m512bh)w_odd, x_odd);
+      }
+    }
+    __m512 y = lane_sums(acc);
+    float* yn = out + size_t(n) * OC + r0;
+    const __mmask16 store = first_lanes(rows);
+    if (accumulate) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(store, yn));
+    _mm512_mask_storeu_ps(yn, store, y);
+  }
 }
 #endif
 
@@ -124,37 +182,15 @@ void nf4_gemv(float* out, const float* inp, const QuantizedMatrix& w, int N, boo
   const int OC = w.rows, C = w.cols;
   uint16_t* x = scratch(ScratchSlot::OperandA, size_t(N) * C);  // (N, C) bf16
   round_to_bf16(x, inp, size_t(N) * C);
-  const auto* packed = static_cast<const uint8_t*>(w.data);
-  const int blocks_per_row = C / kNf4BlockSize;
-  // A GEMV under 2M weights runs on the calling thread: with sleeping idle threads
-  // (OMP_WAIT_POLICY=passive) SmolLM2's 576 x 1536 took 207 us on 2 threads, 73 us on 1.
-  constexpr size_t kMinParallelWeights = size_t(1) << 21;
-#pragma omp parallel for schedule(static) if (size_t(OC) * C >= kMinParallelWeights)
-  for (int r = 0; r < OC; ++r) {
-    const size_t first_block = size_t(r) * blocks_per_row;
 #if defined(__AVX512BF16__)
-    __m512 acc[kGemvMaxRows];
-    for (int n = 0; n < N; ++n) acc[n] = _mm512_setzero_ps();
-    for (int kb = 0; kb < blocks_per_row; ++kb) {
-      const size_t block = first_block + kb;
-      __m512 v[4];
-      nf4_block_f32(v, packed + block * (kNf4BlockSize / 2), nf4_absmax(w, block));
-      const __m512bh w0 = _mm512_cvtne2ps_pbh(v[1], v[0]), w1 = _mm512_cvtne2ps_pbh(v[3], v[2]);
-      for (int n = 0; n < N; ++n) {
-        const uint16_t* xb = x + size_t(n) * C + size_t(kb) * kNf4BlockSize;
-        acc[n] = _mm512_dpbf16_ps(acc[n], w0, (__m512bh)_mm512_loadu_si512(xb));
-        acc[n] = _mm512_dpbf16_ps(acc[n], w1, (__m512bh)_mm512_loadu_si512(xb + 32));
-      }
-    }
-    for (int n = 0; n < N; ++n) {
-      alignas(64) float lanes[16];  // (GCC 12 warns falsely inside _mm512_reduce_add_ps)
-      _mm512_store_ps(lanes, acc[n]);
-      float sum = 0.0f;
-      for (float lane : lanes) sum += lane;
-      float& y = out[size_t(n) * OC + r];
-      y = accumulate ? y + sum : sum;
-    }
+  split_blocks_even_odd(x, size_t(N) * C);
+  const int row_blocks = (OC + kGemvBlockRows - 1) / kGemvBlockRows;
+#pragma omp parallel for schedule(static) if (size_t(OC) * C >= kMinParallelGemvWeights)
+  for (int b = 0; b < row_blocks; ++b) nf4_gemv_block(out, x, w, N, b * kGemvBlockRows, accumulate);
 #else
+  const auto* packed = static_cast<const uint8_t*>(w.data);
+#pragma omp parallel for schedule(static) if (size_t(OC) * C >= kMinParallelGemvWeights)
+  for (int r = 0; r < OC; ++r)
     for (int n = 0; n < N; ++n) {
       float sum = 0.0f;
       for (int c = 0; c < C; ++c) {
@@ -165,9 +201,7 @@ void nf4_gemv(float* out, const float* inp, const QuantizedMatrix& w, int N, boo
       float& y = out[size_t(n) * OC + r];
       y = accumulate ? y + sum : sum;
     }
-    (void)first_block;
 #endif
-  }
 }
 
 }  // namespace loom::bf16

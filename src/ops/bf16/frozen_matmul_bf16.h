@@ -3,7 +3,9 @@
 // into a bf16 scratch (the value dequantize_rows gives, rounded once to bf16), one whole
 // matrix per call. Activations are rounded to bf16; products accumulate in f32.
 // For a handful of rows (decoding) an NF4 weight is not dequantized into memory at all:
-// nf4_gemv reads each 64-value block once, decodes it in registers and dots it with every row.
+// nf4_gemv takes 16 weight rows at a time, decodes each 64-value block in registers (its 16
+// code values x absmax rounded to bf16, looked up by nibble) and dots it with the activation
+// row, prefetching the weight bytes ahead (gemv_common.h).
 #pragma once
 
 #include <cstdint>

@@ -2,6 +2,7 @@
 
 #include "ops/bf16/bf16_convert.h"
 #include "ops/bf16/bf16_scratch.h"
+#include "ops/bf16/few_rows_matmul_bf16.h"
 #include "ops/bf16/onednn_gemm.h"
 
 namespace loom::bf16 {
@@ -17,6 +18,10 @@ const uint16_t* rounded(ScratchSlot slot, const float* x, size_t n) {
 }  // namespace
 
 void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC, bool accumulate) {
+  if (N <= kFewRowsMax) {  // decoding
+    few_rows_matmul_forward(out, inp, weight, N, C, OC, accumulate);
+    return;
+  }
   const uint16_t* w = rounded(ScratchSlot::OperandB, weight, size_t(OC) * C);  // (OC, C)
   matmul_forward_bf16_weight(out, inp, w, N, C, OC, accumulate);
 }
@@ -28,6 +33,10 @@ void matmul_backward_input(float* dinp, const float* dout, const float* weight, 
 
 void matmul_forward_bf16_weight(float* out, const float* inp, const uint16_t* weight_bf16, int N, int C, int OC,
                                 bool accumulate) {
+  if (N <= kFewRowsMax) {  // decoding
+    few_rows_matmul_forward(out, inp, weight_bf16, N, C, OC, accumulate);
+    return;
+  }
   const uint16_t* x = rounded(ScratchSlot::OperandA, inp, size_t(N) * C);  // (N, C)
   gemm(out, x, false, weight_bf16, /*b_trans=*/true, N, OC, C, accumulate);
 }

@@ -1,6 +1,7 @@
 // The matmul family (ops/matmul.h) in mixed precision, as torch.autocast(cpu, bfloat16) runs a
 // linear: both GEMM operands rounded to bf16 (round-to-nearest-even), products accumulated and
-// written in f32. Same arguments and accumulate rules as the f32 reference ops.
+// written in f32. Same arguments and accumulate rules as the f32 reference ops. A forward of up
+// to kFewRowsMax rows runs on few_rows_matmul_bf16.h's kernels, every other GEMM on oneDNN.
 #pragma once
 
 #include <cstdint>
