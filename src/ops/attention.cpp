@@ -1,5 +1,6 @@
 #include "ops/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -109,7 +110,11 @@ void attention_decode(float* out, const float* q, const float* k_cache, const fl
                       int HD) {
   const int group = NH / NKV;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
-#pragma omp parallel if (size_t(B) * NH * Tmax * HD >= kMinParallelElements)
+  // Like a GEMV it streams its operands (the cached keys and values) once: worth the thread
+  // team from as many elements as a GEMV's weights (core/parallel.h).
+  int longest = 0;
+  for (int b = 0; b < B; ++b) longest = std::max(longest, key_end[b] - key_begin[b]);
+#pragma omp parallel if (size_t(B) * NKV * longest * HD * 2 >= kMinParallelGemvWeights)
   {
     std::vector<float> scores(Tmax);  // (Tmax)
 #pragma omp for collapse(2)
