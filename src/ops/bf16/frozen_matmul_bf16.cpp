@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <vector>
 
 #include "core/check.h"
 #include "core/dtype.h"
@@ -42,6 +43,24 @@ inline void nf4_block_f32(__m512 v[4], const uint8_t* packed, float absmax) {
   v[3] = decode(_mm512_extracti32x4_epi32(pairs, 3));
 }
 
+// out (count) = nf4_absmax of blocks [first, first + count) of m, 16 at a time: the map value
+// and the scale gathered, product and sum rounded separately (no FMA), as dynamic_dequantize.
+void nf4_absmax_span(float* out, const QuantizedMatrix& m, size_t first, size_t count) {
+  static_assert(kNf4AbsmaxBlockSize == 256, "the scale index below is block >> 8");
+  const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512 offset = _mm512_set1_ps(m.absmax_offset);
+  size_t j = 0;
+  for (; j + 16 <= count; j += 16) {
+    const __m512i code = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(m.absmax_code + first + j)));
+    const __m512i block = _mm512_add_epi32(_mm512_set1_epi32(int(first + j)), lanes);
+    const __m512 value = _mm512_i32gather_ps(code, kSignedDynamicMap.data(), 4);
+    const __m512 scale = _mm512_i32gather_ps(_mm512_srli_epi32(block, 8), m.absmax_scale, 4);
+    const __m512 product = _mm512_mul_round_ps(value, scale, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm512_storeu_ps(out + j, _mm512_add_round_ps(product, offset, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  for (; j < count; ++j) out[j] = nf4_absmax(m, first + j);
+}
+
 // Each 64-value block of x (n values, a multiple of 64) reordered in place to its 32
 // even-indexed values, then its 32 odd-indexed ones: the order in which a block's packed
 // bytes give their high and low nibbles.
@@ -69,6 +88,13 @@ void nf4_gemv_block(float* out, const uint16_t* x, const QuantizedMatrix& w, int
   const auto* packed = static_cast<const uint8_t*>(w.data);
   const __m512 code = _mm512_loadu_ps(kNf4Code.data());
   const __m512i low_nibble = _mm512_set1_epi16(0x0F);
+  thread_local std::vector<float> absmax;  // (rows, blocks_per_row)
+  absmax.resize(size_t(kGemvBlockRows) * blocks_per_row);
+  nf4_absmax_span(absmax.data(), w, size_t(r0) * blocks_per_row, size_t(rows) * blocks_per_row);
+  // the absmax codes as far ahead as the weight bytes (one code per 32 bytes)
+  const auto* codes_ahead = reinterpret_cast<const char*>(w.absmax_code + size_t(r0 + kGemvBlockRows) * blocks_per_row) +
+                            kWeightPrefetchBytes / (kNf4BlockSize / 2);
+  for (int line = 0; line < kGemvBlockRows * blocks_per_row; line += 64) _mm_prefetch(codes_ahead + line, _MM_HINT_T0);
   for (int n = 0; n < N; ++n) {
     const uint16_t* xn = x + size_t(n) * C;
     __m512 acc[kGemvBlockRows];
@@ -77,9 +103,10 @@ void nf4_gemv_block(float* out, const uint16_t* x, const QuantizedMatrix& w, int
       const __m512bh x_even = (__m512bh)_mm512_loadu_si512(xn + kb * kNf4BlockSize);
       const __m512bh x_odd = (__m512bh)_mm512_loadu_si512(xn + kb * kNf4BlockSize + 32);
       for (int i = 0; i < kGemvBlockRows; ++i) {
-        const size_t block = size_t(r0 + (i < rows ? i : 0)) * blocks_per_row + kb;
-        const __m512i table = _mm512_castsi256_si512(
-            (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(code, _mm512_set1_ps(nf4_absmax(w, block)))));
+        const int row = i < rows ? i : 0;
+        const size_t block = size_t(r0 + row) * blocks_per_row + kb;
+        const __m512i table = _mm512_castsi256_si512((__m256i)_mm512_cvtneps_pbh(
+            _mm512_mul_ps(code, _mm512_set1_ps(absmax[size_t(row) * blocks_per_row + kb]))));
         const uint8_t* block_bytes = packed + block * (kNf4BlockSize / 2);
         _mm_prefetch(reinterpret_cast<const char*>(block_bytes + kWeightPrefetchBytes), _MM_HINT_T0);
         const __m512i bytes = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block_bytes)));
