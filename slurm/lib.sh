@@ -61,19 +61,16 @@ loom_require_run_dir() {
   [ -d "$1" ] || loom_die "$1: run directory does not exist"
 }
 
-# OpenMP threads per rank follow the CPUs Slurm gave each task. Those CPUs are the task's own,
-# so on a CPU that runs cpu-bf16 (AVX512_BF16 or AMX-BF16) idle OpenMP threads spin between
-# parallel regions instead of sleeping (OMP_WAIT_POLICY=active; on the 2-core benchmark machine
-# training 1.0-1.3x and batch-1 decoding 1.8-5.9x faster, docs/benchmarks.md). Elsewhere loom's
-# own default (passive) stays: cpu-f32's OpenBLAS threads would compete with spinning ones, so a
-# run.compute = f32 job on such a CPU should export OMP_WAIT_POLICY=passive. A value the user
-# exported is kept.
+# OpenMP threads per rank follow the CPUs Slurm gave each task. How idle OpenMP threads wait
+# is loom's own choice (src/core/runtime_tuning.h: a short spin, then sleep) unless the job
+# exports OMP_WAIT_POLICY or GOMP_SPINCOUNT; mpirun passes those on to every rank.
 loom_export_threads() {
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}
-  if [ -z "${OMP_WAIT_POLICY:-}" ] && grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
-    export OMP_WAIT_POLICY=active
-  fi
-  if [ -n "${OMP_WAIT_POLICY:-}" ] && [ "${loom_launcher[0]}" = mpirun ]; then loom_launcher+=(-x OMP_WAIT_POLICY); fi
+  [ "${loom_launcher[0]}" = mpirun ] || return 0
+  local var
+  for var in OMP_WAIT_POLICY GOMP_SPINCOUNT; do
+    if [ -n "${!var:-}" ]; then loom_launcher+=(-x "$var"); fi
+  done
 }
 
 # The tokenizer options of loom-prep for a model folder, one a line: the folder's own

@@ -177,9 +177,10 @@ int run_bench(int argc, char** argv) {
   Rng rng(7, comm.rank);
 
   if (comm.rank == 0)
-    std::printf("# %s\n# %d rank(s) x %d thread(s) on %s (OpenBLAS %s kernels); %s: %lld parameters, %s base, "
-                "LoRA r=%d on %s (%zu trainable); %s; weights made in %.1f s\n",
+    std::printf("# %s\n# %d rank(s) x %d thread(s) on %s (OpenBLAS %s kernels, idle threads %s); %s: %lld "
+                "parameters, %s base, LoRA r=%d on %s (%zu trainable); %s; weights made in %.1f s\n",
                 command_line(argc, argv).c_str(), comm.world, threads, comm.host.c_str(), blas_core_name(),
+                idle_thread_wait().c_str(),
                 label.c_str(), static_cast<long long>(llama_parameter_count(config)), quant_mode_name(base.mode()),
                 spec.r, vm["lora"].as<std::string>().c_str(), layout.total(), compute_line(*backend, compute_mode).c_str(),
                 weights_seconds);

@@ -37,11 +37,18 @@ bool set_if_unset(const char* name, const char* value) {
 
 const char* blas_core_name() { return openblas_get_corename(); }
 
+std::string idle_thread_wait() {
+  std::string wait;
+  for (const char* name : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"})
+    if (const char* value = std::getenv(name)) wait += (wait.empty() ? "" : " ") + std::string(name) + "=" + value;
+  return wait.empty() ? "libgomp's default" : wait;
+}
+
 void reexec_with_tuned_runtime(char** argv) {
   const char* better_core = is_generic_core(blas_core_name()) ? best_core_for_this_cpu() : nullptr;
   const bool set_core = set_if_unset("OPENBLAS_CORETYPE", better_core);
-  const bool set_wait = set_if_unset("OMP_WAIT_POLICY", "passive");
-  if (set_core || set_wait) execv("/proc/self/exe", argv);
+  const bool set_spin = std::getenv("OMP_WAIT_POLICY") == nullptr && set_if_unset("GOMP_SPINCOUNT", kIdleSpinRounds);
+  if (set_core || set_spin) execv("/proc/self/exe", argv);
 }
 
 }  // namespace loom

@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
-# slurm/lib.sh's loom_export_threads: idle OpenMP threads spin (OMP_WAIT_POLICY=active) on a CPU
-# with AVX512_BF16 or AMX-BF16 unless the user set a policy, and mpirun passes it on.
+# slurm/lib.sh's loom_export_threads: threads per rank from SLURM_CPUS_PER_TASK; no wait policy
+# of its own (loom chooses, src/core/runtime_tuning.h); one the user exported is kept and mpirun
+# passes it on.
 set -euo pipefail
 : "${LOOM_SOURCE_DIR:?}"
 fail() { echo "FAIL: $*" >&2; exit 1; }
-if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then expected=active; else expected=; fi
-# policy LAUNCHER [PRESET]: OMP_WAIT_POLICY and the launcher after loom_export_threads
-policy() {
+# after LAUNCHER [VAR=VALUE...]: "OMP_NUM_THREADS | OMP_WAIT_POLICY | GOMP_SPINCOUNT | launcher"
+# after loom_export_threads
+after() {
+  local launcher=$1
+  shift
   # shellcheck disable=SC2016  # expanded by the inner shell
-  env -u OMP_WAIT_POLICY ${2:+OMP_WAIT_POLICY=$2} LOOM_LAUNCHER="$1" SLURM_CPUS_PER_TASK=2 bash -c '
-    source "$0/slurm/lib.sh"; loom_export_threads; echo "${OMP_WAIT_POLICY:-} | ${loom_launcher[*]}"' "$LOOM_SOURCE_DIR"
+  env -u OMP_NUM_THREADS -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$@" LOOM_LAUNCHER="$launcher" SLURM_CPUS_PER_TASK=3 \
+    bash -c 'source "$0/slurm/lib.sh"; loom_export_threads
+             echo "$OMP_NUM_THREADS | ${OMP_WAIT_POLICY:-} | ${GOMP_SPINCOUNT:-} | ${loom_launcher[*]}"' "$LOOM_SOURCE_DIR"
 }
-got=$(policy srun)
-[ "${got%% |*}" = "$expected" ] || fail "srun, no policy set: expected '$expected', got '$got'"
-got=$(policy srun passive)
-[ "${got%% |*}" = passive ] || fail "a policy the user set is kept: got '$got'"
-got=$(policy mpirun passive)
-[[ "$got" == *"-x OMP_WAIT_POLICY"* ]] || fail "mpirun does not pass the policy on: '$got'"
-echo "ok: OMP_WAIT_POLICY '$expected' on this CPU, a set value kept, passed on by mpirun"
+got=$(after srun)
+[[ "$got" == "3 |  |  | srun"* ]] || fail "srun, nothing set: got '$got'"
+got=$(after mpirun)
+[[ "$got" == "3 |  |  | mpirun"* && "$got" != *"-x OMP_WAIT_POLICY"* && "$got" != *"-x GOMP_SPINCOUNT"* ]] ||
+  fail "mpirun, nothing set: got '$got'"
+got=$(after mpirun OMP_WAIT_POLICY=passive)
+[[ "$got" == "3 | passive | "* ]] || fail "a policy the user set is kept: got '$got'"
+[[ "$got" == *"-x OMP_WAIT_POLICY"* ]] || fail "mpirun does not pass OMP_WAIT_POLICY on: '$got'"
+got=$(after mpirun GOMP_SPINCOUNT=5 OMP_NUM_THREADS=1)
+[[ "$got" == "1 |  | 5 | "* && "$got" == *"-x GOMP_SPINCOUNT"* ]] || fail "GOMP_SPINCOUNT kept and passed on: '$got'"
+echo "ok: threads from Slurm, no policy of its own, a set one kept and passed on by mpirun"
