@@ -258,7 +258,7 @@ TEST(Bf16Frozen, ForwardAndBackwardInputFollowTheRule) {
 
 TEST(Bf16Frozen, Nf4GemvMatchesTheDequantizedGemm) {
   for (auto [N, rows, cols] : {std::tuple{1, 1, 64}, std::tuple{1, 257, 576}, std::tuple{4, 33, 128}, std::tuple{2, 5, 1536},
-                               std::tuple{3, 48, 192}}) {
+                               std::tuple{3, 48, 192}, std::tuple{7, 37, 128}, std::tuple{8, 20, 256}}) {
     const auto w = random_vector(size_t(rows) * cols, 7 * rows + N);
     Arena arena("test", quantized_matrix_bytes(QuantMode::NF4, rows, cols));
     const QuantizedMatrix q = quantize_matrix(arena, QuantMode::NF4, w.data(), rows, cols);

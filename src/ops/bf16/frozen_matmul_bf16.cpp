@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 #include <vector>
 
 #include "core/check.h"
@@ -78,51 +79,71 @@ void split_blocks_even_odd(uint16_t* x, size_t n) {
   }
 }
 
-// out (N, OC) columns [r0, r0 + 16) (+)= x (N, C) @ bf16(W rows [r0, r0 + 16))^T, x split by
-// split_blocks_even_odd. Per block the 16 code values x absmax are rounded to bf16 once and
-// the 64 nibbles look them up (vpermw): the values dequantize_rows_bf16 gives. Rows past OC
-// repeat row r0 and their sums are not stored.
-void nf4_gemv_block(float* out, const uint16_t* x, const QuantizedMatrix& w, int N, int r0, bool accumulate) {
+// out (N, OC) columns [r0, r0 + R) (+)= x (N, C) @ bf16(W rows [r0, r0 + R))^T, x split by
+// split_blocks_even_odd, with R = 16 / N rows per task: the R x N dot products fill the 16
+// accumulators, so each weight block is decoded once for all N rows of x. Per block the 16
+// code values x absmax are rounded to bf16 once and the 64 nibbles look them up (vpermw): the
+// values dequantize_rows_bf16 gives. Rows past OC repeat row r0 and their sums are not stored.
+template <int N>
+void nf4_gemv_block(float* out, const uint16_t* x, const QuantizedMatrix& w, int r0, bool accumulate) {
+  constexpr int R = kGemvBlockRows / N;
   const int OC = w.rows, C = w.cols, blocks_per_row = C / kNf4BlockSize;
-  const int rows = std::min(kGemvBlockRows, OC - r0);
+  const int rows = std::min(R, OC - r0);
   const auto* packed = static_cast<const uint8_t*>(w.data);
   const __m512 code = _mm512_loadu_ps(kNf4Code.data());
   const __m512i low_nibble = _mm512_set1_epi16(0x0F);
   thread_local std::vector<float> absmax;  // (rows, blocks_per_row)
-  absmax.resize(size_t(kGemvBlockRows) * blocks_per_row);
+  absmax.resize(size_t(R) * blocks_per_row);
   nf4_absmax_span(absmax.data(), w, size_t(r0) * blocks_per_row, size_t(rows) * blocks_per_row);
   // the absmax codes as far ahead as the weight bytes (one code per 32 bytes)
-  const auto* codes_ahead = reinterpret_cast<const char*>(w.absmax_code + size_t(r0 + kGemvBlockRows) * blocks_per_row) +
+  const auto* codes_ahead = reinterpret_cast<const char*>(w.absmax_code + size_t(r0 + R) * blocks_per_row) +
                             kWeightPrefetchBytes / (kNf4BlockSize / 2);
-  for (int line = 0; line < kGemvBlockRows * blocks_per_row; line += 64) _mm_prefetch(codes_ahead + line, _MM_HINT_T0);
-  for (int n = 0; n < N; ++n) {
-    const uint16_t* xn = x + size_t(n) * C;
-    __m512 acc[kGemvBlockRows];
-    for (__m512& a : acc) a = _mm512_setzero_ps();
-    for (int kb = 0; kb < blocks_per_row; ++kb) {
-      const __m512bh x_even = (__m512bh)_mm512_loadu_si512(xn + kb * kNf4BlockSize);
-      const __m512bh x_odd = (__m512bh)_mm512_loadu_si512(xn + kb * kNf4BlockSize + 32);
-      for (int i = 0; i < kGemvBlockRows; ++i) {
-        const int row = i < rows ? i : 0;
-        const size_t block = size_t(r0 + row) * blocks_per_row + kb;
-        const __m512i table = _mm512_castsi256_si512((__m256i)_mm512_cvtneps_pbh(
-            _mm512_mul_ps(code, _mm512_set1_ps(absmax[size_t(row) * blocks_per_row + kb]))));
-        const uint8_t* block_bytes = packed + block * (kNf4BlockSize / 2);
-        _mm_prefetch(reinterpret_cast<const char*>(block_bytes + kWeightPrefetchBytes), _MM_HINT_T0);
-        const __m512i bytes = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block_bytes)));
-        const __m512i w_even = _mm512_permutexvar_epi16(_mm512_srli_epi16(bytes, 4), table);
-        const __m512i w_odd = _mm512_permutexvar_epi16(_mm512_and_si512(bytes, low_nibble), table);
-        acc[i] = _mm512_dpbf16_ps(acc[i], (__m512bh)w_even, x_even);
-        acc[i] = _mm512_dpbf16_ps(acc[i], (__m512bh)w_odd, x_odd);
+  for (int line = 0; line < R * blocks_per_row; line += 64) _mm_prefetch(codes_ahead + line, _MM_HINT_T0);
+  __m512 acc[kGemvBlockRows];  // [r * N + n]
+  for (__m512& a : acc) a = _mm512_setzero_ps();
+  for (int kb = 0; kb < blocks_per_row; ++kb) {
+    for (int r = 0; r < R; ++r) {
+      const int row = r < rows ? r : 0;
+      const size_t block = size_t(r0 + row) * blocks_per_row + kb;
+      const __m512i table = _mm512_castsi256_si512((__m256i)_mm512_cvtneps_pbh(
+          _mm512_mul_ps(code, _mm512_set1_ps(absmax[size_t(row) * blocks_per_row + kb]))));
+      const uint8_t* block_bytes = packed + block * (kNf4BlockSize / 2);
+      _mm_prefetch(reinterpret_cast<const char*>(block_bytes + kWeightPrefetchBytes), _MM_HINT_T0);
+      const __m512i bytes = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block_bytes)));
+      const __m512bh w_even = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(bytes, 4), table);
+      const __m512bh w_odd = (__m512bh)_mm512_permutexvar_epi16(_mm512_and_si512(bytes, low_nibble), table);
+      for (int n = 0; n < N; ++n) {
+        const uint16_t* xb = x + size_t(n) * C + size_t(kb) * kNf4BlockSize;
+        acc[r * N + n] = _mm512_dpbf16_ps(acc[r * N + n], w_even, (__m512bh)_mm512_loadu_si512(xb));
+        acc[r * N + n] = _mm512_dpbf16_ps(acc[r * N + n], w_odd, (__m512bh)_mm512_loadu_si512(xb + 32));
       }
     }
-    __m512 y = lane_sums(acc);
-    float* yn = out + size_t(n) * OC + r0;
-    const __mmask16 store = first_lanes(rows);
-    if (accumulate) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(store, yn));
-    _mm512_mask_storeu_ps(yn, store, y);
   }
+  alignas(64) float sums[kGemvBlockRows];  // [r * N + n]
+  _mm512_store_ps(sums, lane_sums(acc));
+  for (int r = 0; r < rows; ++r)
+    for (int n = 0; n < N; ++n) {
+      float& y = out[size_t(n) * OC + r0 + r];
+      y = accumulate ? y + sums[r * N + n] : sums[r * N + n];
+    }
 }
+
+// nf4_gemv for N rows of x: one task per R = 16 / N weight rows.
+template <int N>
+void nf4_gemv_rows(float* out, const uint16_t* x, const QuantizedMatrix& w, bool accumulate) {
+  constexpr int R = kGemvBlockRows / N;
+  const int tasks = (w.rows + R - 1) / R;
+#pragma omp parallel for schedule(static) if (size_t(w.rows) * w.cols >= kMinParallelGemvWeights)
+  for (int t = 0; t < tasks; ++t) nf4_gemv_block<N>(out, x, w, t * R, accumulate);
+}
+
+using GemvRows = void (*)(float*, const uint16_t*, const QuantizedMatrix&, bool);
+template <int... n>
+constexpr std::array<GemvRows, sizeof...(n)> gemv_by_rows(std::integer_sequence<int, n...>) {
+  return {&nf4_gemv_rows<n + 1>...};
+}
+// [N - 1]: nf4_gemv_rows<N>
+constexpr auto kGemvByRows = gemv_by_rows(std::make_integer_sequence<int, kGemvMaxRows>{});
 #endif
 
 // out [0, end - begin) = bf16 of NF4 elements [begin, end) of m (flat indices).
@@ -206,15 +227,14 @@ void frozen_matmul_backward_input(float* dinp, const float* dout, const Quantize
 
 void nf4_gemv(float* out, const float* inp, const QuantizedMatrix& w, int N, bool accumulate) {
   LOOM_ASSERT(nf4_gemv_applies(w) && N >= 1 && N <= kGemvMaxRows);
-  const int OC = w.rows, C = w.cols;
+  const int C = w.cols;
   uint16_t* x = scratch(ScratchSlot::OperandA, size_t(N) * C);  // (N, C) bf16
   round_to_bf16(x, inp, size_t(N) * C);
 #if defined(__AVX512BF16__)
   split_blocks_even_odd(x, size_t(N) * C);
-  const int row_blocks = (OC + kGemvBlockRows - 1) / kGemvBlockRows;
-#pragma omp parallel for schedule(static) if (size_t(OC) * C >= kMinParallelGemvWeights)
-  for (int b = 0; b < row_blocks; ++b) nf4_gemv_block(out, x, w, N, b * kGemvBlockRows, accumulate);
+  kGemvByRows[N - 1](out, x, w, accumulate);
 #else
+  const int OC = w.rows;
   const auto* packed = static_cast<const uint8_t*>(w.data);
 #pragma omp parallel for schedule(static) if (size_t(OC) * C >= kMinParallelGemvWeights)
   for (int r = 0; r < OC; ++r)

@@ -2,10 +2,11 @@
 // A BF16 base is used as stored (no copy); NF4, INT8 and F32 weights are dequantized straight
 // into a bf16 scratch (the value dequantize_rows gives, rounded once to bf16), one whole
 // matrix per call. Activations are rounded to bf16; products accumulate in f32.
-// For a handful of rows (decoding) an NF4 weight is not dequantized into memory at all:
-// nf4_gemv takes 16 weight rows at a time, decodes each 64-value block in registers (its 16
-// code values x absmax rounded to bf16, looked up by nibble) and dots it with the activation
-// row, prefetching the weight bytes ahead (gemv_common.h).
+// For up to 8 rows (decoding; from 16 rows oneDNN on the dequantized weight was faster) an NF4
+// weight is not dequantized into memory at all: nf4_gemv takes 16 / N weight rows at a time,
+// decodes each 64-value block in registers (its 16 code values x absmax rounded to bf16,
+// looked up by nibble) and dots it with each of the N activation rows, prefetching the weight
+// bytes ahead (gemv_common.h).
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,7 @@ void frozen_matmul_forward(float* out, const float* inp, const QuantizedMatrix& 
 void frozen_matmul_backward_input(float* dinp, const float* dout, const QuantizedMatrix& w, int N);
 
 // Rows up to which frozen_matmul_forward on an NF4 weight takes the fused GEMV.
-inline constexpr int kGemvMaxRows = 4;
+inline constexpr int kGemvMaxRows = 8;
 
 // out (N, OC) (+)= bf16(inp (N, C)) @ bf16(W)^T for an NF4 w whose cols are a multiple of its
 // block size (every row starts a block), N <= kGemvMaxRows; f32 accumulation.
