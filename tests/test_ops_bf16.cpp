@@ -230,7 +230,8 @@ TEST(Bf16Frozen, DequantizeRowsBf16IsTheF32DequantizationRounded) {
 TEST(Bf16Frozen, ForwardAndBackwardInputFollowTheRule) {
   const FrozenCase cases[] = {{QuantMode::NF4, 37, 65, 128}, {QuantMode::NF4, 9, 31, 77},   {QuantMode::INT8, 19, 33, 70},
                               {QuantMode::BF16, 23, 48, 50}, {QuantMode::F32, 6, 17, 129},  {QuantMode::NF4, 1, 96, 192},
-                              {QuantMode::NF4, 3, 40, 64},   {QuantMode::NF4, 4, 7, 320},   {QuantMode::INT8, 2, 9, 64}};
+                              {QuantMode::NF4, 3, 40, 64},   {QuantMode::NF4, 4, 7, 320},   {QuantMode::INT8, 2, 9, 64},
+                              {QuantMode::NF4, 11, 21, 192}, {QuantMode::NF4, 16, 9, 128},  {QuantMode::NF4, 17, 5, 64}};
   uint64_t seed = 100;
   for (const FrozenCase& f : cases) {
     const std::string what = cat(quant_mode_name(f.mode), " N=", f.N, " OC=", f.rows, " C=", f.cols);

@@ -617,6 +617,7 @@ const std::vector<OpCase>& op_cases() {
       bf16_inputs(quantized_matmul_case(33, 64, 192, QuantMode::NF4, false)),
       bf16_inputs(quantized_matmul_case(1, 130, 256, QuantMode::NF4, true)),
       bf16_inputs(quantized_matmul_case(6, 37, 128, QuantMode::NF4, false)),
+      bf16_inputs(quantized_matmul_case(13, 21, 192, QuantMode::NF4, true)),
       rmsnorm_case(5, 37, 1e-5f),
       rmsnorm_case(3, 300, 1e-6f),
       rope_case(7, 3, 8, 10000.0f, false, 64),

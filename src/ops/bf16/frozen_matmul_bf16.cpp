@@ -208,11 +208,17 @@ bool nf4_gemv_applies(const QuantizedMatrix& w) {
 }
 
 void frozen_matmul_forward(float* out, const float* inp, const QuantizedMatrix& w, int N, bool accumulate) {
-  if (N <= kGemvMaxRows && nf4_gemv_applies(w)) {
-    nf4_gemv(out, inp, w, N, accumulate);
+  const int OC = w.rows, C = w.cols;
+  if (N <= kNf4GemvMaxPasses * kGemvMaxRows && nf4_gemv_applies(w)) {
+    // the rows in passes of equal size (at most kGemvMaxRows each)
+    const int passes = (N + kGemvMaxRows - 1) / kGemvMaxRows;
+    for (int first = 0, pass = 0; pass < passes; ++pass) {
+      const int rows = (N - first) / (passes - pass);
+      nf4_gemv(out + size_t(first) * OC, inp + size_t(first) * C, w, rows, accumulate);
+      first += rows;
+    }
     return;
   }
-  const int OC = w.rows, C = w.cols;
   uint16_t* x = scratch(ScratchSlot::OperandA, size_t(N) * C);  // (N, C)
   round_to_bf16(x, inp, size_t(N) * C);
   gemm(out, x, false, bf16_weight(w), /*b_trans=*/true, N, OC, C, accumulate);

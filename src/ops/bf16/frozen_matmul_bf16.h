@@ -2,11 +2,12 @@
 // A BF16 base is used as stored (no copy); NF4, INT8 and F32 weights are dequantized straight
 // into a bf16 scratch (the value dequantize_rows gives, rounded once to bf16), one whole
 // matrix per call. Activations are rounded to bf16; products accumulate in f32.
-// For up to 8 rows (decoding; from 16 rows oneDNN on the dequantized weight was faster) an NF4
-// weight is not dequantized into memory at all: nf4_gemv takes 16 / N weight rows at a time,
-// decodes each 64-value block in registers (its 16 code values x absmax rounded to bf16,
-// looked up by nibble) and dots it with each of the N activation rows, prefetching the weight
-// bytes ahead (gemv_common.h).
+// For up to 8 rows (decoding) an NF4 weight is not dequantized into memory at all: nf4_gemv
+// takes 16 / N weight rows at a time, decodes each 64-value block in registers (its 16 code
+// values x absmax rounded to bf16, looked up by nibble) and dots it with each of the N
+// activation rows, prefetching the weight bytes ahead (gemv_common.h). From 9 to 16 rows (a
+// short prompt's prefill, batched rollouts) frozen_matmul_forward runs it twice, on each half
+// of the rows.
 #pragma once
 
 #include <cstdint>
@@ -24,8 +25,13 @@ void frozen_matmul_forward(float* out, const float* inp, const QuantizedMatrix& 
 // dinp (N, C) += dout (N, OC) @ W (OC, C)
 void frozen_matmul_backward_input(float* dinp, const float* dout, const QuantizedMatrix& w, int N);
 
-// Rows up to which frozen_matmul_forward on an NF4 weight takes the fused GEMV.
+// Rows up to which nf4_gemv runs in one pass: its 16 accumulators hold 16 / N weight rows x N
+// activation rows (a single 16-row pass, one weight row per task, was slower than oneDNN).
 inline constexpr int kGemvMaxRows = 8;
+// Passes of nf4_gemv frozen_matmul_forward takes before it dequantizes the weight for oneDNN.
+// 2816 x 1024 NF4 weights, 2 threads: 9 rows 5.3 ms against 7.7 per 36 weights, 16 rows 8.4
+// against 10.7; at 24 rows (3 passes) oneDNN was faster (12.2 against 13.4).
+inline constexpr int kNf4GemvMaxPasses = 2;
 
 // out (N, OC) (+)= bf16(inp (N, C)) @ bf16(W)^T for an NF4 w whose cols are a multiple of its
 // block size (every row starts a block), N <= kGemvMaxRows; f32 accumulation.
