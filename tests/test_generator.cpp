@@ -1,5 +1,5 @@
 // Batched KV-cache generation against a step-by-step full-forward reference, EOS stopping,
-// batching independence, seeded sampling.
+// batching independence, seeded sampling, the adapter's reused-weight scope.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include "core/check.h"
 #include "model/causal_lm.h"
 #include "model/generator.h"
+#include "support/delegating_backend.h"
 #include "support/test_support.h"
 #include "support/tiny_model.h"
 
@@ -102,6 +103,54 @@ TEST(Generator, BatchGivesTheSameTokensAsEachPromptAlone) {
     const GenerationResult alone = single.generate({prompts[b]}, o, f.lora, rng);
     expect_same_row(alone.rows[0], all.rows[b], 1e-5, "prompt " + std::to_string(b));
   }
+}
+
+// Watches the trainable block's reused-weight scopes and the LoRA GEMMs (weights inside it).
+class AdapterScopeWatch final : public test::DelegatingBackend {
+ public:
+  AdapterScopeWatch(const float* params, size_t n) : DelegatingBackend(cpu_f32_backend()), params_(params), n_(n) {}
+  void begin_reused_weight(const float* weight, size_t n, uint64_t version) const override {
+    if (weight == params_ && n == n_) open = true, ++scopes;
+    DelegatingBackend::begin_reused_weight(weight, n, version);
+  }
+  void end_reused_weight(const float* weight) const override {
+    if (weight == params_) open = false;
+    DelegatingBackend::end_reused_weight(weight);
+  }
+  void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC,
+                      bool accumulate) const override {
+    if (weight >= params_ && weight < params_ + n_) ++(open ? lora_gemms_in_scope : lora_gemms_outside);
+    DelegatingBackend::matmul_forward(out, inp, weight, N, C, OC, accumulate);
+  }
+  mutable bool open = false;
+  mutable int scopes = 0, lora_gemms_in_scope = 0, lora_gemms_outside = 0;
+
+ private:
+  const float* params_;
+  size_t n_;
+};
+
+// A generation reads each LoRA factor once per token: it holds the whole trainable block in
+// one reused-weight scope (cpu-bf16 rounds it to bf16 once), closed when it returns; with the
+// adapter off it opens none.
+TEST(Generator, HoldsTheAdapterInOneReusedScopePerGeneration) {
+  Fixture f;
+  const AdapterScopeWatch watch(f.lora.params, f.m.layout->total());
+  GenerationOptions o;
+  o.sampling.greedy = true;
+  o.max_new_tokens = 4;
+  o.stop_at_eos = false;
+  Generator gen(*f.m.base, *f.m.layout, 2, 5 + 4, watch);
+  Rng rng(0);
+  gen.generate(random_prompts({5, 2}, f.V, 4), o, f.lora, rng);
+  EXPECT_EQ(1, watch.scopes);
+  EXPECT_FALSE(watch.open);
+  EXPECT_GT(watch.lora_gemms_in_scope, 0);
+  EXPECT_EQ(0, watch.lora_gemms_outside);
+  LoraContext base_only = f.lora;
+  base_only.enabled = false;
+  gen.generate(random_prompts({3}, f.V, 5), o, base_only, rng);
+  EXPECT_EQ(1, watch.scopes);
 }
 
 TEST(Generator, RowsStopAtEosIndependently) {

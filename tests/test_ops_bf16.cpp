@@ -542,5 +542,40 @@ TEST(Bf16Backend, ReusedWeightIsRoundedOnceAndFollowsItsVersion) {
   }
 }
 
+// A scope over a block (the trainable parameters over a generation) covers every matrix that
+// lies in it: a GEMM reads its own part of the block's copy; a scope nested inside (a trained
+// LM head in the block) wins over the block's; a matrix reaching past the block is read live.
+TEST(Bf16Backend, ReusedBlockServesEachMatrixInsideIt) {
+  if (!cpu_has_native_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
+  const std::unique_ptr<Backend> bf = make_backend(ComputeMode::Bf16);
+  const int N = 2, C = 24, OC = 19;
+  const size_t n = size_t(OC) * C, first = 17, second = first + n;  // two matrices after a gap
+  const auto x = random_vector(size_t(N) * C, 8);
+  // the block [0, second + n) and one value after it
+  const std::vector<float> block0 = random_vector(second + n + 1, 9), block1 = random_vector(second + n + 1, 10);
+  std::vector<float> block = block0;
+  // what matmul_forward gives on the matrix at `at` against the kernel on values[at...]
+  const auto expect_reads = [&](size_t at, const std::vector<float>& values, const std::string& where) {
+    std::vector<float> got(size_t(N) * OC), want(got.size());
+    bf->matmul_forward(got.data(), x.data(), block.data() + at, N, C, OC, false);
+    bf16::matmul_forward(want.data(), x.data(), values.data() + at, N, C, OC, false);
+    EXPECT_EQ(0, std::memcmp(got.data(), want.data(), sizeof(float) * got.size())) << where;
+  };
+  {
+    const ReusedWeight all(*bf, block.data(), second + n, kUnversionedWeight);
+    block = block1;
+    expect_reads(first, block0, "first matrix of the block");
+    expect_reads(second, block0, "second matrix of the block");
+    expect_reads(second + 1, block1, "a matrix reaching past the block");
+    {
+      const ReusedWeight inner(*bf, block.data() + second, n, kUnversionedWeight);
+      expect_reads(second, block1, "the nested scope's own copy");
+      expect_reads(first, block0, "beside the nested scope");
+    }
+    expect_reads(second, block0, "after the nested scope");
+  }
+  expect_reads(first, block1, "after the block's scope");
+}
+
 }  // namespace
 }  // namespace loom::test

@@ -139,14 +139,17 @@ class Backend {
   // x (n) summed in place over the ranks of comm.
   virtual void allreduce_sum(const dist::Comm& comm, float* x, size_t n) const = 0;
 
-  // ---- weights that many GEMMs read in a row (the LM head over its row chunks) ------------
+  // ---- weights that many GEMMs read in a row (the LM head over its row chunks, the LoRA ----
+  // ---- factors over a generation) -------------------------------------------------------
   // Between begin_reused_weight and end_reused_weight, weight (n floats) does not change, and
-  // matmul_* calls whose weight operand is `weight` may read a copy the backend converted once
-  // (cpu-bf16: rounded to bf16). `version` names the weight's values: a backend may keep the
-  // copy after end_reused_weight and reuse it at a later begin with the same weight, n and
+  // matmul_* calls whose weight operand lies in [weight, weight + n) (`weight` itself, or one
+  // matrix of a block such as the trainable parameters) may read a copy the backend converted
+  // once (cpu-bf16: rounded to bf16). `version` names the weight's values: a backend may keep
+  // the copy after end_reused_weight and reuse it at a later begin with the same weight, n and
   // version (new_weight_version(): a frozen weight's values for its whole life);
   // kUnversionedWeight makes it convert anew (a trained weight that changes between steps).
-  // Scopes of different weights may nest; a weight is in at most one scope at a time.
+  // Scopes of different weights may nest, and one may lie inside another (a trained LM head in
+  // the trainable block): a GEMM reads the innermost. A weight is in at most one scope at a time.
   virtual void begin_reused_weight(const float* weight, size_t n, uint64_t version) const {
     (void)weight, (void)n, (void)version;
   }

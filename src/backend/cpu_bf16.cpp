@@ -103,15 +103,18 @@ class CpuBf16Backend final : public CpuF32Backend {
       if (c.weight == weight) return &c;
     return nullptr;
   }
-  // The bf16 copy of weight (n floats) while it is in a reused-weight scope, else nullptr.
+  // The bf16 copy of weight (n floats) while it lies in a reused-weight scope, else nullptr:
+  // its own scope's, else that of a block holding it (the smallest, should blocks nest).
   const uint16_t* reused(const float* weight, size_t n) const {
-    const ReusedCopy* entry = find(weight);
-    if (entry == nullptr || !entry->active) return nullptr;
-    LOOM_ASSERT(entry->n == n);
-    return entry->values.get();
+    const ReusedCopy* holder = nullptr;
+    for (const ReusedCopy& c : copies_) {
+      if (!c.active || weight < c.weight || weight + n > c.weight + c.n) continue;
+      if (holder == nullptr || c.n < holder->n) holder = &c;
+    }
+    return holder == nullptr ? nullptr : holder->values.get() + (weight - holder->weight);
   }
 
-  // One entry per weight that has been reused (the LM heads: a handful).
+  // One entry per weight that has been reused (the LM heads, the trainable block: a handful).
   mutable std::vector<ReusedCopy> copies_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 
 #include "core/check.h"
 #include "io/json_file.h"
@@ -42,7 +43,7 @@ int64_t GenerationResult::new_tokens() const {
 
 Generator::Generator(const FrozenWeights& base, const TrainableLayout& layout, int max_batch, int max_len,
                      const Backend& backend)
-    : max_batch_(max_batch), max_len_(max_len), V_(base.shape().V),
+    : max_batch_(max_batch), max_len_(max_len), V_(base.shape().V), backend_(backend),
       decoder_(base, layout, max_batch, max_len, backend), sampler_(base.shape().V),
       logits_(size_t(max_batch) * base.shape().V), prompt_(size_t(max_batch) * max_len),
       key_begin_(max_batch), next_(max_batch), done_(max_batch) {
@@ -83,6 +84,11 @@ GenerationResult Generator::generate(const std::vector<std::vector<int>>& prompt
   }
   const uint64_t key = rng.next_u64();
 
+  // Every token reads each LoRA factor once: the backend may convert them once per generation
+  // (cpu-bf16: to bf16, half the bytes; the adapter changes between PPO steps, not within one).
+  std::optional<ReusedWeight> adapter;
+  if (lora.enabled && lora.params != nullptr)
+    adapter.emplace(backend_, lora.params, lora.layout->total(), kUnversionedWeight);
   decoder_.prefill(logits_.data(), prompt_.data(), key_begin_.data(), B, Tp, lora);
   int active = B;
   for (int n = 0; active > 0; ++n) {

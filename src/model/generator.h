@@ -66,6 +66,7 @@ class Generator {
 
  private:
   int max_batch_, max_len_, V_;
+  const Backend& backend_;
   KvDecoder decoder_;
   TokenSampler sampler_;
   std::vector<float> logits_;    // (max_batch, V)
