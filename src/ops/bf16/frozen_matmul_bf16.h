@@ -3,11 +3,11 @@
 // into a bf16 scratch (the value dequantize_rows gives, rounded once to bf16), one whole
 // matrix per call. Activations are rounded to bf16; products accumulate in f32.
 // For up to 8 rows (decoding) an NF4 weight is not dequantized into memory at all: nf4_gemv
-// takes 16 / N weight rows at a time, decodes each 64-value block in registers (its 16 code
-// values x absmax rounded to bf16, looked up by nibble) and dots it with each of the N
-// activation rows, prefetching the weight bytes ahead (gemv_common.h). From 9 to 16 rows (a
-// short prompt's prefill, batched rollouts) frozen_matmul_forward runs it twice, on each half
-// of the rows.
+// takes 16 / N weight rows at a time (8 for one row), decodes each 64-value block in
+// registers (its 16 code values x absmax rounded to bf16, looked up by nibble) and dots it
+// with each of the N activation rows, prefetching the weight bytes ahead (gemv_common.h). From
+// 9 to 16 rows (a short prompt's prefill, batched rollouts) frozen_matmul_forward runs it
+// twice, on each half of the rows.
 #pragma once
 
 #include <cstdint>
