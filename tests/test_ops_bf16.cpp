@@ -117,8 +117,11 @@ struct MatmulCase {
   int N, C, OC;
 };
 // Up to bf16::kFewRowsMax rows take the few-rows kernels: weight row blocks of 16 and
-// 32-value chunks with tails ({2, 70, 33}, {4, 16, 40}), whole ones ({1, 64, 48}).
+// 32-value chunks with tails ({2, 70, 33}, {4, 16, 40}), whole ones ({1, 64, 48}); rows of
+// 1024 values or more, blocks of 8 with even and odd chunks apart: an odd chunk count and a
+// tail ({2, 1060, 21}), whole pairs ({1, 1024, 9}).
 const MatmulCase kMatmulCases[] = {{1, 1, 1},      {3, 17, 5},     {2, 70, 33}, {4, 16, 40}, {1, 64, 48},
+                                   {2, 1060, 21},  {1, 1024, 9},
                                    {7, 33, 65},    {67, 129, 31},  {130, 96, 257}, {5, 300, 2}};
 
 std::string name(const MatmulCase& m) { return cat("N=", m.N, " C=", m.C, " OC=", m.OC); }
@@ -548,7 +551,7 @@ TEST(Bf16Backend, ReusedWeightIsRoundedOnceAndFollowsItsVersion) {
 TEST(Bf16Backend, ReusedBlockServesEachMatrixInsideIt) {
   if (!cpu_has_native_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
   const std::unique_ptr<Backend> bf = make_backend(ComputeMode::Bf16);
-  const int N = 2, C = 24, OC = 19;
+  const int N = 2, C = 1060, OC = 19;  // rows long enough for the few-rows kernel's 8-row blocks
   const size_t n = size_t(OC) * C, first = 17, second = first + n;  // two matrices after a gap
   const auto x = random_vector(size_t(N) * C, 8);
   // the block [0, second + n) and one value after it
