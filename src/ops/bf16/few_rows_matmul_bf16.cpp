@@ -40,8 +40,9 @@ inline __m512bh bf16_chunk(const uint16_t* p, int count) {
 // rows_per_task(C). Rows past OC repeat row o0 and their sums are not stored.
 template <typename W, int R>
 void block_forward(float* out, const uint16_t* x, const W* weight, int N, int C, int OC, int o0, bool accumulate) {
-  // accumulators [i] take row i's even chunks, [kOdd + i] its odd ones (kOdd 0: all in [i])
-  constexpr int kOdd = 2 * R <= kGemvBlockRows ? R : 0;
+  // accumulators [i] take row i's even chunks, [kOdd + i] its odd ones (kOdd 0: all in [i]);
+  // split_lane_sums folds the two
+  constexpr int kOdd = R == kGemvBlockRows / 2 ? R : 0;
   const int rows = std::min(R, OC - o0);
   const W* row[R];
   for (int i = 0; i < R; ++i) row[i] = weight + size_t(o0 + (i < rows ? i : 0)) * C;
@@ -64,9 +65,7 @@ void block_forward(float* out, const uint16_t* x, const W* weight, int N, int C,
       chunk(k + kChunk, kChunk, kOdd);
     }
     for (; k < C; k += kChunk) chunk(k, std::min(kChunk, C - k), 0);
-    __m512 y = lane_sums(acc);
-    // lanes [0, 8) + lanes [8, 16): each row's even and odd sums
-    if constexpr (kOdd != 0) y = _mm512_add_ps(y, _mm512_shuffle_f32x4(y, y, _MM_SHUFFLE(1, 0, 3, 2)));
+    __m512 y = kOdd != 0 ? split_lane_sums(acc) : lane_sums(acc);
     float* yn = out + size_t(n) * OC + o0;
     const __mmask16 store = first_lanes(rows);
     if (accumulate) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(store, yn));

@@ -95,7 +95,8 @@ template <int N>
 void nf4_gemv_block(float* out, const uint16_t* x, const QuantizedMatrix& w, int r0, bool accumulate) {
   constexpr int R = kNf4GemvRows<N>;
   // accumulators [r * N + n] take the blocks' even halves, [kOdd + r * N + n] their odd halves
-  constexpr int kOdd = 2 * R * N <= kGemvBlockRows ? R * N : 0;
+  // (kOdd 0: all in [r * N + n]); split_lane_sums folds 8 split dot products
+  constexpr int kOdd = R * N == kGemvBlockRows / 2 ? R * N : 0;
   static_assert(R * N <= kGemvBlockRows);
   const int OC = w.rows, C = w.cols, blocks_per_row = C / kNf4BlockSize;
   const int rows = std::min(R, OC - r0);
@@ -129,13 +130,12 @@ void nf4_gemv_block(float* out, const uint16_t* x, const QuantizedMatrix& w, int
       }
     }
   }
-  alignas(64) float sums[kGemvBlockRows];  // the accumulators' sums
-  _mm512_store_ps(sums, lane_sums(acc));
+  alignas(64) float sums[kGemvBlockRows];  // [r * N + n]
+  _mm512_store_ps(sums, kOdd != 0 ? split_lane_sums(acc) : lane_sums(acc));
   for (int r = 0; r < rows; ++r)
     for (int n = 0; n < N; ++n) {
       float& y = out[size_t(n) * OC + r0 + r];
-      const float sum = kOdd ? sums[r * N + n] + sums[kOdd + r * N + n] : sums[r * N + n];
-      y = accumulate ? y + sum : sum;
+      y = accumulate ? y + sums[r * N + n] : sums[r * N + n];
     }
 }
 

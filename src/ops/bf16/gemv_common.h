@@ -1,6 +1,7 @@
 // What the kernels that dot a few activation rows with weight rows streamed from memory share
 // (few_rows_matmul_bf16.cpp, frozen_matmul_bf16.cpp's NF4 GEMV): each task takes 16 weight
-// rows, keeps one accumulator vector per row, and sums all sixteen across lanes at once.
+// rows, keeps one accumulator vector per row, and sums all sixteen across lanes at once; or
+// 8 rows, two accumulators each (split_lane_sums).
 #pragma once
 
 #include <cstddef>
@@ -45,6 +46,13 @@ inline __m512 lane_sums(const __m512 v[16]) {
   for (int i = 0; i < 4; ++i) w4[i] = fold_lanes<4>(w8[2 * i], w8[2 * i + 1]);
   for (int i = 0; i < 2; ++i) w2[i] = fold_lanes<2>(w4[2 * i], w4[2 * i + 1]);
   return fold_lanes<1>(w2[0], w2[1]);
+}
+
+// Lane i < 8 of the result = the sum of the 16 lanes of v[i] and of v[8 + i]: eight dot
+// products, each split over two accumulators (a row's even and odd halves); lanes 8..15 the same.
+inline __m512 split_lane_sums(const __m512 v[16]) {
+  const __m512 sums = lane_sums(v);
+  return _mm512_add_ps(sums, _mm512_shuffle_f32x4(sums, sums, _MM_SHUFFLE(1, 0, 3, 2)));
 }
 
 // The first `count` (0..16) lanes.
