@@ -105,7 +105,8 @@ TEST(Generator, BatchGivesTheSameTokensAsEachPromptAlone) {
   }
 }
 
-// Watches the trainable block's reused-weight scopes and the LoRA GEMMs (weights inside it).
+// Watches the trainable block's reused-weight scopes and the ops that read LoRA factors (the
+// lora_linear ops, GEMMs whose weight lies inside the block).
 class AdapterScopeWatch final : public test::DelegatingBackend {
  public:
   AdapterScopeWatch(const float* params, size_t n) : DelegatingBackend(cpu_f32_backend()), params_(params), n_(n) {}
@@ -119,13 +120,22 @@ class AdapterScopeWatch final : public test::DelegatingBackend {
   }
   void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC,
                       bool accumulate) const override {
-    if (weight >= params_ && weight < params_ + n_) ++(open ? lora_gemms_in_scope : lora_gemms_outside);
+    count(weight);
     DelegatingBackend::matmul_forward(out, inp, weight, N, C, OC, accumulate);
   }
+  void lora_linear_forward(float* y, float* u, float* workspace, float* dropped, float* mid, const float* x,
+                           const QuantizedMatrix& w, const float* a, const float* b, int N, int R, float scale,
+                           float p, uint64_t seed, uint64_t stream) const override {
+    count(a);
+    DelegatingBackend::lora_linear_forward(y, u, workspace, dropped, mid, x, w, a, b, N, R, scale, p, seed, stream);
+  }
   mutable bool open = false;
-  mutable int scopes = 0, lora_gemms_in_scope = 0, lora_gemms_outside = 0;
+  mutable int scopes = 0, lora_reads_in_scope = 0, lora_reads_outside = 0;
 
  private:
+  void count(const float* weight) const {
+    if (weight >= params_ && weight < params_ + n_) ++(open ? lora_reads_in_scope : lora_reads_outside);
+  }
   const float* params_;
   size_t n_;
 };
@@ -145,8 +155,8 @@ TEST(Generator, HoldsTheAdapterInOneReusedScopePerGeneration) {
   gen.generate(random_prompts({5, 2}, f.V, 4), o, f.lora, rng);
   EXPECT_EQ(1, watch.scopes);
   EXPECT_FALSE(watch.open);
-  EXPECT_GT(watch.lora_gemms_in_scope, 0);
-  EXPECT_EQ(0, watch.lora_gemms_outside);
+  EXPECT_GT(watch.lora_reads_in_scope, 0);
+  EXPECT_EQ(0, watch.lora_reads_outside);
   LoraContext base_only = f.lora;
   base_only.enabled = false;
   gen.generate(random_prompts({3}, f.V, 5), o, base_only, rng);

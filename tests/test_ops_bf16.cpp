@@ -219,12 +219,19 @@ TEST(Bf16Frozen, DequantizeRowsBf16IsTheF32DequantizationRounded) {
       for (auto [r0, r1] : {std::pair{0, rows}, std::pair{1, rows - 1}, std::pair{rows / 2, rows / 2 + 1}}) {
         std::vector<float> f32(size_t(r1 - r0) * cols);
         dequantize_rows(f32.data(), q, r0, r1);
-        std::vector<uint16_t> got(f32.size());
-        bf16::dequantize_rows_bf16(got.data(), q, r0, r1);
-        size_t mismatches = 0;
-        for (size_t i = 0; i < f32.size(); ++i) mismatches += got[i] != f32_to_bf16(f32[i]);
-        EXPECT_EQ(mismatches, 0u) << quant_mode_name(mode) << " rows " << rows << " cols " << cols << " [" << r0
-                                  << ", " << r1 << ")";
+        for (int ld : {cols, cols + 5}) {  // contiguous, and rows with room for more columns
+          constexpr uint16_t kUntouched = 0x7fc1;
+          std::vector<uint16_t> got(size_t(r1 - r0) * ld, kUntouched);
+          bf16::dequantize_rows_bf16(got.data(), q, r0, r1, ld);
+          size_t mismatches = 0;
+          for (int r = 0; r < r1 - r0; ++r)
+            for (int c = 0; c < ld; ++c) {
+              const uint16_t want = c < cols ? f32_to_bf16(f32[size_t(r) * cols + c]) : kUntouched;
+              mismatches += got[size_t(r) * ld + c] != want;
+            }
+          EXPECT_EQ(mismatches, 0u) << quant_mode_name(mode) << " rows " << rows << " cols " << cols << " ld " << ld
+                                    << " [" << r0 << ", " << r1 << ")";
+        }
       }
     }
   }

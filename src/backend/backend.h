@@ -79,6 +79,20 @@ class Backend {
   virtual void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout,
                                                const QuantizedMatrix& w, int N) const = 0;
 
+  // ---- a frozen linear with a LoRA adapter (ops/lora_linear.h) -----------------------------
+  // u (N, R) = dropout(x) @ A^T; y (N, OC) = x (N, C) @ W^T + scale * u @ B^T; W = w (OC, C),
+  // A (R, C), B (OC, R), the dropout mask dropout_forward's. Scratch (undefined afterwards):
+  // workspace (OC * C) as quantized_matmul_forward's, dropped (N, C), mid (N, R).
+  virtual void lora_linear_forward(float* y, float* u, float* workspace, float* dropped, float* mid,
+                                   const float* x, const QuantizedMatrix& w, const float* a, const float* b, int N,
+                                   int R, float scale, float p, uint64_t seed, uint64_t stream) const = 0;
+  // du = scale * dy @ B: dx (N, C) += dy @ W + dropout'(du @ A); da (R, C) += du^T @ dropout(x);
+  // db (OC, R) += dy^T @ (scale * u). Scratch as in forward.
+  virtual void lora_linear_backward(float* dx, float* da, float* db, float* workspace, float* dropped,
+                                    float* mid, const float* dy, const float* x, const float* u,
+                                    const QuantizedMatrix& w, const float* a, const float* b, int N, int R,
+                                    float scale, float p, uint64_t seed, uint64_t stream) const = 0;
+
   // ---- the decoder layer (ops/rmsnorm.h, rope.h, attention.h, swiglu.h, embedding.h) -----
   virtual void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
                                float eps) const = 0;

@@ -9,7 +9,9 @@
 #include "ops/bf16/attention_bf16.h"
 #include "ops/bf16/bf16_convert.h"
 #include "ops/bf16/frozen_matmul_bf16.h"
+#include "ops/bf16/lora_linear_bf16.h"
 #include "ops/bf16/matmul_bf16.h"
+#include "ops/lora_linear.h"
 
 namespace loom {
 
@@ -48,6 +50,31 @@ class CpuBf16Backend final : public CpuF32Backend {
   void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout, const QuantizedMatrix& w,
                                        int N) const override {
     bf16::frozen_matmul_backward_input(dinp, dout, w, N);
+  }
+
+  // Fused where the frozen weight is dequantized for oneDNN (training, prefill); decoding's
+  // few rows run the composed op on this backend's GEMVs.
+  void lora_linear_forward(float* y, float* u, float* workspace, float* dropped, float* mid, const float* x,
+                           const QuantizedMatrix& w, const float* a, const float* b, int N, int R, float scale,
+                           float p, uint64_t seed, uint64_t stream) const override {
+    if (!bf16::lora_linear_fused_applies(w, N)) {
+      lora_linear_forward_composed(*this, y, u, workspace, dropped, mid, x, w, a, b, N, R, scale, p, seed, stream);
+      return;
+    }
+    bf16::lora_linear_forward(y, u, x, w, a, reused(a, size_t(R) * w.cols), b, reused(b, size_t(w.rows) * R), N, R,
+                              scale, p, seed, stream);
+  }
+  void lora_linear_backward(float* dx, float* da, float* db, float* workspace, float* dropped, float* mid,
+                            const float* dy, const float* x, const float* u, const QuantizedMatrix& w,
+                            const float* a, const float* b, int N, int R, float scale, float p, uint64_t seed,
+                            uint64_t stream) const override {
+    if (!bf16::lora_linear_fused_applies(w, N)) {
+      lora_linear_backward_composed(*this, dx, da, db, workspace, dropped, mid, dy, x, u, w, a, b, N, R, scale, p,
+                                    seed, stream);
+      return;
+    }
+    bf16::lora_linear_backward(dx, da, db, dropped, dy, x, u, w, a, reused(a, size_t(R) * w.cols), b,
+                               reused(b, size_t(w.rows) * R), N, R, scale, p, seed, stream);
   }
 
   void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const int* doc,

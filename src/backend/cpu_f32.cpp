@@ -12,6 +12,7 @@
 #include "ops/embedding.h"
 #include "ops/heads.h"
 #include "ops/log_softmax.h"
+#include "ops/lora_linear.h"
 #include "ops/matmul.h"
 #include "ops/quantized_matmul.h"
 #include "ops/rmsnorm.h"
@@ -59,6 +60,17 @@ void CpuF32Backend::quantized_matmul_forward(float* out, float* workspace, const
 void CpuF32Backend::quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout,
                                                     const QuantizedMatrix& w, int N) const {
   cpu::quantized_matmul_backward_input(dinp, workspace, dout, w, N);
+}
+void CpuF32Backend::lora_linear_forward(float* y, float* u, float* workspace, float* dropped, float* mid,
+                                        const float* x, const QuantizedMatrix& w, const float* a, const float* b,
+                                        int N, int R, float scale, float p, uint64_t seed, uint64_t stream) const {
+  cpu::lora_linear_forward(y, u, workspace, dropped, mid, x, w, a, b, N, R, scale, p, seed, stream);
+}
+void CpuF32Backend::lora_linear_backward(float* dx, float* da, float* db, float* workspace, float* dropped,
+                                         float* mid, const float* dy, const float* x, const float* u,
+                                         const QuantizedMatrix& w, const float* a, const float* b, int N, int R,
+                                         float scale, float p, uint64_t seed, uint64_t stream) const {
+  cpu::lora_linear_backward(dx, da, db, workspace, dropped, mid, dy, x, u, w, a, b, N, R, scale, p, seed, stream);
 }
 
 void CpuF32Backend::rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C,

@@ -35,6 +35,13 @@ class CpuF32Backend : public Backend {
                                 bool accumulate) const override;
   void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout, const QuantizedMatrix& w,
                                        int N) const override;
+  void lora_linear_forward(float* y, float* u, float* workspace, float* dropped, float* mid, const float* x,
+                           const QuantizedMatrix& w, const float* a, const float* b, int N, int R, float scale,
+                           float p, uint64_t seed, uint64_t stream) const override;
+  void lora_linear_backward(float* dx, float* da, float* db, float* workspace, float* dropped, float* mid,
+                            const float* dy, const float* x, const float* u, const QuantizedMatrix& w,
+                            const float* a, const float* b, int N, int R, float scale, float p, uint64_t seed,
+                            uint64_t stream) const override;
 
   void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
                        float eps) const override;

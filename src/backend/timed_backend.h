@@ -74,6 +74,14 @@ class TimedBackend final : public Backend {
     const Timer timer(*this, "quantized_matmul_backward_input");
     inner_->quantized_matmul_backward_input(dinp, workspace, dout, w, N);
   }
+  void lora_linear_forward(float* y, float* u, float* workspace, float* dropped, float* mid, const float* x, const QuantizedMatrix& w, const float* a, const float* b, int N, int R, float scale, float p, uint64_t seed, uint64_t stream) const override {
+    const Timer timer(*this, "lora_linear_forward");
+    inner_->lora_linear_forward(y, u, workspace, dropped, mid, x, w, a, b, N, R, scale, p, seed, stream);
+  }
+  void lora_linear_backward(float* dx, float* da, float* db, float* workspace, float* dropped, float* mid, const float* dy, const float* x, const float* u, const QuantizedMatrix& w, const float* a, const float* b, int N, int R, float scale, float p, uint64_t seed, uint64_t stream) const override {
+    const Timer timer(*this, "lora_linear_backward");
+    inner_->lora_linear_backward(dx, da, db, workspace, dropped, mid, dy, x, u, w, a, b, N, R, scale, p, seed, stream);
+  }
   void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C, float eps) const override {
     const Timer timer(*this, "rmsnorm_forward");
     inner_->rmsnorm_forward(out, rstd, inp, weight, N, C, eps);

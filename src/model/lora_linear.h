@@ -1,7 +1,8 @@
 // A frozen (quantized) linear with an optional LoRA adapter:
 //   y = x @ W^T + scale * dropout(x) @ A^T @ B^T
-// The frozen product is the backend's quantized GEMM (it may dequantize W into the shared
-// workspace); the LoRA products are plain GEMMs. Every buffer is backend memory.
+// With an adapter it is the backend's lora_linear op (ops/lora_linear.h), the factors and their
+// gradients found in the trainable block by the linear's slot; without, the backend's quantized
+// GEMM. Every buffer is backend memory.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +16,8 @@ namespace loom {
 // Scratch shared by every linear of a model, sized once (model/llama_body.h, model/kv_decoder.h).
 struct LinearScratch {
   float* weight = nullptr;   // (max out*in) the quantized GEMMs' workspace
-  float* dropped = nullptr;  // (N, max in) dropout(x), recomputed in backward
-  float* mid = nullptr;      // (N, R) the scaled LoRA bottleneck or its gradient
+  float* dropped = nullptr;  // (N, max in) the lora_linear ops' scratch: dropout(x), recomputed in backward
+  float* mid = nullptr;      // (N, R) the lora_linear ops' scratch: the scaled bottleneck or its gradient
 };
 
 // The trainable side of a step: parameters, their gradients (null in inference), dropout.

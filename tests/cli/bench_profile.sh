@@ -12,8 +12,11 @@ OMP_NUM_THREADS=1 "$LOOM" bench --model "$WORK/tiny" --seq 32 --micro-batch 2 --
 calls() { awk -v op="$1" '$1 == "profile:" && $2 == op { print $3 }' "$WORK/out"; }
 [ "$(calls attention_forward)" = $((layers * steps)) ] || fail "attention_forward calls: $(calls attention_forward)"
 [ "$(calls attention_backward)" = $((layers * steps)) ] || fail "attention_backward calls: $(calls attention_backward)"
-[ "$(calls quantized_matmul_forward)" = $((7 * layers * steps)) ] ||
-  fail "quantized_matmul_forward calls: $(calls quantized_matmul_forward)"
+# bench adapts all seven linears: each is one lora_linear call each way
+[ "$(calls lora_linear_forward)" = $((7 * layers * steps)) ] ||
+  fail "lora_linear_forward calls: $(calls lora_linear_forward)"
+[ "$(calls lora_linear_backward)" = $((7 * layers * steps)) ] ||
+  fail "lora_linear_backward calls: $(calls lora_linear_backward)"
 [ "$(calls adamw_update)" = $steps ] || fail "adamw_update calls: $(calls adamw_update)"
 grep -q '^profile: (outside backend calls)' "$WORK/out" || fail "no line for the time outside backend calls"
 # The shares (last field, "12.3%") sum to 100% give or take the rounding of each line.

@@ -23,6 +23,7 @@
 #include "kernels/rmsnorm.cuh"
 #include "kernels/rope.cuh"
 #include "kernels/swiglu.cuh"
+#include "ops/lora_linear.h"
 
 #define LOOM_NCCL_CHECK(call)                                                                        \
   do {                                                                                               \
@@ -143,6 +144,18 @@ class CudaBackend final : public Backend {
                                        int N) const override {
     cuda::dequantize_matrix(workspace, w, s_);
     cuda::matmul_backward_input(dinp, dout, workspace, N, w.cols, w.rows, s_);
+  }
+  void lora_linear_forward(float* y, float* u, float* workspace, float* dropped, float* mid, const float* x,
+                           const QuantizedMatrix& w, const float* a, const float* b, int N, int R, float scale,
+                           float p, uint64_t seed, uint64_t stream) const override {
+    lora_linear_forward_composed(*this, y, u, workspace, dropped, mid, x, w, a, b, N, R, scale, p, seed, stream);
+  }
+  void lora_linear_backward(float* dx, float* da, float* db, float* workspace, float* dropped, float* mid,
+                            const float* dy, const float* x, const float* u, const QuantizedMatrix& w,
+                            const float* a, const float* b, int N, int R, float scale, float p, uint64_t seed,
+                            uint64_t stream) const override {
+    lora_linear_backward_composed(*this, dx, da, db, workspace, dropped, mid, dy, x, u, w, a, b, N, R, scale, p, seed,
+                                  stream);
   }
 
   void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C,

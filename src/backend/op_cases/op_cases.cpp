@@ -445,30 +445,43 @@ OpCase kv_cache_append_case(int B, int T, int t0, int Tmax, int KVD) {
 // The weight (fixed per case) is quantized once into a host arena; the case carries the
 // arena's bytes as an int tensor ("qbytes"), and the forward points the matrix at the
 // backend's copy of them. "weight" is the dequantized weight the reference multiplies by.
-OpCase quantized_matmul_case(int N, int OC, int C, QuantMode mode, bool accumulate) {
-  struct Quantized {
-    Arena arena;
-    QuantizedMatrix m;
-    std::vector<float> dequantized;
-  };
-  auto q = std::make_shared<Quantized>();
-  {
-    Rng rng(uint64_t(OC) * 1000 + C);
-    std::vector<float> w(size_t(OC) * C);
-    for (float& x : w) x = -0.5f + rng.uniform();
-    q->arena = Arena("op case weight", quantized_matrix_bytes(mode, OC, C));
-    q->m = quantize_matrix(q->arena, mode, w.data(), OC, C);
-    q->dequantized.resize(w.size());
-    dequantize_matrix(q->dequantized.data(), q->m);
+struct QuantizedWeight {
+  Arena arena;
+  QuantizedMatrix m;
+  std::vector<float> dequantized;
+
+  // The arena's bytes as the case's int tensor.
+  std::vector<int> bytes() const {
+    std::vector<int> out((arena.used() + sizeof(int) - 1) / sizeof(int));
+    std::memcpy(out.data(), arena.base(), arena.used());
+    return out;
   }
+  // The matrix over the backend's copy of those bytes.
+  QuantizedMatrix on(const Pointers& p, const std::string& name) const {
+    return relocate_quantized_matrix(m, arena.base(), const_cast<int*>(p.i(name)));
+  }
+};
+
+std::shared_ptr<QuantizedWeight> quantized_weight(int OC, int C, QuantMode mode) {
+  auto q = std::make_shared<QuantizedWeight>();
+  Rng rng(uint64_t(OC) * 1000 + C);
+  std::vector<float> w(size_t(OC) * C);
+  for (float& x : w) x = -0.5f + rng.uniform();
+  q->arena = Arena("op case weight", quantized_matrix_bytes(mode, OC, C));
+  q->m = quantize_matrix(q->arena, mode, w.data(), OC, C);
+  q->dequantized.resize(w.size());
+  dequantize_matrix(q->dequantized.data(), q->m);
+  return q;
+}
+
+OpCase quantized_matmul_case(int N, int OC, int C, QuantMode mode, bool accumulate) {
+  const auto q = quantized_weight(OC, C, mode);
   OpCase c;
   c.family = "quantized_matmul";
   c.op = "quantized_matmul";
   c.params = {{"N", N}, {"OC", OC}, {"C", C}, {"mode", double(int(mode))}, {"accumulate", accumulate}};
   c.make_tensors = [=](uint64_t seed) {
     TensorMaker m(seed);
-    std::vector<int> bytes((q->arena.used() + sizeof(int) - 1) / sizeof(int));
-    std::memcpy(bytes.data(), q->arena.base(), q->arena.used());
     m.input("inp", size_t(N) * C).input("dout", size_t(N) * OC).fixed("weight", q->dequantized);
     if (accumulate)
       m.inout("out", size_t(N) * OC);
@@ -476,19 +489,51 @@ OpCase quantized_matmul_case(int N, int OC, int C, QuantMode mode, bool accumula
       m.output("out", size_t(N) * OC);
     m.inout("dinp", size_t(N) * C);
     m.scratch("workspace", size_t(OC) * C);
-    return m.ints("qbytes", std::move(bytes)).take();
-  };
-  const auto matrix = [q](const Pointers& p) {
-    return relocate_quantized_matrix(q->m, q->arena.base(), const_cast<int*>(p.i("qbytes")));
+    return m.ints("qbytes", q->bytes()).take();
   };
   c.forward = [=](const Backend& ops, const Pointers& p) {
-    ops.quantized_matmul_forward(p.f("out"), p.f("workspace"), p.f("inp"), matrix(p), N, accumulate);
+    ops.quantized_matmul_forward(p.f("out"), p.f("workspace"), p.f("inp"), q->on(p, "qbytes"), N, accumulate);
   };
   c.backward = [=](const Backend& ops, const Pointers& p) {
-    ops.quantized_matmul_backward_input(p.f("dinp"), p.f("workspace"), p.f("dout"), matrix(p), N);
+    ops.quantized_matmul_backward_input(p.f("dinp"), p.f("workspace"), p.f("dout"), q->on(p, "qbytes"), N);
   };
   c.loss_terms = {{"out", "dout"}};
   c.gradients = {{"inp", "dinp"}};
+  return c;
+}
+
+// ---- a frozen linear with a LoRA adapter (ops/lora_linear.h) -------------------------------
+
+// B as large as A (a trained adapter, not PEFT's zero init) so the LoRA path shows in y.
+OpCase lora_linear_case(int N, int OC, int C, int R, QuantMode mode, float p) {
+  const auto q = quantized_weight(OC, C, mode);
+  const float scale = 2.0f;
+  const uint64_t mask_seed = 5, mask_stream = 3;
+  OpCase c;
+  c.family = "lora_linear";
+  c.op = "lora_linear";
+  c.params = {{"N", N}, {"OC", OC}, {"C", C}, {"R", R}, {"mode", double(int(mode))}, {"p", p},
+              {"scale", scale}, {"seed", double(mask_seed)}, {"stream", double(mask_stream)}};
+  c.make_tensors = [=](uint64_t seed) {
+    TensorMaker m(seed);
+    m.input("x", size_t(N) * C).input("a", size_t(R) * C, -0.25f, 0.25f).input("b", size_t(OC) * R, -0.25f, 0.25f);
+    m.input("dy", size_t(N) * OC).fixed("weight", q->dequantized);
+    m.output("y", size_t(N) * OC).output("u", size_t(N) * R);
+    m.inout("dx", size_t(N) * C).inout("da", size_t(R) * C).inout("db", size_t(OC) * R);
+    m.scratch("workspace", size_t(OC) * C).scratch("dropped", size_t(N) * C).scratch("mid", size_t(N) * R);
+    return m.ints("qbytes", q->bytes()).take();
+  };
+  c.forward = [=](const Backend& ops, const Pointers& t) {
+    ops.lora_linear_forward(t.f("y"), t.f("u"), t.f("workspace"), t.f("dropped"), t.f("mid"), t.f("x"),
+                            q->on(t, "qbytes"), t.f("a"), t.f("b"), N, R, scale, p, mask_seed, mask_stream);
+  };
+  c.backward = [=](const Backend& ops, const Pointers& t) {
+    ops.lora_linear_backward(t.f("dx"), t.f("da"), t.f("db"), t.f("workspace"), t.f("dropped"), t.f("mid"),
+                             t.f("dy"), t.f("x"), t.f("u"), q->on(t, "qbytes"), t.f("a"), t.f("b"), N, R, scale,
+                             p, mask_seed, mask_stream);
+  };
+  c.loss_terms = {{"y", "dy"}};
+  c.gradients = {{"x", "dx"}, {"a", "da"}, {"b", "db"}};
   return c;
 }
 
@@ -618,6 +663,13 @@ const std::vector<OpCase>& op_cases() {
       bf16_inputs(quantized_matmul_case(1, 130, 256, QuantMode::NF4, true)),
       bf16_inputs(quantized_matmul_case(6, 37, 128, QuantMode::NF4, false)),
       bf16_inputs(quantized_matmul_case(13, 21, 192, QuantMode::NF4, true)),
+      bf16_inputs(lora_linear_case(7, 33, 64, 4, QuantMode::F32, 0.0f)),
+      bf16_inputs(lora_linear_case(33, 70, 128, 16, QuantMode::NF4, 0.1f)),
+      bf16_inputs(lora_linear_case(20, 37, 96, 8, QuantMode::INT8, 0.5f)),
+      bf16_inputs(lora_linear_case(17, 24, 64, 3, QuantMode::BF16, 0.05f)),
+      bf16_inputs(lora_linear_case(1, 130, 256, 16, QuantMode::NF4, 0.0f)),
+      bf16_inputs(lora_linear_case(3, 21, 192, 8, QuantMode::NF4, 0.1f)),
+      bf16_inputs(lora_linear_case(13, 40, 128, 16, QuantMode::NF4, 0.0f)),
       rmsnorm_case(5, 37, 1e-5f),
       rmsnorm_case(3, 300, 1e-6f),
       rope_case(7, 3, 8, 10000.0f, false, 64),
@@ -675,7 +727,7 @@ const std::vector<OpCase>& op_cases() {
 const std::vector<std::string>& op_families() {
   static const std::vector<std::string> families = {
       "adamw",   "attention",   "copy",  "cross_entropy",    "dropout", "elementwise", "embedding",
-      "heads",   "log_softmax", "matmul", "quantized_matmul", "rmsnorm", "rope",        "swiglu"};
+      "heads",   "log_softmax", "lora_linear", "matmul", "quantized_matmul", "rmsnorm", "rope",        "swiglu"};
   return families;
 }
 

@@ -254,6 +254,31 @@ Expected reference_quantized_matmul(const OpCase& c, const Tensors& t) {
   return {{"out", out}};
 }
 
+// u = dropout(x) @ A^T, y = x @ W^T + scale * u @ B^T, the mask as reference_dropout's.
+Expected reference_lora_linear(const OpCase& c, const Tensors& t) {
+  const int N = c.dim("N"), C = c.dim("C"), OC = c.dim("OC"), R = c.dim("R");
+  const double p = static_cast<float>(c.param("p")), scale = static_cast<float>(c.param("scale"));
+  const auto seed = uint64_t(c.param("seed")), stream = uint64_t(c.param("stream"));
+  const auto &x = t.f32.at("x").data, &w = t.f32.at("weight").data;
+  const auto &a = t.f32.at("a").data, &b = t.f32.at("b").data;
+  std::vector<double> y(size_t(N) * OC, 0.0), u(size_t(N) * R, 0.0);
+  for (int n = 0; n < N; ++n) {
+    for (int r = 0; r < R; ++r)
+      for (int k = 0; k < C; ++k) {
+        const size_t i = size_t(n) * C + k;
+        const double dropped = random_uniform(seed, stream, i) >= p ? x[i] / (1.0 - p) : 0.0;
+        u[size_t(n) * R + r] += dropped * a[size_t(r) * C + k];
+      }
+    for (int o = 0; o < OC; ++o) {
+      double sum = 0.0;
+      for (int k = 0; k < C; ++k) sum += double(x[size_t(n) * C + k]) * w[size_t(o) * C + k];
+      for (int r = 0; r < R; ++r) sum += scale * u[size_t(n) * R + r] * b[size_t(o) * R + r];
+      y[size_t(n) * OC + o] = sum;
+    }
+  }
+  return {{"y", y}, {"u", u}};
+}
+
 Expected reference_log_softmax(const OpCase& c, const Tensors& t) {
   const int N = c.dim("N"), V = c.dim("V");
   const auto& logits = t.f32.at("logits").data;
@@ -317,6 +342,7 @@ const std::map<std::string, Reference>& references() {
       {"gather_rows", reference_gather_rows},
       {"kv_cache_append", reference_kv_cache_append},
       {"quantized_matmul", reference_quantized_matmul},
+      {"lora_linear", reference_lora_linear},
       {"log_softmax", reference_log_softmax},
       {"score_head", reference_score_head},
       {"value_head", reference_value_head},

@@ -41,6 +41,10 @@ void round_all(uint16_t* out, const float* in, float scale, size_t n) {
 
 void round_span_to_bf16(uint16_t* out, const float* in, size_t n) { round_span(out, in, 1.0f, 0, n); }
 
+void round_scaled_span_to_bf16(uint16_t* out, const float* in, float scale, size_t n) {
+  round_span(out, in, scale, 0, n);
+}
+
 void round_to_bf16(uint16_t* out, const float* in, size_t n) { round_all(out, in, 1.0f, n); }
 
 void round_scaled_to_bf16(uint16_t* out, const float* in, float scale, size_t n) { round_all(out, in, scale, n); }

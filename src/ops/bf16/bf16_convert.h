@@ -16,7 +16,8 @@ void round_to_bf16(uint16_t* out, const float* in, size_t n);
 // folded into the rounding pass).
 void round_scaled_to_bf16(uint16_t* out, const float* in, float scale, size_t n);
 
-// The same for one short span, on the calling thread (inside OpenMP loops).
+// The same two for one short span, on the calling thread (inside OpenMP loops).
 void round_span_to_bf16(uint16_t* out, const float* in, size_t n);
+void round_scaled_span_to_bf16(uint16_t* out, const float* in, float scale, size_t n);
 
 }  // namespace loom::bf16

@@ -179,38 +179,43 @@ void dequantize_nf4_span_bf16(uint16_t* out, const QuantizedMatrix& m, size_t be
 
 }  // namespace
 
-void dequantize_rows_bf16(uint16_t* out, const QuantizedMatrix& m, int row_begin, int row_end) {
-  LOOM_ASSERT(0 <= row_begin && row_begin <= row_end && row_end <= m.rows);
-  const size_t first = size_t(row_begin) * m.cols, count = size_t(row_end - row_begin) * m.cols;
+// out [0, end - begin) = bf16 of elements [begin, end) of m (flat indices), on the calling thread.
+static void dequantize_span_bf16(uint16_t* out, const QuantizedMatrix& m, size_t begin, size_t end) {
   switch (m.mode) {
-    case QuantMode::F32: round_to_bf16(out, static_cast<const float*>(m.data) + first, count); break;
-    case QuantMode::BF16: std::copy_n(static_cast<const uint16_t*>(m.data) + first, count, out); break;
+    case QuantMode::F32: round_span_to_bf16(out, static_cast<const float*>(m.data) + begin, end - begin); break;
+    case QuantMode::BF16: std::copy_n(static_cast<const uint16_t*>(m.data) + begin, end - begin, out); break;
     case QuantMode::INT8: {
       const auto* q = static_cast<const int8_t*>(m.data);
-#pragma omp parallel for schedule(static) if (count >= (size_t(1) << 15))
-      for (int r = row_begin; r < row_end; ++r)
-        for (int c = 0; c < m.cols; ++c)
-          out[size_t(r - row_begin) * m.cols + c] = f32_to_bf16(q[size_t(r) * m.cols + c] * m.row_scale[r]);
+      for (size_t i = begin; i < end; ++i) out[i - begin] = f32_to_bf16(q[i] * m.row_scale[i / m.cols]);
       break;
     }
-    case QuantMode::NF4: {
-      // Spans of whole blocks (a multiple of 64 elements), one per task.
-      constexpr size_t kSpan = 64 * kNf4BlockSize;
-      const int64_t spans = int64_t((count + kSpan - 1) / kSpan);
-#pragma omp parallel for schedule(static) if (spans > 1)
-      for (int64_t s = 0; s < spans; ++s) {
-        const size_t begin = first + size_t(s) * kSpan, end = std::min(first + count, begin + kSpan);
-        dequantize_nf4_span_bf16(out + (begin - first), m, begin, end);
-      }
-      break;
-    }
+    case QuantMode::NF4: dequantize_nf4_span_bf16(out, m, begin, end); break;
+  }
+}
+
+void dequantize_rows_bf16(uint16_t* out, const QuantizedMatrix& m, int row_begin, int row_end, int ld_out) {
+  LOOM_ASSERT(0 <= row_begin && row_begin <= row_end && row_end <= m.rows && ld_out >= m.cols);
+  const size_t first = size_t(row_begin) * m.cols, count = size_t(row_end - row_begin) * m.cols;
+  if (ld_out != m.cols) {  // row by row
+#pragma omp parallel for schedule(static) if (count >= kMinParallelElements)
+    for (int r = row_begin; r < row_end; ++r)
+      dequantize_span_bf16(out + size_t(r - row_begin) * ld_out, m, size_t(r) * m.cols, size_t(r + 1) * m.cols);
+    return;
+  }
+  // Spans of 4096 elements (64 NF4 blocks), one per task.
+  constexpr size_t kSpan = 64 * kNf4BlockSize;
+  const int64_t spans = int64_t((count + kSpan - 1) / kSpan);
+#pragma omp parallel for schedule(static) if (count >= kMinParallelElements)
+  for (int64_t s = 0; s < spans; ++s) {
+    const size_t begin = first + size_t(s) * kSpan, end = std::min(first + count, begin + kSpan);
+    dequantize_span_bf16(out + (begin - first), m, begin, end);
   }
 }
 
 static const uint16_t* bf16_weight(const QuantizedMatrix& w) {
   if (w.mode == QuantMode::BF16) return static_cast<const uint16_t*>(w.data);
   uint16_t* out = scratch(ScratchSlot::Weight, w.elements());
-  dequantize_rows_bf16(out, w, 0, w.rows);
+  dequantize_rows_bf16(out, w, 0, w.rows, w.cols);
   return out;
 }
 

@@ -16,8 +16,9 @@
 
 namespace loom::bf16 {
 
-// out (row_end - row_begin, cols) = bf16 of rows [row_begin, row_end) of m.
-void dequantize_rows_bf16(uint16_t* out, const QuantizedMatrix& m, int row_begin, int row_end);
+// out (row_end - row_begin, cols), row stride ld_out >= cols, = bf16 of rows [row_begin, row_end)
+// of m; columns [cols, ld_out) of out are left alone.
+void dequantize_rows_bf16(uint16_t* out, const QuantizedMatrix& m, int row_begin, int row_end, int ld_out);
 
 // out (N, OC) = inp (N, C) @ W (OC, C)^T, out += with accumulate; W = w (w.rows = OC, w.cols = C).
 void frozen_matmul_forward(float* out, const float* inp, const QuantizedMatrix& w, int N, bool accumulate);

@@ -1,0 +1,33 @@
+// The lora_linear op (ops/lora_linear.h) fused for the cpu-bf16 path, where the frozen weight
+// is dequantized for oneDNN anyway (training, prefill: frozen_matmul_forward's GEMV does not
+// take N rows):
+// - forward: x rounded once into [bf16(x) | bf16(scale * u)] (N, C + R) and W dequantized into
+//   [W | B] (OC, C + R), so one GEMM gives x @ W^T + scale * u @ B^T; the dropout mask is
+//   applied while rounding x for the A GEMM (no f32 copy of dropout(x));
+// - backward: dy rounded once for its three GEMMs (dx, du and dB), dropout(x) regenerated
+//   straight into bf16, and dropout'(du @ A) added into dx without a zeroed buffer.
+// Same arguments as the op; the results differ from the composed op's by rounding only.
+#pragma once
+
+#include <cstdint>
+
+#include "quant/quantized_matrix.h"
+
+namespace loom::bf16 {
+
+// Whether the fused kernels take an N-row product with w (else the composed op runs).
+bool lora_linear_fused_applies(const QuantizedMatrix& w, int N);
+
+// a_bf16 (R, C) / b_bf16 (OC, R): bf16 copies of A / B the caller holds (reused weights), or
+// null to round A / B here.
+void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatrix& w, const float* a,
+                         const uint16_t* a_bf16, const float* b, const uint16_t* b_bf16, int N, int R, float scale,
+                         float p, uint64_t seed, uint64_t stream);
+
+// dropped: (N, C) f32 scratch.
+void lora_linear_backward(float* dx, float* da, float* db, float* dropped, const float* dy, const float* x,
+                          const float* u, const QuantizedMatrix& w, const float* a, const uint16_t* a_bf16,
+                          const float* b, const uint16_t* b_bf16, int N, int R, float scale, float p,
+                          uint64_t seed, uint64_t stream);
+
+}  // namespace loom::bf16
