@@ -1,5 +1,6 @@
 #include "ops/dropout.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/check.h"
@@ -15,7 +16,7 @@ namespace {
 // loops below vectorize.
 struct KeepRule {
   explicit KeepRule(float p)
-      : keep_scale(1.0f / (1.0f - p)), keep_from(static_cast<uint64_t>(std::ceil(double(p) * 16777216.0))) {
+      : keep_scale(dropout_keep_scale(p)), keep_from(static_cast<uint64_t>(std::ceil(double(p) * 16777216.0))) {
     LOOM_REQUIRE(p >= 0.0f && p < 1.0f, "dropout: probability ", p, " is outside [0, 1)");
   }
   float keep_scale;
@@ -40,13 +41,17 @@ static void dropout_apply(float* out, const float* inp, size_t n, float p, uint6
   }
 }
 
-void dropout_span(float* out, const float* inp, size_t begin, size_t end, float p, uint64_t seed,
-                  uint64_t stream) {
+void dropout_mask_bits(uint64_t* bits, size_t n, float p, uint64_t seed, uint64_t stream) {
   const KeepRule rule(p);
-#pragma omp simd
-  for (size_t i = begin; i < end; ++i) {
-    const bool keep = (random_bits(seed, stream, i) >> 40) >= rule.keep_from;
-    out[i - begin] = keep ? inp[i - begin] * rule.keep_scale : 0.0f;
+  const int64_t words = int64_t((n + 63) / 64);
+#pragma omp parallel for schedule(static) if (n >= kMinParallelElements)
+  for (int64_t w = 0; w < words; ++w) {
+    const size_t first = size_t(w) * 64, count = std::min<size_t>(64, n - first);
+    uint64_t word = 0;
+#pragma omp simd reduction(| : word)
+    for (size_t j = 0; j < count; ++j)
+      word |= uint64_t((random_bits(seed, stream, first + j) >> 40) >= rule.keep_from) << j;
+    bits[w] = word;
   }
 }
 

@@ -504,11 +504,13 @@ OpCase quantized_matmul_case(int N, int OC, int C, QuantMode mode, bool accumula
 
 // ---- a frozen linear with a LoRA adapter (ops/lora_linear.h) -------------------------------
 
-// B as large as A (a trained adapter, not PEFT's zero init) so the LoRA path shows in y.
-OpCase lora_linear_case(int N, int OC, int C, int R, QuantMode mode, float p) {
+// B as large as A (a trained adapter, not PEFT's zero init) so the LoRA path shows in y. All
+// cases draw their masks from stream 3: cases that differ only in the seed or p show a mask
+// kept from an earlier call where a new one was due.
+OpCase lora_linear_case(int N, int OC, int C, int R, QuantMode mode, float p, uint64_t mask_seed = 5) {
   const auto q = quantized_weight(OC, C, mode);
   const float scale = 2.0f;
-  const uint64_t mask_seed = 5, mask_stream = 3;
+  const uint64_t mask_stream = 3;
   OpCase c;
   c.family = "lora_linear";
   c.op = "lora_linear";
@@ -665,7 +667,9 @@ const std::vector<OpCase>& op_cases() {
       bf16_inputs(quantized_matmul_case(13, 21, 192, QuantMode::NF4, true)),
       bf16_inputs(lora_linear_case(7, 33, 64, 4, QuantMode::F32, 0.0f)),
       bf16_inputs(lora_linear_case(33, 70, 128, 16, QuantMode::NF4, 0.1f)),
-      bf16_inputs(lora_linear_case(20, 37, 96, 8, QuantMode::INT8, 0.5f)),
+      bf16_inputs(lora_linear_case(19, 37, 90, 8, QuantMode::INT8, 0.5f)),
+      bf16_inputs(lora_linear_case(19, 37, 90, 8, QuantMode::INT8, 0.5f, 6)),
+      bf16_inputs(lora_linear_case(19, 37, 90, 8, QuantMode::INT8, 0.1f, 6)),
       bf16_inputs(lora_linear_case(17, 24, 64, 3, QuantMode::BF16, 0.05f)),
       bf16_inputs(lora_linear_case(1, 130, 256, 16, QuantMode::NF4, 0.0f)),
       bf16_inputs(lora_linear_case(3, 21, 192, 8, QuantMode::NF4, 0.1f)),

@@ -1,7 +1,12 @@
 #include "ops/bf16/lora_linear_bf16.h"
 
-#include <algorithm>
+#include <immintrin.h>
 
+#include <algorithm>
+#include <unordered_map>
+#include <vector>
+
+#include "core/dtype.h"
 #include "core/parallel.h"
 #include "ops/bf16/bf16_convert.h"
 #include "ops/bf16/bf16_scratch.h"
@@ -19,16 +24,67 @@ void round_rows(uint16_t* out, int ld_out, const float* in, int ld_in, int rows,
   for (int r = 0; r < rows; ++r) round_scaled_span_to_bf16(out + size_t(r) * ld_out, in + size_t(r) * ld_in, scale, cols);
 }
 
-// out (n) = bf16(dropout(x (n))): the mask and scale of cpu::dropout_forward, rounded in the same pass.
-void round_dropped(uint16_t* out, const float* x, size_t n, float p, uint64_t seed, uint64_t stream) {
+// A linear's dropout mask as bits (cpu::dropout_mask_bits), memoized per stream: the fused
+// forward draws it, and the backward of the same linear and micro-batch (same seed) reads it
+// back instead of drawing it twice more. A mask depends on (n, p, seed, stream) alone, so an
+// entry that matches them is that mask; the memo holds one per linear of the model.
+const uint64_t* mask_bits(size_t n, float p, uint64_t seed, uint64_t stream) {
+  struct Mask {
+    size_t n = 0;
+    float p = 0.0f;
+    uint64_t seed = 0;
+    std::vector<uint64_t> bits;
+  };
+  static std::unordered_map<uint64_t, Mask> masks;
+  Mask& mask = masks[stream];
+  if (mask.bits.empty() || mask.n != n || mask.p != p || mask.seed != seed) {
+    mask.bits.resize((n + 63) / 64);
+    cpu::dropout_mask_bits(mask.bits.data(), n, p, seed, stream);
+    mask.n = n, mask.p = p, mask.seed = seed;
+  }
+  return mask.bits.data();
+}
+
+// The 16 bits of elements [i, i + 16) (i a multiple of 16).
+inline uint32_t bits16(const uint64_t* bits, size_t i) { return uint32_t(bits[i / 64] >> (i % 64)) & 0xffffu; }
+inline bool bit(const uint64_t* bits, size_t i) { return (bits[i / 64] >> (i % 64)) & 1u; }
+
+// out (n) = bf16(dropout(x (n))) with the mask `bits`: kept elements x / (1 - p), others 0.
+void round_masked(uint16_t* out, const float* x, const uint64_t* bits, size_t n, float keep_scale) {
   constexpr size_t kSpan = 1024;
   const int64_t spans = int64_t((n + kSpan - 1) / kSpan);
 #pragma omp parallel for schedule(static) if (n >= kMinParallelElements)
   for (int64_t s = 0; s < spans; ++s) {
-    const size_t begin = size_t(s) * kSpan, end = std::min(n, begin + kSpan);
-    alignas(64) float dropped[kSpan];
-    cpu::dropout_span(dropped, x + begin, begin, end, p, seed, stream);
-    round_span_to_bf16(out + begin, dropped, end - begin);
+    size_t i = size_t(s) * kSpan;
+    const size_t end = std::min(n, i + kSpan);
+#if defined(__AVX512BF16__)
+    const __m512 k = _mm512_set1_ps(keep_scale);
+    for (; i + 32 <= end; i += 32) {
+      const __m512 lo = _mm512_maskz_mul_ps(__mmask16(bits16(bits, i)), _mm512_loadu_ps(x + i), k);
+      const __m512 hi = _mm512_maskz_mul_ps(__mmask16(bits16(bits, i + 16)), _mm512_loadu_ps(x + i + 16), k);
+      _mm512_storeu_si512(out + i, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+    }
+#endif
+    for (; i < end; ++i) out[i] = f32_to_bf16(bit(bits, i) ? x[i] * keep_scale : 0.0f);
+  }
+}
+
+// dx (n) += dropout'(g (n)) with the mask `bits`: kept elements g / (1 - p).
+void add_masked(float* dx, const float* g, const uint64_t* bits, size_t n, float keep_scale) {
+  constexpr size_t kSpan = 1024;
+  const int64_t spans = int64_t((n + kSpan - 1) / kSpan);
+#pragma omp parallel for schedule(static) if (n >= kMinParallelElements)
+  for (int64_t s = 0; s < spans; ++s) {
+    size_t i = size_t(s) * kSpan;
+    const size_t end = std::min(n, i + kSpan);
+#if defined(__AVX512BF16__)
+    const __m512 k = _mm512_set1_ps(keep_scale);
+    for (; i + 16 <= end; i += 16) {
+      const __m512 sum = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(g + i), k, _mm512_loadu_ps(dx + i), __mmask16(bits16(bits, i)));
+      _mm512_storeu_ps(dx + i, sum);
+    }
+#endif
+    for (; i < end; ++i) dx[i] += bit(bits, i) ? g[i] * keep_scale : 0.0f;
   }
 }
 
@@ -57,7 +113,7 @@ const uint16_t* weight_and_b(const QuantizedMatrix& w, const float* b, const uin
 const uint16_t* dropped_input(const float* x, size_t n, float p, uint64_t seed, uint64_t stream) {
   uint16_t* out = scratch(ScratchSlot::LoraDropped, n);
   if (p > 0.0f)
-    round_dropped(out, x, n, p, seed, stream);
+    round_masked(out, x, mask_bits(n, p, seed, stream), n, cpu::dropout_keep_scale(p));
   else
     round_to_bf16(out, x, n);
   return out;
@@ -110,7 +166,7 @@ void lora_linear_backward(float* dx, float* da, float* db, float* dropped, const
   const uint16_t* a16 = factor_a(a, a_bf16, R, C);  // (R, C)
   if (p > 0.0f) {
     gemm(dropped, du16, false, a16, false, N, C, R, /*accumulate=*/false);
-    cpu::dropout_backward(dx, dropped, size_t(N) * C, p, seed, stream);
+    add_masked(dx, dropped, mask_bits(size_t(N) * C, p, seed, stream), size_t(N) * C, cpu::dropout_keep_scale(p));
   } else {
     gemm(dx, du16, false, a16, false, N, C, R, /*accumulate=*/true);
   }
