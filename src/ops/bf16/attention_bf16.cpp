@@ -1,5 +1,7 @@
 #include "ops/bf16/attention_bf16.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -26,9 +28,55 @@ HeadView head_view(int b, int head, int T, int heads, int HD) {
   return HeadView{(size_t(b) * T * heads + head) * HD, heads * HD};
 }
 
-// Keys a query may see: at or before it, in the same document.
+// Keys a query may see: at or before it, in the same document (kDoc: doc_row holds the
+// documents; else it is unused). Two instances, so that the loops over keys vectorize.
+template <bool kDoc>
 inline bool key_allowed(const int* doc_row, int query, int key) {
-  return key <= query && (doc_row == nullptr || doc_row[key] == doc_row[query]);
+  return key <= query && (!kDoc || doc_row[key] == doc_row[query]);
+}
+
+// s (keys) = softmax over the allowed keys of query i of s * scale, 0 elsewhere; returns the
+// log-sum-exp of the allowed scaled scores (keys > i: the query sees itself).
+template <bool kDoc>
+float softmax_row(float* s, int keys, int i, const int* doc_row, float scale) {
+  // The max of the allowed s, then scaled (scale > 0). GCC leaves a max reduction scalar.
+  float max_score = -std::numeric_limits<float>::infinity();
+  int j = 0;
+#if defined(__AVX512F__)
+  __m512 max16 = _mm512_set1_ps(max_score);
+  for (; j + 16 <= i + 1; j += 16) {
+    const __mmask16 allowed =
+        kDoc ? _mm512_cmpeq_epi32_mask(_mm512_loadu_si512(doc_row + j), _mm512_set1_epi32(doc_row[i])) : 0xffff;
+    max16 = _mm512_mask_max_ps(max16, allowed, max16, _mm512_loadu_ps(s + j));
+  }
+  max_score = _mm512_reduce_max_ps(max16);
+#endif
+  for (; j <= i; ++j)
+    if (key_allowed<kDoc>(doc_row, i, j)) max_score = std::max(max_score, s[j]);
+  max_score *= scale;
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int j = 0; j < keys; ++j) {
+    const float p = key_allowed<kDoc>(doc_row, i, j) ? exp_nonpositive(s[j] * scale - max_score) : 0.0f;
+    s[j] = p;
+    sum += p;
+  }
+  const float inv = 1.0f / sum;
+#pragma omp simd
+  for (int j = 0; j < keys; ++j) s[j] *= inv;
+  return max_score + std::log(sum);
+}
+
+// With P (keys) the row's scores and dP its score gradients: p = P = exp(s * scale - lse) over
+// the allowed keys (0 elsewhere), g = dS * scale = P (dP - D) * scale.
+template <bool kDoc>
+void softmax_grad_row(float* p, float* g, int keys, int i, const int* doc_row, float scale, float lse, float D) {
+#pragma omp simd
+  for (int j = 0; j < keys; ++j) {
+    const float pj = key_allowed<kDoc>(doc_row, i, j) ? exp_nonpositive(p[j] * scale - lse) : 0.0f;
+    p[j] = pj;
+    g[j] = pj * (g[j] - D) * scale;  // dS * scale: the score's gradient folded with 1/sqrt(HD)
+  }
 }
 
 const uint16_t* rounded(ScratchSlot slot, const float* x, size_t n) {
@@ -84,20 +132,9 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
         for (int r = 0; r < rows; ++r) {
           const int i = q0 + r;
           float* s = scores + size_t(r) * keys;  // (keys)
-          float max_score = -std::numeric_limits<float>::infinity();
-          for (int j = 0; j <= i; ++j)
-            if (key_allowed(doc_row, i, j)) max_score = std::max(max_score, s[j] * scale);
-          float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-          for (int j = 0; j < keys; ++j) {
-            const float p = key_allowed(doc_row, i, j) ? exp_nonpositive(s[j] * scale - max_score) : 0.0f;
-            s[j] = p;
-            sum += p;
-          }
-          const float inv = 1.0f / sum;
-          for (int j = 0; j < keys; ++j) s[j] *= inv;
+          lse[(size_t(b) * NH + h) * T + i] = doc_row ? softmax_row<true>(s, keys, i, doc_row, scale)
+                                                      : softmax_row<false>(s, keys, i, doc_row, scale);
           round_span_to_bf16(probs + size_t(r) * keys, s, keys);
-          lse[(size_t(b) * NH + h) * T + i] = max_score + std::log(sum);
         }
         // O[q0:q0+rows] (rows, HD) = P (rows, keys) @ V[0:keys] (keys, HD)
         gemm_strided(out + qh.offset + size_t(q0) * qh.ld, qh.ld, probs, keys, false, vb + kvh.offset, kvh.ld, false,
@@ -148,15 +185,14 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
             const uint16_t* doi = dob + q_block + size_t(r) * qh.ld;  // (HD)
             const float* oi = out + q_block + size_t(r) * qh.ld;      // (HD)
             float D = 0.0f;
+#pragma omp simd reduction(+ : D)
             for (int d = 0; d < HD; ++d) D += bf16_to_f32(doi[d]) * oi[d];
             float* p = scores + size_t(r) * keys;
             float* g = score_grads + size_t(r) * keys;
-#pragma omp simd
-            for (int j = 0; j < keys; ++j) {
-              const float pj = key_allowed(doc_row, i, j) ? exp_nonpositive(p[j] * scale - row_lse) : 0.0f;
-              p[j] = pj;
-              g[j] = pj * (g[j] - D) * scale;  // dS * scale: the score's gradient folded with 1/sqrt(HD)
-            }
+            if (doc_row)
+              softmax_grad_row<true>(p, g, keys, i, doc_row, scale, row_lse, D);
+            else
+              softmax_grad_row<false>(p, g, keys, i, doc_row, scale, row_lse, D);
             round_span_to_bf16(probs + size_t(r) * keys, p, keys);
             round_span_to_bf16(ds + size_t(r) * keys, g, keys);
           }
