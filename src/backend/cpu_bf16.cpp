@@ -57,7 +57,7 @@ class CpuBf16Backend final : public CpuF32Backend {
   void lora_linear_forward(float* y, float* u, float* workspace, float* dropped, float* mid, const float* x,
                            const QuantizedMatrix& w, const float* a, const float* b, int N, int R, float scale,
                            float p, uint64_t seed, uint64_t stream) const override {
-    if (!bf16::lora_linear_fused_applies(w, N)) {
+    if (!bf16::lora_linear_fused_applies(w, N, R)) {
       lora_linear_forward_composed(*this, y, u, workspace, dropped, mid, x, w, a, b, N, R, scale, p, seed, stream);
       return;
     }
@@ -68,12 +68,12 @@ class CpuBf16Backend final : public CpuF32Backend {
                             const float* dy, const float* x, const float* u, const QuantizedMatrix& w,
                             const float* a, const float* b, int N, int R, float scale, float p, uint64_t seed,
                             uint64_t stream) const override {
-    if (!bf16::lora_linear_fused_applies(w, N)) {
+    if (!bf16::lora_linear_fused_applies(w, N, R)) {
       lora_linear_backward_composed(*this, dx, da, db, workspace, dropped, mid, dy, x, u, w, a, b, N, R, scale, p,
                                     seed, stream);
       return;
     }
-    bf16::lora_linear_backward(dx, da, db, dropped, dy, x, u, w, a, reused(a, size_t(R) * w.cols), b,
+    bf16::lora_linear_backward(dx, da, db, dy, x, u, w, a, reused(a, size_t(R) * w.cols), b,
                                reused(b, size_t(w.rows) * R), N, R, scale, p, seed, stream);
   }
 

@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/check.h"
 #include "core/dtype.h"
 #include "core/parallel.h"
 #include "ops/bf16/bf16_convert.h"
@@ -38,15 +39,20 @@ const uint64_t* mask_bits(size_t n, float p, uint64_t seed, uint64_t stream) {
   static std::unordered_map<uint64_t, Mask> masks;
   Mask& mask = masks[stream];
   if (mask.bits.empty() || mask.n != n || mask.p != p || mask.seed != seed) {
-    mask.bits.resize((n + 63) / 64);
+    mask.bits.resize((n + 63) / 64 + 1);  // + 1: bits16 may read one word past the last
     cpu::dropout_mask_bits(mask.bits.data(), n, p, seed, stream);
     mask.n = n, mask.p = p, mask.seed = seed;
   }
   return mask.bits.data();
 }
 
-// The 16 bits of elements [i, i + 16) (i a multiple of 16).
-inline uint32_t bits16(const uint64_t* bits, size_t i) { return uint32_t(bits[i / 64] >> (i % 64)) & 0xffffu; }
+// The 16 bits of elements [i, i + 16); the word after the last is there to be read (mask_bits).
+inline uint32_t bits16(const uint64_t* bits, size_t i) {
+  const size_t word = i / 64, shift = i % 64;
+  uint64_t v = bits[word] >> shift;
+  if (shift > 48) v |= bits[word + 1] << (64 - shift);
+  return uint32_t(v) & 0xffffu;
+}
 inline bool bit(const uint64_t* bits, size_t i) { return (bits[i / 64] >> (i % 64)) & 1u; }
 
 // out (n) = bf16(dropout(x (n))) with the mask `bits`: kept elements x / (1 - p), others 0.
@@ -69,22 +75,58 @@ void round_masked(uint16_t* out, const float* x, const uint64_t* bits, size_t n,
   }
 }
 
-// dx (n) += dropout'(g (n)) with the mask `bits`: kept elements g / (1 - p).
-void add_masked(float* dx, const float* g, const uint64_t* bits, size_t n, float keep_scale) {
-  constexpr size_t kSpan = 1024;
-  const int64_t spans = int64_t((n + kSpan - 1) / kSpan);
-#pragma omp parallel for schedule(static) if (n >= kMinParallelElements)
-  for (int64_t s = 0; s < spans; ++s) {
-    size_t i = size_t(s) * kSpan;
-    const size_t end = std::min(n, i + kSpan);
+std::vector<float>& thread_a32() {
+  thread_local std::vector<float> a32;
+  return a32;
+}
+
+// dx (N, C) += dropout'(du @ A) with the mask `bits` (kept: x (1 - p)^-1), or with bits null
+// dx += du @ A; du (N, R) and A (R, C) bf16, products summed in f32. A rank-R product is a few
+// multiply-adds per output: one pass over dx, instead of a GEMM into a buffer and a masked add.
+void add_low_rank(float* dx, const uint16_t* du, const uint16_t* a, const uint64_t* bits, float keep_scale, int N,
+                  int C, int R) {
+  LOOM_ASSERT(R <= kMaxFusedRank);
+  std::vector<float>& a32 = thread_a32();  // A in f32, read by every row
+  a32.resize(size_t(R) * C);
+  for (size_t i = 0; i < a32.size(); ++i) a32[i] = bf16_to_f32(a[i]);
+#pragma omp parallel for schedule(static) if (size_t(N) * C * R >= kMinParallelElements)
+  for (int n = 0; n < N; ++n) {
+    float* dx_row = dx + size_t(n) * C;
+    const uint16_t* du_row = du + size_t(n) * R;
+    const size_t row_start = size_t(n) * C;  // the row's first element, for its mask bits
+    int c = 0;
 #if defined(__AVX512BF16__)
-    const __m512 k = _mm512_set1_ps(keep_scale);
-    for (; i + 16 <= end; i += 16) {
-      const __m512 sum = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(g + i), k, _mm512_loadu_ps(dx + i), __mmask16(bits16(bits, i)));
-      _mm512_storeu_ps(dx + i, sum);
+    // kChunks x 16 columns at a time: independent sums, so the multiply-adds over r overlap
+    constexpr int kChunks = 4;
+    const __m512 k = _mm512_set1_ps(bits ? keep_scale : 1.0f);
+    __m512 du_r[kMaxFusedRank];
+    for (int r = 0; r < R; ++r) du_r[r] = _mm512_set1_ps(bf16_to_f32(du_row[r]));
+    for (; c < C; c += 16 * kChunks) {
+      __m512 sum[kChunks];
+      __mmask16 in_row[kChunks];
+      for (int q = 0; q < kChunks; ++q) {
+        const int left = C - (c + 16 * q);
+        in_row[q] = left >= 16 ? __mmask16(0xffff) : left > 0 ? __mmask16((1u << left) - 1) : __mmask16(0);
+        sum[q] = _mm512_setzero_ps();
+      }
+      for (int r = 0; r < R; ++r)
+        for (int q = 0; q < kChunks; ++q)
+          sum[q] = _mm512_fmadd_ps(du_r[r], _mm512_maskz_loadu_ps(in_row[q], &a32[size_t(r) * C + c + 16 * q]), sum[q]);
+      for (int q = 0; q < kChunks && in_row[q]; ++q) {
+        float* out = dx_row + c + 16 * q;
+        const __mmask16 kept = bits ? __mmask16(bits16(bits, row_start + c + 16 * q)) & in_row[q] : in_row[q];
+        _mm512_mask_storeu_ps(out, in_row[q], _mm512_mask3_fmadd_ps(sum[q], k, _mm512_maskz_loadu_ps(in_row[q], out), kept));
+      }
     }
 #endif
-    for (; i < end; ++i) dx[i] += bit(bits, i) ? g[i] * keep_scale : 0.0f;
+    for (; c < C; ++c) {
+      float sum = 0.0f;
+      for (int r = 0; r < R; ++r) sum += bf16_to_f32(du_row[r]) * a32[size_t(r) * C + c];
+      if (bits == nullptr)
+        dx_row[c] += sum;
+      else if (bit(bits, row_start + c))
+        dx_row[c] += sum * keep_scale;
+    }
   }
 }
 
@@ -121,8 +163,8 @@ const uint16_t* dropped_input(const float* x, size_t n, float p, uint64_t seed, 
 
 }  // namespace
 
-bool lora_linear_fused_applies(const QuantizedMatrix& w, int N) {
-  return !(N <= kNf4GemvMaxPasses * kGemvMaxRows && nf4_gemv_applies(w));
+bool lora_linear_fused_applies(const QuantizedMatrix& w, int N, int R) {
+  return R <= kMaxFusedRank && !(N <= kNf4GemvMaxPasses * kGemvMaxRows && nf4_gemv_applies(w));
 }
 
 void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatrix& w, const float* a,
@@ -141,7 +183,7 @@ void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatr
   gemm(y, xu, false, weight_and_b(w, b, b_bf16, R), /*b_trans=*/true, N, OC, K, /*accumulate=*/false);
 }
 
-void lora_linear_backward(float* dx, float* da, float* db, float* dropped, const float* dy, const float* x,
+void lora_linear_backward(float* dx, float* da, float* db, const float* dy, const float* x,
                           const float* u, const QuantizedMatrix& w, const float* a, const uint16_t* a_bf16,
                           const float* b, const uint16_t* b_bf16, int N, int R, float scale, float p,
                           uint64_t seed, uint64_t stream) {
@@ -164,12 +206,8 @@ void lora_linear_backward(float* dx, float* da, float* db, float* dropped, const
   gemm(da, du16, /*a_trans=*/true, dropped_input(x, size_t(N) * C, p, seed, stream), false, R, C, N, true);
   // dx += dropout'(du @ A)
   const uint16_t* a16 = factor_a(a, a_bf16, R, C);  // (R, C)
-  if (p > 0.0f) {
-    gemm(dropped, du16, false, a16, false, N, C, R, /*accumulate=*/false);
-    add_masked(dx, dropped, mask_bits(size_t(N) * C, p, seed, stream), size_t(N) * C, cpu::dropout_keep_scale(p));
-  } else {
-    gemm(dx, du16, false, a16, false, N, C, R, /*accumulate=*/true);
-  }
+  add_low_rank(dx, du16, a16, p > 0.0f ? mask_bits(size_t(N) * C, p, seed, stream) : nullptr,
+               cpu::dropout_keep_scale(p), N, C, R);
 }
 
 }  // namespace loom::bf16

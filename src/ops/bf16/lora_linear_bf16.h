@@ -5,7 +5,8 @@
 //   [W | B] (OC, C + R), so one GEMM gives x @ W^T + scale * u @ B^T; the dropout mask is
 //   applied while rounding x for the A GEMM (no f32 copy of dropout(x));
 // - backward: dy rounded once for its three GEMMs (dx, du and dB), dropout(x) regenerated
-//   straight into bf16, and dropout'(du @ A) added into dx without a zeroed buffer.
+//   straight into bf16 from the mask the forward drew (kept as bits), and dropout'(du @ A) added
+//   into dx by a rank-R kernel in the same pass that applies the mask.
 // Same arguments as the op; the results differ from the composed op's by rounding only.
 #pragma once
 
@@ -15,8 +16,11 @@
 
 namespace loom::bf16 {
 
-// Whether the fused kernels take an N-row product with w (else the composed op runs).
-bool lora_linear_fused_applies(const QuantizedMatrix& w, int N);
+// The largest rank the fused kernels take (the rank-R kernel keeps a row of du in registers).
+inline constexpr int kMaxFusedRank = 64;
+
+// Whether the fused kernels take an N-row product with w and rank R (else the composed op runs).
+bool lora_linear_fused_applies(const QuantizedMatrix& w, int N, int R);
 
 // a_bf16 (R, C) / b_bf16 (OC, R): bf16 copies of A / B the caller holds (reused weights), or
 // null to round A / B here.
@@ -24,8 +28,7 @@ void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatr
                          const uint16_t* a_bf16, const float* b, const uint16_t* b_bf16, int N, int R, float scale,
                          float p, uint64_t seed, uint64_t stream);
 
-// dropped: (N, C) f32 scratch.
-void lora_linear_backward(float* dx, float* da, float* db, float* dropped, const float* dy, const float* x,
+void lora_linear_backward(float* dx, float* da, float* db, const float* dy, const float* x,
                           const float* u, const QuantizedMatrix& w, const float* a, const uint16_t* a_bf16,
                           const float* b, const uint16_t* b_bf16, int N, int R, float scale, float p,
                           uint64_t seed, uint64_t stream);
