@@ -587,5 +587,43 @@ TEST(Bf16Backend, ReusedBlockServesEachMatrixInsideIt) {
   expect_reads(first, block1, "after the block's scope");
 }
 
+// The fused lora_linear (more rows than the GEMV takes) reads A and B from a reused block's
+// bf16 copy: inside a scope begun before the block's values change, it gives what it gives
+// outside any scope on the old values, to the bit.
+TEST(Bf16Backend, FusedLoraLinearReadsTheReusedFactors) {
+  if (!cpu_has_native_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
+  const std::unique_ptr<Backend> bf = make_backend(ComputeMode::Bf16);
+  const int N = 33, C = 128, OC = 40, R = 16;
+  const float scale = 2.0f, p = 0.1f;
+  const auto w32 = random_vector(size_t(OC) * C, 11);
+  Arena arena("test", quantized_matrix_bytes(QuantMode::NF4, OC, C));
+  const QuantizedMatrix w = quantize_matrix(arena, QuantMode::NF4, w32.data(), OC, C);
+  const size_t a_at = 5, b_at = a_at + size_t(R) * C, n = b_at + size_t(OC) * R;  // A, B after a gap
+  const std::vector<float> block0 = random_vector(n, 12), block1 = random_vector(n, 13);
+  std::vector<float> block = block0;
+  const auto x = random_vector(size_t(N) * C, 14), dy = random_vector(size_t(N) * OC, 15);
+  std::vector<float> workspace(size_t(OC) * C), dropped(size_t(N) * C), mid(size_t(N) * R);
+  // y, u, dx, da, db of one forward and backward on the block's current values
+  const auto run = [&] {
+    std::vector<std::vector<float>> out = {std::vector<float>(size_t(N) * OC), std::vector<float>(size_t(N) * R),
+                                           std::vector<float>(size_t(N) * C, 0.0f),
+                                           std::vector<float>(size_t(R) * C, 0.0f),
+                                           std::vector<float>(size_t(OC) * R, 0.0f)};
+    bf->lora_linear_forward(out[0].data(), out[1].data(), workspace.data(), dropped.data(), mid.data(), x.data(), w,
+                            block.data() + a_at, block.data() + b_at, N, R, scale, p, 7, 3);
+    bf->lora_linear_backward(out[2].data(), out[3].data(), out[4].data(), workspace.data(), dropped.data(),
+                             mid.data(), dy.data(), x.data(), out[1].data(), w, block.data() + a_at,
+                             block.data() + b_at, N, R, scale, p, 7, 3);
+    return out;
+  };
+  const auto want = run();
+  const ReusedWeight factors(*bf, block.data(), n, kUnversionedWeight);
+  block = block1;
+  const auto got = run();
+  const char* names[] = {"y", "u", "dx", "da", "db"};
+  for (size_t t = 0; t < want.size(); ++t)
+    EXPECT_EQ(0, std::memcmp(got[t].data(), want[t].data(), sizeof(float) * want[t].size())) << names[t];
+}
+
 }  // namespace
 }  // namespace loom::test
