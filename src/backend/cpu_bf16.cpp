@@ -73,7 +73,7 @@ class CpuBf16Backend final : public CpuF32Backend {
                                     seed, stream);
       return;
     }
-    bf16::lora_linear_backward(dx, da, db, dy, x, u, w, a, reused(a, size_t(R) * w.cols), b,
+    bf16::lora_linear_backward(dx, da, db, mid, dy, x, u, w, a, reused(a, size_t(R) * w.cols), b,
                                reused(b, size_t(w.rows) * R), N, R, scale, p, seed, stream);
   }
 

@@ -19,6 +19,7 @@ struct KeepRule {
       : keep_scale(dropout_keep_scale(p)), keep_from(static_cast<uint64_t>(std::ceil(double(p) * 16777216.0))) {
     LOOM_REQUIRE(p >= 0.0f && p < 1.0f, "dropout: probability ", p, " is outside [0, 1)");
   }
+  bool keep(uint64_t seed, uint64_t stream, size_t i) const { return (random_bits(seed, stream, i) >> 40) >= keep_from; }
   float keep_scale;
   uint64_t keep_from;
 };
@@ -31,8 +32,7 @@ static void dropout_apply(float* out, const float* inp, size_t n, float p, uint6
   const KeepRule rule(p);
 #pragma omp parallel for simd if (n >= kMinParallelElements)
   for (size_t i = 0; i < n; ++i) {
-    const bool keep = (random_bits(seed, stream, i) >> 40) >= rule.keep_from;
-    const float value = keep ? inp[i] * rule.keep_scale : 0.0f;
+    const float value = rule.keep(seed, stream, i) ? inp[i] * rule.keep_scale : 0.0f;
     if constexpr (kAccumulate) {
       out[i] += value;
     } else {
@@ -50,7 +50,7 @@ void dropout_mask_bits(uint64_t* bits, size_t n, float p, uint64_t seed, uint64_
     uint64_t word = 0;
 #pragma omp simd reduction(| : word)
     for (size_t j = 0; j < count; ++j)
-      word |= uint64_t((random_bits(seed, stream, first + j) >> 40) >= rule.keep_from) << j;
+      word |= uint64_t(rule.keep(seed, stream, first + j)) << j;
     bits[w] = word;
   }
 }

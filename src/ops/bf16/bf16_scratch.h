@@ -19,10 +19,9 @@ enum class ScratchSlot {
 // A 64-byte-aligned buffer of at least `bytes`; valid until the next call for the slot.
 void* scratch_bytes(ScratchSlot slot, size_t bytes);
 
-// n bf16 values (uint16_t) or n floats.
+// n bf16 values (uint16_t).
 inline uint16_t* scratch(ScratchSlot slot, size_t n) {
   return static_cast<uint16_t*>(scratch_bytes(slot, n * sizeof(uint16_t)));
 }
-inline float* scratch_f32(ScratchSlot slot, size_t n) { return static_cast<float*>(scratch_bytes(slot, n * sizeof(float))); }
 
 }  // namespace loom::bf16

@@ -186,7 +186,10 @@ static void dequantize_span_bf16(uint16_t* out, const QuantizedMatrix& m, size_t
     case QuantMode::BF16: std::copy_n(static_cast<const uint16_t*>(m.data) + begin, end - begin, out); break;
     case QuantMode::INT8: {
       const auto* q = static_cast<const int8_t*>(m.data);
-      for (size_t i = begin; i < end; ++i) out[i - begin] = f32_to_bf16(q[i] * m.row_scale[i / m.cols]);
+      for (size_t i = begin; i < end;) {  // row by row: one scale each
+        const size_t row = i / m.cols, row_end = std::min(end, (row + 1) * m.cols);
+        for (; i < row_end; ++i) out[i - begin] = f32_to_bf16(q[i] * m.row_scale[row]);
+      }
       break;
     }
     case QuantMode::NF4: dequantize_nf4_span_bf16(out, m, begin, end); break;

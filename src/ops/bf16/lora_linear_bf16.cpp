@@ -12,6 +12,7 @@
 #include "ops/bf16/bf16_convert.h"
 #include "ops/bf16/bf16_scratch.h"
 #include "ops/bf16/frozen_matmul_bf16.h"
+#include "ops/bf16/gemv_common.h"
 #include "ops/bf16/onednn_gemm.h"
 #include "ops/dropout.h"
 
@@ -75,20 +76,16 @@ void round_masked(uint16_t* out, const float* x, const uint64_t* bits, size_t n,
   }
 }
 
-std::vector<float>& thread_a32() {
-  thread_local std::vector<float> a32;
-  return a32;
-}
-
 // dx (N, C) += dropout'(du @ A) with the mask `bits` (kept: x (1 - p)^-1), or with bits null
 // dx += du @ A; du (N, R) and A (R, C) bf16, products summed in f32. A rank-R product is a few
 // multiply-adds per output: one pass over dx, instead of a GEMM into a buffer and a masked add.
 void add_low_rank(float* dx, const uint16_t* du, const uint16_t* a, const uint64_t* bits, float keep_scale, int N,
                   int C, int R) {
   LOOM_ASSERT(R <= kMaxFusedRank);
-  std::vector<float>& a32 = thread_a32();  // A in f32, read by every row
-  a32.resize(size_t(R) * C);
-  for (size_t i = 0; i < a32.size(); ++i) a32[i] = bf16_to_f32(a[i]);
+  thread_local std::vector<float> a32_buffer;  // the calling thread's: the team reads it through a32
+  a32_buffer.resize(size_t(R) * C);
+  for (size_t i = 0; i < a32_buffer.size(); ++i) a32_buffer[i] = bf16_to_f32(a[i]);
+  const float* a32 = a32_buffer.data();  // A in f32, read by every row
 #pragma omp parallel for schedule(static) if (size_t(N) * C * R >= kMinParallelElements)
   for (int n = 0; n < N; ++n) {
     float* dx_row = dx + size_t(n) * C;
@@ -105,8 +102,7 @@ void add_low_rank(float* dx, const uint16_t* du, const uint16_t* a, const uint64
       __m512 sum[kChunks];
       __mmask16 in_row[kChunks];
       for (int q = 0; q < kChunks; ++q) {
-        const int left = C - (c + 16 * q);
-        in_row[q] = left >= 16 ? __mmask16(0xffff) : left > 0 ? __mmask16((1u << left) - 1) : __mmask16(0);
+        in_row[q] = first_lanes(C - (c + 16 * q));
         sum[q] = _mm512_setzero_ps();
       }
       for (int r = 0; r < R; ++r)
@@ -183,7 +179,7 @@ void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatr
   gemm(y, xu, false, weight_and_b(w, b, b_bf16, R), /*b_trans=*/true, N, OC, K, /*accumulate=*/false);
 }
 
-void lora_linear_backward(float* dx, float* da, float* db, const float* dy, const float* x,
+void lora_linear_backward(float* dx, float* da, float* db, float* mid, const float* dy, const float* x,
                           const float* u, const QuantizedMatrix& w, const float* a, const uint16_t* a_bf16,
                           const float* b, const uint16_t* b_bf16, int N, int R, float scale, float p,
                           uint64_t seed, uint64_t stream) {
@@ -194,12 +190,11 @@ void lora_linear_backward(float* dx, float* da, float* db, const float* dy, cons
   // dx (N, C) += dy @ W
   gemm_strided(dx, C, dy16, OC, false, wb, K, false, N, C, OC, /*accumulate=*/true);
   // du (N, R) = scale * dy @ B, in bf16 for the two GEMMs below
-  float* du = scratch_f32(ScratchSlot::LoraMid, size_t(N) * R);
-  gemm_strided(du, R, dy16, OC, false, wb + C, K, false, N, R, OC, /*accumulate=*/false);
+  gemm_strided(mid, R, dy16, OC, false, wb + C, K, false, N, R, OC, /*accumulate=*/false);
   uint16_t* du16 = scratch(ScratchSlot::OperandB, size_t(N) * R);
-  round_scaled_to_bf16(du16, du, scale, size_t(N) * R);
+  round_scaled_to_bf16(du16, mid, scale, size_t(N) * R);
   // db (OC, R) += dy^T @ (scale * u)
-  uint16_t* su16 = scratch(ScratchSlot::LoraMid, size_t(N) * R);  // du is rounded: its slot is free
+  uint16_t* su16 = scratch(ScratchSlot::LoraMid, size_t(N) * R);
   round_scaled_to_bf16(su16, u, scale, size_t(N) * R);
   gemm(db, dy16, /*a_trans=*/true, su16, false, OC, R, N, /*accumulate=*/true);
   // da (R, C) += du^T @ dropout(x)

@@ -28,7 +28,8 @@ void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatr
                          const uint16_t* a_bf16, const float* b, const uint16_t* b_bf16, int N, int R, float scale,
                          float p, uint64_t seed, uint64_t stream);
 
-void lora_linear_backward(float* dx, float* da, float* db, const float* dy, const float* x,
+// mid: (N, R) f32 scratch.
+void lora_linear_backward(float* dx, float* da, float* db, float* mid, const float* dy, const float* x,
                           const float* u, const QuantizedMatrix& w, const float* a, const uint16_t* a_bf16,
                           const float* b, const uint16_t* b_bf16, int N, int R, float scale, float p,
                           uint64_t seed, uint64_t stream);
