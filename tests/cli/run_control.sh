@@ -80,7 +80,11 @@ if [ -e "$WORK/a/checkpoint-9.tmp" ] || [ -e "$WORK/a/final.old" ]; then fail "l
 echo "ok: crash leftovers are cleaned"
 
 # A second run into a directory in use is refused naming the holder.
-"${SFT[@]}" --train.output_dir "$WORK/lock" --train.max_steps 100000 >"$WORK/holder.log" 2>&1 &
+# Each launch logs to a file of its own: a wait for "^step" in a log an earlier process wrote
+# would signal the new one while it is still a freshly forked shell, which runs this script's
+# EXIT trap (rm -rf "$WORK") on SIGINT, SIGHUP or SIGTERM.
+holder_log="$WORK/holder-first.log"
+"${SFT[@]}" --train.output_dir "$WORK/lock" --train.max_steps 100000 >"$holder_log" 2>&1 &
 holder=$!
 for _ in $(seq 300); do [ -s "$WORK/lock/metrics.jsonl" ] && break; sleep 0.1; done
 if "${SFT[@]}" --train.output_dir "$WORK/lock" --train.max_steps 4 --train.resume auto >"$WORK/second.log" 2>&1; then
@@ -95,12 +99,14 @@ for sig in INT HUP; do
   timeout 60 tail --pid="$holder" -f /dev/null || { kill -KILL "$holder"; fail "SIG$sig did not stop the run"; }
   rc=0
   wait "$holder" || rc=$?
-  [ "$rc" -eq 75 ] || { cat "$WORK/holder.log"; fail "SIG$sig: exit $rc, not 75"; }
-  stopped=$(sed -nE 's/^interrupted at step ([0-9]+) of.*/\1/p' "$WORK/holder.log")
-  if [ -z "$stopped" ] || [ ! -d "$WORK/lock/checkpoint-$stopped" ]; then cat "$WORK/holder.log"; fail "SIG$sig: no checkpoint"; fi
-  "${SFT[@]}" --train.output_dir "$WORK/lock" --train.max_steps 100000 --train.resume auto >"$WORK/holder.log" 2>&1 &
+  [ "$rc" -eq 75 ] || { cat "$holder_log"; fail "SIG$sig: exit $rc, not 75"; }
+  stopped=$(sed -nE 's/^interrupted at step ([0-9]+) of.*/\1/p' "$holder_log")
+  if [ -z "$stopped" ] || [ ! -d "$WORK/lock/checkpoint-$stopped" ]; then cat "$holder_log"; fail "SIG$sig: no checkpoint"; fi
+  holder_log="$WORK/holder-after-$sig.log"
+  "${SFT[@]}" --train.output_dir "$WORK/lock" --train.max_steps 100000 --train.resume auto >"$holder_log" 2>&1 &
   holder=$!
-  for _ in $(seq 300); do grep -q "^step" "$WORK/holder.log" && break; sleep 0.1; done
+  for _ in $(seq 300); do grep -q "^step" "$holder_log" 2>/dev/null && break; sleep 0.1; done
+  grep -q "^step" "$holder_log" || { cat "$holder_log"; fail "the resume after SIG$sig did not start"; }
 done
 kill -TERM "$holder"
 wait "$holder" || true
@@ -111,14 +117,16 @@ echo "ok: SIGINT and SIGHUP checkpoint and exit 75"
 # return, so only the checkpoint is required here (SIGUSR1 gives exit 75: tests/cli/ppo_run.sh).
 for sig in TERM INT; do
   rm -rf "$WORK/mpi"
-  "${MPIRUN[@]}" "${SFT[@]}" --train.output_dir "$WORK/mpi" --train.max_steps 100000 >"$WORK/mpi.log" 2>&1 &
+  mpi_log="$WORK/mpi-$sig.log"
+  "${MPIRUN[@]}" "${SFT[@]}" --train.output_dir "$WORK/mpi" --train.max_steps 100000 >"$mpi_log" 2>&1 &
   pid=$!
-  for _ in $(seq 300); do grep -q "^step" "$WORK/mpi.log" && break; sleep 0.1; done
+  for _ in $(seq 300); do grep -q "^step" "$mpi_log" 2>/dev/null && break; sleep 0.1; done
+  grep -q "^step" "$mpi_log" || { cat "$mpi_log"; fail "mpirun SIG$sig: training did not start"; }
   kill -"$sig" "$pid"
   rc=0
   wait "$pid" || rc=$?
-  stopped=$(sed -nE 's/^interrupted at step ([0-9]+) of.*/\1/p' "$WORK/mpi.log")
-  if [ -z "$stopped" ] || [ ! -d "$WORK/mpi/checkpoint-$stopped" ]; then cat "$WORK/mpi.log"; fail "mpirun SIG$sig: no checkpoint"; fi
+  stopped=$(sed -nE 's/^interrupted at step ([0-9]+) of.*/\1/p' "$mpi_log")
+  if [ -z "$stopped" ] || [ ! -d "$WORK/mpi/checkpoint-$stopped" ]; then cat "$mpi_log"; fail "mpirun SIG$sig: no checkpoint"; fi
   echo "mpirun SIG$sig: checkpoint-$stopped, mpirun exit $rc"
   [ "$rc" -ne 0 ] || fail "mpirun SIG$sig: exit 0"
 done
