@@ -79,49 +79,65 @@ void round_masked(uint16_t* out, const float* x, const uint64_t* bits, size_t n,
 // dx (N, C) += dropout'(du @ A) with the mask `bits` (kept: x (1 - p)^-1), or with bits null
 // dx += du @ A; du (N, R) and A (R, C) bf16, products summed in f32. A rank-R product is a few
 // multiply-adds per output: one pass over dx, instead of a GEMM into a buffer and a masked add.
+// Rows go kLowRankRows at a time, so each vector of A read serves that many rows (A, R rows of
+// up to a few thousand columns, is larger than L1: read once per row it cost more than the sums).
 void add_low_rank(float* dx, const uint16_t* du, const uint16_t* a, const uint64_t* bits, float keep_scale, int N,
                   int C, int R) {
   LOOM_ASSERT(R <= kMaxFusedRank);
+  constexpr int kLowRankRows = 8;
   thread_local std::vector<float> a32_buffer;  // the calling thread's: the team reads it through a32
   a32_buffer.resize(size_t(R) * C);
   for (size_t i = 0; i < a32_buffer.size(); ++i) a32_buffer[i] = bf16_to_f32(a[i]);
-  const float* a32 = a32_buffer.data();  // A in f32, read by every row
+  const float* a32 = a32_buffer.data();  // A in f32, read by every block of rows
+  const int blocks = (N + kLowRankRows - 1) / kLowRankRows;
 #pragma omp parallel for schedule(static) if (size_t(N) * C * R >= kMinParallelElements)
-  for (int n = 0; n < N; ++n) {
-    float* dx_row = dx + size_t(n) * C;
-    const uint16_t* du_row = du + size_t(n) * R;
-    const size_t row_start = size_t(n) * C;  // the row's first element, for its mask bits
+  for (int block = 0; block < blocks; ++block) {
+    const int n0 = block * kLowRankRows, rows = std::min(kLowRankRows, N - n0);
+    float du32[kLowRankRows][kMaxFusedRank] = {};  // the block's rows of du; rows past N stay 0
+    for (int j = 0; j < rows; ++j)
+      for (int r = 0; r < R; ++r) du32[j][r] = bf16_to_f32(du[size_t(n0 + j) * R + r]);
     int c = 0;
 #if defined(__AVX512BF16__)
-    // kChunks x 16 columns at a time: independent sums, so the multiply-adds over r overlap
-    constexpr int kChunks = 4;
+    // 32 columns of every row of the block at a time: 2 x kLowRankRows independent sums
     const __m512 k = _mm512_set1_ps(bits ? keep_scale : 1.0f);
-    __m512 du_r[kMaxFusedRank];
-    for (int r = 0; r < R; ++r) du_r[r] = _mm512_set1_ps(bf16_to_f32(du_row[r]));
-    for (; c < C; c += 16 * kChunks) {
-      __m512 sum[kChunks];
-      __mmask16 in_row[kChunks];
-      for (int q = 0; q < kChunks; ++q) {
-        in_row[q] = first_lanes(C - (c + 16 * q));
-        sum[q] = _mm512_setzero_ps();
+    for (; c < C; c += 32) {
+      const __mmask16 in_row[2] = {first_lanes(C - c), first_lanes(C - c - 16)};
+      __m512 sum[kLowRankRows][2];
+      for (int j = 0; j < kLowRankRows; ++j) sum[j][0] = sum[j][1] = _mm512_setzero_ps();
+      for (int r = 0; r < R; ++r) {
+        const __m512 a_lo = _mm512_maskz_loadu_ps(in_row[0], &a32[size_t(r) * C + c]);
+        const __m512 a_hi = _mm512_maskz_loadu_ps(in_row[1], &a32[size_t(r) * C + c + 16]);
+        for (int j = 0; j < kLowRankRows; ++j) {
+          const __m512 d = _mm512_set1_ps(du32[j][r]);
+          sum[j][0] = _mm512_fmadd_ps(d, a_lo, sum[j][0]);
+          sum[j][1] = _mm512_fmadd_ps(d, a_hi, sum[j][1]);
+        }
       }
-      for (int r = 0; r < R; ++r)
-        for (int q = 0; q < kChunks; ++q)
-          sum[q] = _mm512_fmadd_ps(du_r[r], _mm512_maskz_loadu_ps(in_row[q], &a32[size_t(r) * C + c + 16 * q]), sum[q]);
-      for (int q = 0; q < kChunks && in_row[q]; ++q) {
-        float* out = dx_row + c + 16 * q;
-        const __mmask16 kept = bits ? __mmask16(bits16(bits, row_start + c + 16 * q)) & in_row[q] : in_row[q];
-        _mm512_mask_storeu_ps(out, in_row[q], _mm512_mask3_fmadd_ps(sum[q], k, _mm512_maskz_loadu_ps(in_row[q], out), kept));
+      // constant bounds, so that the sums stay in registers
+#pragma GCC unroll 8
+      for (int j = 0; j < kLowRankRows; ++j) {
+        if (j >= rows) break;
+        const size_t row_start = size_t(n0 + j) * C;  // the row's first element, for its mask bits
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          if (!in_row[h]) break;
+          float* out = dx + row_start + c + 16 * h;
+          const __mmask16 kept = bits ? __mmask16(bits16(bits, row_start + c + 16 * h)) & in_row[h] : in_row[h];
+          _mm512_mask_storeu_ps(out, in_row[h], _mm512_mask3_fmadd_ps(sum[j][h], k, _mm512_maskz_loadu_ps(in_row[h], out), kept));
+        }
       }
     }
 #endif
-    for (; c < C; ++c) {
-      float sum = 0.0f;
-      for (int r = 0; r < R; ++r) sum += bf16_to_f32(du_row[r]) * a32[size_t(r) * C + c];
-      if (bits == nullptr)
-        dx_row[c] += sum;
-      else if (bit(bits, row_start + c))
-        dx_row[c] += sum * keep_scale;
+    for (int j = 0; j < rows; ++j) {
+      const size_t row_start = size_t(n0 + j) * C;
+      for (int cc = c; cc < C; ++cc) {
+        float sum = 0.0f;
+        for (int r = 0; r < R; ++r) sum += du32[j][r] * a32[size_t(r) * C + cc];
+        if (bits == nullptr)
+          dx[row_start + cc] += sum;
+        else if (bit(bits, row_start + cc))
+          dx[row_start + cc] += sum * keep_scale;
+      }
     }
   }
 }
