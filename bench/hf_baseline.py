@@ -11,7 +11,8 @@ NF4 needs a GPU), which is work loom's NF4 base does on top (dequantization per 
 
 Decode: the same random model (f32, or all weights cast to bf16), `generate` with greedy search and
 the KV cache, --prompt-tokens random prompt tokens, exactly --new-tokens new tokens (no EOS stop), timed
-with the prefill included, after one untimed warm-up generation (as `loom bench --mode decode`).
+with the prefill included: --repeats generations after one untimed warm-up generation, the figure from
+their median (as `loom bench --mode decode`).
 Prefill: the same with one new token; the figure is prompt tokens/s. HF's base is unquantized (loom's is
 NF4) and carries no LoRA adapter (loom's adds its r16 adapter's GEMVs).
 
@@ -36,6 +37,7 @@ def main():
     p.add_argument("--mode", choices=["train", "decode", "prefill"], default="train")
     p.add_argument("--prompt-tokens", type=int, default=16)
     p.add_argument("--new-tokens", type=int, default=32)
+    p.add_argument("--repeats", type=int, default=1, help="decode, prefill: timed generations (median)")
     args = p.parse_args()
 
     import torch
@@ -101,11 +103,15 @@ def generate_baseline(torch, model, config, args, precisions):
     for precision in precisions:
         model.to(torch.bfloat16 if precision == "bf16" else torch.float32)
         generate()  # warm-up
-        start = time.perf_counter()
-        generate()
-        elapsed = time.perf_counter() - start
+        seconds = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            generate()
+            seconds.append(time.perf_counter() - start)
+        elapsed = sorted(seconds)[len(seconds) // 2]  # the median (the upper one of an even count)
         tps = (args.prompt_tokens if args.mode == "prefill" else new_tokens) / elapsed
-        print(f"hf {precision}: {tps:.1f} tokens/s ({elapsed:.2f} s for one {args.mode})", flush=True)
+        of = "one" if args.repeats == 1 else f"the median {args.mode} of {args.repeats}"
+        print(f"hf {precision}: {tps:.1f} tokens/s ({elapsed:.2f} s for {of})", flush=True)
 
 
 if __name__ == "__main__":

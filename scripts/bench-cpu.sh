@@ -7,7 +7,7 @@
 #           and bf16 autocast), then the ratio of loom's better figure to HF's better one
 #   decode  batch-1 greedy decoding (PROMPT prompt tokens, NEW_TOKENS new, prefill included)
 #           and a prefill of PREFILL tokens: loom (NF4 base) against HF `generate` (f32 and
-#           bf16 weights), with the ratios
+#           bf16 weights), each side the median of REPEATS timed generations, with the ratios
 #   ranks   `mpirun -np 2` x 1 thread against 1 rank x 2 threads of `loom bench` (the last of
 #           COMPUTES), with the ratio
 # Every figure line ends with the load average at its end.
@@ -16,8 +16,8 @@
 #
 # BUILD_DIR defaults to build/; the configs default to bench/configs/*.json. LOOM_PYTHON is the
 # Python that has torch, transformers and peft (needed by hf and decode). SEQ, MICRO_BATCH,
-# STEPS, THREADS, QUANT, PROMPT, NEW_TOKENS and PREFILL override 256, 4, 3, 2, nf4, 16, 32 and
-# 256; COMPUTES (default "f32 bf16") lists loom's compute modes; GRAD_CKPT=1 adds
+# STEPS, THREADS, QUANT, PROMPT, NEW_TOKENS, PREFILL and REPEATS override 256, 4, 3, 2, nf4, 16,
+# 32, 256 and 5; COMPUTES (default "f32 bf16") lists loom's compute modes; GRAD_CKPT=1 adds
 # --gradient-checkpointing; MPIRUN (default mpirun) starts the 2-rank run.
 set -euo pipefail
 
@@ -27,7 +27,7 @@ shift || true
 configs=("$@")
 if ((${#configs[@]} == 0)); then configs=("$root"/bench/configs/*.json); fi
 seq=${SEQ:-256} micro_batch=${MICRO_BATCH:-4} steps=${STEPS:-3} threads=${THREADS:-2} quant=${QUANT:-nf4}
-prompt=${PROMPT:-16} new_tokens=${NEW_TOKENS:-32} prefill=${PREFILL:-256}
+prompt=${PROMPT:-16} new_tokens=${NEW_TOKENS:-32} prefill=${PREFILL:-256} repeats=${REPEATS:-5}
 read -r -a computes <<<"${COMPUTES:-f32 bf16}"
 read -r -a parts <<<"${PARTS:-peak train hf decode ranks}"
 read -r -a mpirun <<<"${MPIRUN:-mpirun}"
@@ -77,11 +77,11 @@ for config in "${configs[@]}"; do
       tokens=(--prompt-tokens "$prompt" --new-tokens "$new_tokens")
       [ "$mode" = prefill ] && tokens=(--prompt-tokens "$prefill")
       line=$(OMP_NUM_THREADS=$threads "$loom" bench --config "$config" --quant "$quant" --compute "${computes[-1]}" \
-               --mode "$mode" "${tokens[@]}" | grep "^$mode:")
+               --mode "$mode" "${tokens[@]}" --repeats "$repeats" | grep "^$mode:")
       echo "loom ${computes[-1]} ($quant base): $line $(load)"
       hf=$(OMP_NUM_THREADS=$threads "$LOOM_PYTHON" "$root/bench/hf_baseline.py" --config "$config" --mode "$mode" \
              --threads "$threads" --prompt-tokens "$( [ "$mode" = prefill ] && echo "$prefill" || echo "$prompt")" \
-             --new-tokens "$new_tokens" 2>/dev/null | grep '^hf ')
+             --new-tokens "$new_tokens" --repeats "$repeats" 2>/dev/null | grep '^hf ')
       echo "$hf" | sed "s/^hf /hf $mode /; s/\$/ $(load)/"
       ratio "$mode" "$(echo "$line" | figure)" "$(echo "$hf" | grep '^hf f32:' | figure)" \
         "$(echo "$hf" | grep '^hf bf16:' | figure)"

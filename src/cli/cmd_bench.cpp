@@ -8,8 +8,10 @@
 //           matmul 4096^3, timed in the same run after the steps), peak RSS.
 //   decode: generated tokens/s for a batch, KV cache, greedy (the prompt's prefill included).
 //   prefill: prompt tokens/s of the prompt's forward (and the first sampled token).
-//   Both time the second of two identical generations, as bench/hf_baseline.py does: the
-//   first pays the one-off costs (the LM head's bf16 copy, scratch buffers growing).
+//   Both time --repeats identical generations after an untimed first one and report their
+//   median, as bench/hf_baseline.py does: the first pays the one-off costs (the LM head's bf16
+//   copy, scratch buffers growing); the median of several keeps a moment of load on a shared
+//   machine out of the figure.
 //   Random weights are drawn straight into the quantized base (no checkpoint is written);
 //   the first line says how long that took.
 //   --peak: only the oneDNN bf16 and f32 GEMM peaks (4096^3).
@@ -19,6 +21,8 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "cli/command_line.h"
 #include "cli/commands.h"
@@ -122,7 +126,9 @@ int run_bench(int argc, char** argv) {
       ("profile", po::bool_switch(), "train, decode, prefill: also print the time of each backend op")
       ("batch", po::value<int>()->default_value(1), "decode, prefill: sequences decoded together")
       ("prompt-tokens", po::value<int>()->default_value(16), "decode, prefill: random prompt tokens per sequence")
-      ("new-tokens", po::value<int>()->default_value(64), "decode: tokens generated per sequence");
+      ("new-tokens", po::value<int>()->default_value(64), "decode: tokens generated per sequence")
+      ("repeats", po::value<int>()->default_value(1),
+       "decode, prefill: timed generations after the warm-up; the figure is their median");
   po::variables_map vm;
   if (!parse_command_line(argc, argv, "loom bench [--preset NAME | --config config.json | --model DIR] [--mode train|decode] [--compute f32|bf16|auto] | --peak",
                           options, {}, &vm))
@@ -193,7 +199,9 @@ int run_bench(int argc, char** argv) {
     const bool prefill = mode == "prefill";
     const int B = vm["batch"].as<int>(), prompt_len = vm["prompt-tokens"].as<int>();
     const int new_tokens = prefill ? 1 : vm["new-tokens"].as<int>();
-    LOOM_REQUIRE(B > 0 && prompt_len > 0 && new_tokens > 0, "--batch, --prompt-tokens and --new-tokens must be positive");
+    const int repeats = vm["repeats"].as<int>();
+    LOOM_REQUIRE(B > 0 && prompt_len > 0 && new_tokens > 0 && repeats > 0,
+                 "--batch, --prompt-tokens, --new-tokens and --repeats must be positive");
     Generator generator(base, layout, B, prompt_len + new_tokens, *backend);
     std::vector<std::vector<int>> prompts(B, std::vector<int>(prompt_len));
     for (auto& p : prompts)
@@ -205,17 +213,25 @@ int run_bench(int argc, char** argv) {
     const LoraContext lora{&layout, state.params(), nullptr, 0.0f, 0, true};
     generator.generate(prompts, g, lora, rng);  // warm-up
     if (timed) timed->reset();
-    const auto start = Clock::now();
-    const GenerationResult result = generator.generate(prompts, g, lora, rng);
-    const double elapsed = seconds_since(start);
+    std::vector<double> seconds;  // of each timed generation
+    long long tokens = 0;         // new tokens of one generation
+    for (int i = 0; i < repeats; ++i) {
+      const auto start = Clock::now();
+      tokens = generator.generate(prompts, g, lora, rng).new_tokens();
+      seconds.push_back(seconds_since(start));
+    }
+    double total = 0.0;
+    for (double t : seconds) total += t;
+    std::sort(seconds.begin(), seconds.end());
+    const double elapsed = seconds[seconds.size() / 2];  // the median (the upper one of an even count)
+    const std::string of = repeats == 1 ? "" : cat(" (median of ", repeats, ")");
     if (comm.rank == 0 && prefill)
-      std::printf("prefill: batch %d x %d prompt tokens (+1 sampled) in %.3f s: %.1f tokens/s per rank, peak RSS %.0f MiB\n",
-                  B, prompt_len, elapsed, double(B) * prompt_len / elapsed, peak_resident_mib());
+      std::printf("prefill: batch %d x %d prompt tokens (+1 sampled) in %.3f s%s: %.1f tokens/s per rank, peak RSS %.0f MiB\n",
+                  B, prompt_len, elapsed, of.c_str(), double(B) * prompt_len / elapsed, peak_resident_mib());
     else if (comm.rank == 0)
-      std::printf("decode: batch %d, %lld tokens in %.2f s: %.1f tokens/s per rank (prefill of %d included), peak RSS %.0f MiB\n",
-                  B, static_cast<long long>(result.new_tokens()), elapsed, result.new_tokens() / elapsed, prompt_len,
-                  peak_resident_mib());
-    if (comm.rank == 0 && timed) timed->print(stdout, elapsed);
+      std::printf("decode: batch %d, %lld tokens in %.2f s%s: %.1f tokens/s per rank (prefill of %d included), peak RSS %.0f MiB\n",
+                  B, tokens, elapsed, of.c_str(), tokens / elapsed, prompt_len, peak_resident_mib());
+    if (comm.rank == 0 && timed) timed->print(stdout, total);
     comm.finalize();
     return 0;
   }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # loom bench --profile: one line per backend op of the timed steps (the warm-up step left out),
-# whose shares and the time outside backend calls add up to the elapsed time; none without it.
+# whose shares and the time outside backend calls add up to the elapsed time; none without it;
+# decode's --repeats times several generations (the profile covers them all).
 set -euo pipefail
 : "${LOOM:?}"
 WORK=$(mktemp -d)
@@ -10,6 +11,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 layers=2 steps=3
 OMP_NUM_THREADS=1 "$LOOM" bench --model "$WORK/tiny" --seq 32 --micro-batch 2 --steps $steps --profile >"$WORK/out"
 calls() { awk -v op="$1" '$1 == "profile:" && $2 == op { print $3 }' "$WORK/out"; }
+# The time outside backend calls is the elapsed time less the ops' (the shares add up to 100% by
+# construction): negative when the elapsed time is shorter than what was profiled.
+outside_not_negative() { awk '$2 == "(outside" { bad = ($5 < 0) } END { exit bad }' "$WORK/out"; }
 [ "$(calls attention_forward)" = $((layers * steps)) ] || fail "attention_forward calls: $(calls attention_forward)"
 [ "$(calls attention_backward)" = $((layers * steps)) ] || fail "attention_backward calls: $(calls attention_backward)"
 # bench adapts all seven linears: each is one lora_linear call each way
@@ -22,10 +26,19 @@ grep -q '^profile: (outside backend calls)' "$WORK/out" || fail "no line for the
 # The shares (last field, "12.3%") sum to 100% give or take the rounding of each line.
 awk '$1 == "profile:" { sub("%", "", $NF); total += $NF } END { if (total < 98.5 || total > 101.5) exit 1 }' \
   "$WORK/out" || fail "shares do not add up to 100%: $(grep '^profile' "$WORK/out")"
+outside_not_negative || fail "the profile's elapsed time leaves out steps: $(grep '^profile' "$WORK/out")"
 echo "ok: train profile"
 OMP_NUM_THREADS=1 "$LOOM" bench --model "$WORK/tiny" --mode decode --new-tokens 4 --profile >"$WORK/out"
 [ "$(calls attention_decode)" = $((layers * 3)) ] || fail "attention_decode calls (3 single-token steps): $(calls attention_decode)"
 echo "ok: decode profile"
+# --repeats: the profile covers every timed generation, the figure is their median.
+OMP_NUM_THREADS=1 "$LOOM" bench --model "$WORK/tiny" --mode decode --new-tokens 4 --repeats 3 --profile >"$WORK/out"
+[ "$(calls attention_decode)" = $((layers * 3 * 3)) ] ||
+  fail "attention_decode calls (3 generations of 3 single-token steps): $(calls attention_decode)"
+grep -q '^decode: batch 1, 4 tokens in [0-9.]* s (median of 3): [0-9.]* tokens/s' "$WORK/out" ||
+  fail "no median line: $(grep '^decode' "$WORK/out")"
+outside_not_negative || fail "the profile's elapsed time leaves out generations: $(grep '^profile' "$WORK/out")"
+echo "ok: decode --repeats"
 OMP_NUM_THREADS=1 "$LOOM" bench --model "$WORK/tiny" --seq 32 --micro-batch 2 --steps 1 >"$WORK/out"
 if grep -q '^profile' "$WORK/out"; then fail "profile lines without --profile"; fi
 echo "ok: no profile without --profile"
