@@ -1,6 +1,7 @@
 #include "ops/rope.h"
 
 #include <cmath>
+#include <vector>
 
 #include "core/parallel.h"
 
@@ -41,22 +42,30 @@ void rope_inv_freq(float* inv_freq, int HD, float theta, const RopeScaling& scal
   }
 }
 
-// Rotates each (i, i + HD/2) pair of every head by +angle (forward) or -angle (backward).
+// Rotates each (i, i + HD/2) pair of every head by +angle (forward) or -angle (backward). A
+// row's cos and sin are computed once for its heads, which then run over contiguous i.
 static void rope_rotate(float* x, const int* pos, const float* inv_freq, int N, int H, int HD,
                         float direction) {
   const int half = HD / 2;
 #pragma omp parallel for if (size_t(N) * H * HD >= kMinParallelElements)
   for (int n = 0; n < N; ++n) {
+    thread_local std::vector<float> row_cos_sin;  // cos (half), then direction * sin (half)
+    row_cos_sin.resize(size_t(HD));
+    float* c = row_cos_sin.data();
+    float* s = c + half;
     for (int i = 0; i < half; ++i) {
       const float angle = static_cast<float>(pos[n]) * inv_freq[i];
-      const float c = std::cos(angle);
-      const float s = direction * std::sin(angle);
-      for (int h = 0; h < H; ++h) {
-        float* head = x + (static_cast<size_t>(n) * H + h) * HD;  // (HD)
+      c[i] = std::cos(angle);
+      s[i] = direction * std::sin(angle);
+    }
+    for (int h = 0; h < H; ++h) {
+      float* head = x + (static_cast<size_t>(n) * H + h) * HD;  // (HD)
+#pragma omp simd
+      for (int i = 0; i < half; ++i) {
         const float x1 = head[i];
         const float x2 = head[i + half];
-        head[i] = x1 * c - x2 * s;
-        head[i + half] = x2 * c + x1 * s;
+        head[i] = x1 * c[i] - x2 * s[i];
+        head[i + half] = x2 * c[i] + x1 * s[i];
       }
     }
   }
