@@ -17,6 +17,8 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/cli/lib/background_run.sh
+source "$(dirname "$0")/lib/background_run.sh"
 SFT=("$LOOM" sft --config "$LOOM_SOURCE_DIR/configs/tiny-sft.ini" --model.path "$LOOM_TINY_RUN/model"
      --model.quant f32 --data.train "$LOOM_TINY_RUN/sft/manifest.json" --data.eval "$LOOM_TINY_RUN/sft/manifest.json"
      --lora.modules_to_save "" --train.micro_batch_size 2 --train.eval_steps 0 --train.logging_steps 1
@@ -34,11 +36,10 @@ wrapped() {  # MAX_STEPS (run in a subshell: it execs)
 set -m
 
 for sig in TERM INT HUP; do
-  wrapped 100000 >"$WORK/$sig.log" 2>&1 &
-  wrapper=$!
+  start_logged "$WORK/$sig.log" wrapped 100000
+  wrapper=$started
   wrapper_groups+=("$wrapper")
-  for _ in $(seq 600); do grep -q "^step" "$WORK/$sig.log" && break; sleep 0.1; done
-  grep -q "^step" "$WORK/$sig.log" || { cat "$WORK/$sig.log"; fail "SIG$sig: training did not start"; }
+  wait_for_step "$WORK/$sig.log" 60 "SIG$sig"
   kill -"$sig" "$wrapper"
   rc=0
   timeout 120 tail --pid="$wrapper" -f /dev/null || { cat "$WORK/$sig.log"; fail "SIG$sig: the wrapper did not end"; }

@@ -12,6 +12,8 @@ set -euo pipefail
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# shellcheck source=tests/cli/lib/background_run.sh
+source "$(dirname "$0")/lib/background_run.sh"
 MPIRUN=(mpirun -np 2 --oversubscribe --allow-run-as-root)
 SFT=("$LOOM" sft --config "$LOOM_SOURCE_DIR/configs/tiny-sft.ini" --model.path "$LOOM_TINY_RUN/model"
      --model.quant f32 --data.train "$LOOM_TINY_RUN/sft/manifest.json" --data.eval "$LOOM_TINY_RUN/sft/manifest.json"
@@ -80,12 +82,9 @@ if [ -e "$WORK/a/checkpoint-9.tmp" ] || [ -e "$WORK/a/final.old" ]; then fail "l
 echo "ok: crash leftovers are cleaned"
 
 # A second run into a directory in use is refused naming the holder.
-# Each launch logs to a file of its own: a wait for "^step" in a log an earlier process wrote
-# would signal the new one while it is still a freshly forked shell, which runs this script's
-# EXIT trap (rm -rf "$WORK") on SIGINT, SIGHUP or SIGTERM.
 holder_log="$WORK/holder-first.log"
-"${SFT[@]}" --train.output_dir "$WORK/lock" --train.max_steps 100000 >"$holder_log" 2>&1 &
-holder=$!
+start_logged "$holder_log" "${SFT[@]}" --train.output_dir "$WORK/lock" --train.max_steps 100000
+holder=$started
 for _ in $(seq 300); do [ -s "$WORK/lock/metrics.jsonl" ] && break; sleep 0.1; done
 if "${SFT[@]}" --train.output_dir "$WORK/lock" --train.max_steps 4 --train.resume auto >"$WORK/second.log" 2>&1; then
   fail "a second run into a locked directory was accepted"
@@ -103,10 +102,9 @@ for sig in INT HUP; do
   stopped=$(sed -nE 's/^interrupted at step ([0-9]+) of.*/\1/p' "$holder_log")
   if [ -z "$stopped" ] || [ ! -d "$WORK/lock/checkpoint-$stopped" ]; then cat "$holder_log"; fail "SIG$sig: no checkpoint"; fi
   holder_log="$WORK/holder-after-$sig.log"
-  "${SFT[@]}" --train.output_dir "$WORK/lock" --train.max_steps 100000 --train.resume auto >"$holder_log" 2>&1 &
-  holder=$!
-  for _ in $(seq 300); do grep -q "^step" "$holder_log" 2>/dev/null && break; sleep 0.1; done
-  grep -q "^step" "$holder_log" || { cat "$holder_log"; fail "the resume after SIG$sig did not start"; }
+  start_logged "$holder_log" "${SFT[@]}" --train.output_dir "$WORK/lock" --train.max_steps 100000 --train.resume auto
+  holder=$started
+  wait_for_step "$holder_log" 30 "the resume after SIG$sig"
 done
 kill -TERM "$holder"
 wait "$holder" || true
@@ -118,10 +116,9 @@ echo "ok: SIGINT and SIGHUP checkpoint and exit 75"
 for sig in TERM INT; do
   rm -rf "$WORK/mpi"
   mpi_log="$WORK/mpi-$sig.log"
-  "${MPIRUN[@]}" "${SFT[@]}" --train.output_dir "$WORK/mpi" --train.max_steps 100000 >"$mpi_log" 2>&1 &
-  pid=$!
-  for _ in $(seq 300); do grep -q "^step" "$mpi_log" 2>/dev/null && break; sleep 0.1; done
-  grep -q "^step" "$mpi_log" || { cat "$mpi_log"; fail "mpirun SIG$sig: training did not start"; }
+  start_logged "$mpi_log" "${MPIRUN[@]}" "${SFT[@]}" --train.output_dir "$WORK/mpi" --train.max_steps 100000
+  pid=$started
+  wait_for_step "$mpi_log" 30 "mpirun SIG$sig"
   kill -"$sig" "$pid"
   rc=0
   wait "$pid" || rc=$?
@@ -134,10 +131,10 @@ echo "ok: through mpirun, SIGTERM and SIGINT checkpoint"
 
 # A stalled rank: the job ends after run.collective_timeout naming it.
 rm -rf "$WORK/stall"
-"${MPIRUN[@]}" "${SFT[@]}" --train.output_dir "$WORK/stall" --train.max_steps 100000 --run.collective_timeout 3 \
-  >"$WORK/stall.log" 2>&1 &
-pid=$!
-for _ in $(seq 300); do grep -q "^step" "$WORK/stall.log" && break; sleep 0.1; done
+start_logged "$WORK/stall.log" "${MPIRUN[@]}" "${SFT[@]}" --train.output_dir "$WORK/stall" --train.max_steps 100000 \
+  --run.collective_timeout 3
+pid=$started
+wait_for_step "$WORK/stall.log" 30 "the stall run"
 rank1=""
 for child in $(pgrep -P "$pid"); do
   if tr '\0' '\n' <"/proc/$child/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1"; then rank1=$child; fi
