@@ -224,7 +224,12 @@ int run_bench(int argc, char** argv) {
     for (double t : seconds) total += t;
     std::sort(seconds.begin(), seconds.end());
     const double elapsed = seconds[seconds.size() / 2];  // the median (the upper one of an even count)
-    const std::string of = repeats == 1 ? "" : cat(" (median of ", repeats, ")");
+    std::string of;  // with several: " (median of N: each time, sorted)"
+    if (repeats > 1) {
+      of = cat(" (median of ", repeats, ":");
+      for (double t : seconds) of += cat(" ", t);
+      of += " s)";
+    }
     if (comm.rank == 0 && prefill)
       std::printf("prefill: batch %d x %d prompt tokens (+1 sampled) in %.3f s%s: %.1f tokens/s per rank, peak RSS %.0f MiB\n",
                   B, prompt_len, elapsed, of.c_str(), double(B) * prompt_len / elapsed, peak_resident_mib());

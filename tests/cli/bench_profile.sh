@@ -35,8 +35,17 @@ echo "ok: decode profile"
 OMP_NUM_THREADS=1 "$LOOM" bench --model "$WORK/tiny" --mode decode --new-tokens 4 --repeats 3 --profile >"$WORK/out"
 [ "$(calls attention_decode)" = $((layers * 3 * 3)) ] ||
   fail "attention_decode calls (3 generations of 3 single-token steps): $(calls attention_decode)"
-grep -q '^decode: batch 1, 4 tokens in [0-9.]* s (median of 3): [0-9.]* tokens/s' "$WORK/out" ||
-  fail "no median line: $(grep '^decode' "$WORK/out")"
+line=$(grep '^decode:' "$WORK/out")
+# "... in X s (median of 3: T1 T2 T3 s): F tokens/s ...", the times sorted: F = 4 / T2
+echo "$line" | awk '{
+    if (!match($0, /\(median of 3: [^)]*\)/)) exit 1
+    split(substr($0, RSTART + 14, RLENGTH - 17), t, " ")
+    if (!match($0, /: [0-9.]+ tokens\/s/)) exit 1
+    figure = substr($0, RSTART + 2, RLENGTH - 11) + 0
+    if (!(t[1] <= t[2] && t[2] <= t[3])) exit 1
+    want = 4 / t[2]
+    if (figure < want * 0.9999 - 0.05 || figure > want * 1.0001 + 0.05) exit 1
+  }' || fail "the decode figure is not 4 tokens over the median of its 3 times: $line"
 outside_not_negative || fail "the profile's elapsed time leaves out generations: $(grep '^profile' "$WORK/out")"
 echo "ok: decode --repeats"
 OMP_NUM_THREADS=1 "$LOOM" bench --model "$WORK/tiny" --seq 32 --micro-batch 2 --steps 1 >"$WORK/out"
