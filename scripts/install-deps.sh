@@ -14,6 +14,7 @@ packages=(
   nlohmann-json3-dev                    # config.json, safetensors headers, PEFT configs
   libopenblas-dev                       # the CPU path's GEMMs
   libdnnl-dev                           # oneDNN: bf16 GEMMs of the cpu-bf16 path
+  ocl-icd-opencl-dev                    # Debian's oneDNN CMake package requires OpenCL's headers and loader
   zlib1g-dev                            # gzip-compressed JSON Lines
   libprotobuf-dev protobuf-compiler     # TensorBoard event files (tensorflow.Event messages)
   shellcheck                            # lint of slurm/ and scripts/
