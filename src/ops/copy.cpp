@@ -1,18 +1,27 @@
 #include "ops/copy.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "core/parallel.h"
 
 namespace loom::cpu {
 
+// Spans of kFillSpan elements, one per task: a layer's gradient buffers (megabytes each) are
+// filled by the whole team, each thread its share of the pages.
 void fill(float* x, float value, size_t n) {
-  if (value == 0.0f) {
-    std::memset(x, 0, sizeof(float) * n);
-    return;
+  constexpr size_t kFillSpan = size_t{1} << 14;
+  const int64_t spans = int64_t((n + kFillSpan - 1) / kFillSpan);
+#pragma omp parallel for schedule(static) if (n >= kMinParallelElements)
+  for (int64_t s = 0; s < spans; ++s) {
+    float* first = x + size_t(s) * kFillSpan;
+    const size_t count = std::min(kFillSpan, n - size_t(s) * kFillSpan);
+    if (value == 0.0f)
+      std::memset(first, 0, sizeof(float) * count);
+    else
+      std::fill(first, first + count, value);
   }
-  std::fill(x, x + n, value);
 }
 
 void copy(float* dst, const float* src, size_t n) { std::memcpy(dst, src, sizeof(float) * n); }

@@ -711,6 +711,8 @@ const std::vector<OpCase>& op_cases() {
       on_delta(adamw_case(1001, 1e-2f, 0.1f, 1000, false)),
       fill_case(1001, 0.0f),
       fill_case(77, -1.25f),
+      fill_case(70001, 0.0f),   // filled by the team in spans, the last one short
+      fill_case(40963, 0.5f),
       copy_case(1003),
       gather_rows_case(5, 9, 7),
       gather_rows_case(32, 100, 64),
