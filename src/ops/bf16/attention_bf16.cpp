@@ -9,6 +9,7 @@
 
 #include "core/check.h"
 #include "core/dtype.h"
+#include "core/parallel.h"
 #include "ops/bf16/bf16_convert.h"
 #include "ops/bf16/bf16_scratch.h"
 #include "core/fast_exp.h"
@@ -18,14 +19,35 @@ namespace loom::bf16 {
 
 namespace {
 
-// One head of one sequence: rows of (T, heads, HD) viewed with row stride heads * HD.
-struct HeadView {
-  size_t offset;  // element offset of (b, t = 0, head)
-  int ld;         // heads * HD
-};
+// The GEMMs read heads as dense matrices: oneDNN runs its AMX (brgemm) kernels only on dense
+// operands and outputs, and its generic AVX-512 kernel at half their speed on strided views of
+// (B, T, heads, HD). So q, k, v and dout are rounded to bf16 head-major, (B, heads, T, HD), and
+// each block's outputs go to a dense thread block that is then added to its rows.
 
-HeadView head_view(int b, int head, int T, int heads, int HD) {
-  return HeadView{(size_t(b) * T * heads + head) * HD, heads * HD};
+// x (B, T, heads, HD) f32 -> bf16 (B, heads, T, HD), one (sequence, head) per task.
+const uint16_t* rounded_head_major(ScratchSlot slot, const float* x, int B, int T, int heads, int HD) {
+  uint16_t* out = scratch(slot, size_t(B) * T * heads * HD);
+#pragma omp parallel for schedule(static) if (size_t(B) * T * heads * HD >= kMinParallelElements)
+  for (int task = 0; task < B * heads; ++task) {
+    const int b = task / heads, h = task % heads;
+    for (int t = 0; t < T; ++t)
+      round_span_to_bf16(out + (size_t(task) * T + t) * HD, x + ((size_t(b) * T + t) * heads + h) * HD, HD);
+  }
+  return out;
+}
+
+// rows (rows, HD) of a head in (B, T, heads, HD), row stride ld, (+)= block (rows, HD) dense.
+void store_rows(float* rows_start, int ld, const float* block, int rows, int HD, bool accumulate) {
+  for (int r = 0; r < rows; ++r) {
+    float* dst = rows_start + size_t(r) * ld;
+    const float* src = block + size_t(r) * HD;
+    if (accumulate) {
+#pragma omp simd
+      for (int d = 0; d < HD; ++d) dst[d] += src[d];
+    } else {
+      std::copy_n(src, HD, dst);
+    }
+  }
 }
 
 // Keys a query may see: at or before it, in the same document (kDoc: doc_row holds the
@@ -79,27 +101,26 @@ void softmax_grad_row(float* p, float* g, int keys, int i, const int* doc_row, f
   }
 }
 
-const uint16_t* rounded(ScratchSlot slot, const float* x, size_t n) {
-  uint16_t* out = scratch(slot, n);
-  round_to_bf16(out, x, n);
-  return out;
-}
-
 // A thread's working block: scores and probabilities (and their gradients) of kAttnBlockRows
 // queries against up to T keys. Each thread keeps its own and grows it to the largest T seen, so
 // after the first step nothing is allocated.
 struct BlockScratch {
   std::vector<float> scores, score_grads;  // S or P, dP (rows, keys) f32
   std::vector<uint16_t> probs, ds;         // P, dS (rows, keys) bf16
+  std::vector<float> rows_out;             // O or dQ of the block (rows, HD) f32
+  std::vector<float> dk, dv;               // the task's dK, dV (T, HD) f32 (backward)
 };
 
-BlockScratch& thread_block(int T) {
+BlockScratch& thread_block(int T, int HD) {
   thread_local BlockScratch block;
   const size_t n = size_t(kAttnBlockRows) * T;
   if (block.scores.size() < n) {
     block.scores.resize(n), block.score_grads.resize(n);
     block.probs.resize(n), block.ds.resize(n);
   }
+  block.rows_out.resize(std::max(block.rows_out.size(), size_t(kAttnBlockRows) * HD));
+  block.dk.resize(std::max(block.dk.size(), size_t(T) * HD));
+  block.dv.resize(std::max(block.dv.size(), size_t(T) * HD));
   return block;
 }
 
@@ -111,24 +132,27 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   LOOM_ASSERT(NKV > 0 && NH % NKV == 0);
   const int group = NH / NKV;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
-  const uint16_t* qb = rounded(ScratchSlot::AttnQ, q, size_t(B) * T * NH * HD);   // (B, T, NH, HD)
-  const uint16_t* kb = rounded(ScratchSlot::AttnK, k, size_t(B) * T * NKV * HD);  // (B, T, NKV, HD)
-  const uint16_t* vb = rounded(ScratchSlot::AttnV, v, size_t(B) * T * NKV * HD);  // (B, T, NKV, HD)
+  const uint16_t* qb = rounded_head_major(ScratchSlot::AttnQ, q, B, T, NH, HD);   // (B, NH, T, HD)
+  const uint16_t* kb = rounded_head_major(ScratchSlot::AttnK, k, B, T, NKV, HD);  // (B, NKV, T, HD)
+  const uint16_t* vb = rounded_head_major(ScratchSlot::AttnV, v, B, T, NKV, HD);  // (B, NKV, T, HD)
+  const int ld = NH * HD;  // row stride of out
 #pragma omp parallel
   {
-    BlockScratch& block = thread_block(T);
+    BlockScratch& block = thread_block(T, HD);
 #pragma omp for schedule(dynamic)
     for (int task = 0; task < B * NH; ++task) {
       const int b = task / NH, h = task % NH;
       const int* doc_row = doc ? doc + size_t(b) * T : nullptr;
-      const HeadView qh = head_view(b, h, T, NH, HD), kvh = head_view(b, h / group, T, NKV, HD);
+      const uint16_t* qh = qb + size_t(task) * T * HD;                                 // (T, HD)
+      const uint16_t* kh = kb + (size_t(b) * NKV + h / group) * T * HD;                // (T, HD)
+      const uint16_t* vh = vb + (size_t(b) * NKV + h / group) * T * HD;                // (T, HD)
+      float* out_h = out + (size_t(b) * T * NH + h) * HD;                               // (T, HD), stride ld
       for (int q0 = 0; q0 < T; q0 += kAttnBlockRows) {
         const int rows = std::min(kAttnBlockRows, T - q0), keys = q0 + rows;
         float* scores = block.scores.data();    // (rows, keys)
         uint16_t* probs = block.probs.data();  // (rows, keys)
         // S (rows, keys) = Q[q0:q0+rows] @ K[0:keys]^T
-        gemm_strided(scores, keys, qb + qh.offset + size_t(q0) * qh.ld, qh.ld, false, kb + kvh.offset, kvh.ld, true,
-                     rows, keys, HD, false);
+        gemm(scores, qh + size_t(q0) * HD, false, kh, true, rows, keys, HD, false);
         for (int r = 0; r < rows; ++r) {
           const int i = q0 + r;
           float* s = scores + size_t(r) * keys;  // (keys)
@@ -137,8 +161,8 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
           round_span_to_bf16(probs + size_t(r) * keys, s, keys);
         }
         // O[q0:q0+rows] (rows, HD) = P (rows, keys) @ V[0:keys] (keys, HD)
-        gemm_strided(out + qh.offset + size_t(q0) * qh.ld, qh.ld, probs, keys, false, vb + kvh.offset, kvh.ld, false,
-                     rows, HD, keys, false);
+        gemm(block.rows_out.data(), probs, false, vh, false, rows, HD, keys, false);
+        store_rows(out_h + size_t(q0) * ld, ld, block.rows_out.data(), rows, HD, false);
       }
     }
   }
@@ -152,38 +176,47 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   LOOM_ASSERT(NKV > 0 && NH % NKV == 0);
   const int group = NH / NKV;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
-  const uint16_t* qb = rounded(ScratchSlot::AttnQ, q, size_t(B) * T * NH * HD);
-  const uint16_t* kb = rounded(ScratchSlot::AttnK, k, size_t(B) * T * NKV * HD);
-  const uint16_t* vb = rounded(ScratchSlot::AttnV, v, size_t(B) * T * NKV * HD);
-  const uint16_t* dob = rounded(ScratchSlot::AttnDout, dout, size_t(B) * T * NH * HD);
+  const uint16_t* qb = rounded_head_major(ScratchSlot::AttnQ, q, B, T, NH, HD);        // (B, NH, T, HD)
+  const uint16_t* kb = rounded_head_major(ScratchSlot::AttnK, k, B, T, NKV, HD);       // (B, NKV, T, HD)
+  const uint16_t* vb = rounded_head_major(ScratchSlot::AttnV, v, B, T, NKV, HD);       // (B, NKV, T, HD)
+  const uint16_t* dob = rounded_head_major(ScratchSlot::AttnDout, dout, B, T, NH, HD);  // (B, NH, T, HD)
+  const int q_ld = NH * HD, kv_ld = NKV * HD;  // row strides of (dq, out) and (dk, dv)
 #pragma omp parallel
   {
-    BlockScratch& block = thread_block(T);
+    BlockScratch& block = thread_block(T, HD);
 #pragma omp for schedule(dynamic)
     for (int task = 0; task < B * NKV; ++task) {
       const int b = task / NKV, kv_head = task % NKV;
       const int* doc_row = doc ? doc + size_t(b) * T : nullptr;
-      const HeadView kvh = head_view(b, kv_head, T, NKV, HD);
+      const uint16_t* kh = kb + size_t(task) * T * HD;  // (T, HD)
+      const uint16_t* vh = vb + size_t(task) * T * HD;  // (T, HD)
+      float* dk_task = block.dk.data();                 // (T, HD) dense, added to dk at the end
+      float* dv_task = block.dv.data();                 // (T, HD)
+      std::fill_n(dk_task, size_t(T) * HD, 0.0f);
+      std::fill_n(dv_task, size_t(T) * HD, 0.0f);
       for (int h = kv_head * group; h < (kv_head + 1) * group; ++h) {
-        const HeadView qh = head_view(b, h, T, NH, HD);
+        const size_t head = size_t(b) * NH + h;
+        const uint16_t* qh = qb + head * T * HD;    // (T, HD)
+        const uint16_t* doh = dob + head * T * HD;  // (T, HD)
+        const size_t rows_offset = (size_t(b) * T * NH + h) * HD;  // (b, t = 0, h) in (B, T, NH, HD)
         for (int q0 = 0; q0 < T; q0 += kAttnBlockRows) {
           const int rows = std::min(kAttnBlockRows, T - q0), keys = q0 + rows;
-          const size_t q_block = qh.offset + size_t(q0) * qh.ld;
+          const uint16_t* q_block = qh + size_t(q0) * HD;    // (rows, HD)
+          const uint16_t* do_block = doh + size_t(q0) * HD;  // (rows, HD)
           float* scores = block.scores.data();            // P (rows, keys)
           float* score_grads = block.score_grads.data();  // dP (rows, keys)
           uint16_t* probs = block.probs.data();
           uint16_t* ds = block.ds.data();
-          gemm_strided(scores, keys, qb + q_block, qh.ld, false, kb + kvh.offset, kvh.ld, true, rows, keys, HD, false);
+          gemm(scores, q_block, false, kh, true, rows, keys, HD, false);
           // dP (rows, keys) = dO[q0:q0+rows] @ V[0:keys]^T
-          gemm_strided(score_grads, keys, dob + q_block, qh.ld, false, vb + kvh.offset, kvh.ld, true, rows, keys, HD,
-                       false);
+          gemm(score_grads, do_block, false, vh, true, rows, keys, HD, false);
           for (int r = 0; r < rows; ++r) {
             const int i = q0 + r;
-            const float row_lse = lse[(size_t(b) * NH + h) * T + i];
+            const float row_lse = lse[head * T + i];
             // D = dO . O with dO as the dP GEMM read it (bf16), so that sum_j P_ij dP_ij - D cancels
             // as it does in exact arithmetic (a single visible key gives dS = 0, not rounding noise).
-            const uint16_t* doi = dob + q_block + size_t(r) * qh.ld;  // (HD)
-            const float* oi = out + q_block + size_t(r) * qh.ld;      // (HD)
+            const uint16_t* doi = do_block + size_t(r) * HD;                       // (HD)
+            const float* oi = out + rows_offset + size_t(q0 + r) * q_ld;          // (HD)
             float D = 0.0f;
 #pragma omp simd reduction(+ : D)
             for (int d = 0; d < HD; ++d) D += bf16_to_f32(doi[d]) * oi[d];
@@ -197,11 +230,15 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
             round_span_to_bf16(ds + size_t(r) * keys, g, keys);
           }
           // dV[0:keys] += P^T @ dO_block; dK[0:keys] += dS^T @ Q_block; dQ_block += dS @ K[0:keys]
-          gemm_strided(dv + kvh.offset, kvh.ld, probs, keys, true, dob + q_block, qh.ld, false, keys, HD, rows, true);
-          gemm_strided(dk + kvh.offset, kvh.ld, ds, keys, true, qb + q_block, qh.ld, false, keys, HD, rows, true);
-          gemm_strided(dq + q_block, qh.ld, ds, keys, false, kb + kvh.offset, kvh.ld, false, rows, HD, keys, true);
+          gemm(dv_task, probs, true, do_block, false, keys, HD, rows, true);
+          gemm(dk_task, ds, true, q_block, false, keys, HD, rows, true);
+          gemm(block.rows_out.data(), ds, false, kh, false, rows, HD, keys, false);
+          store_rows(dq + rows_offset + size_t(q0) * q_ld, q_ld, block.rows_out.data(), rows, HD, true);
         }
       }
+      const size_t kv_offset = (size_t(b) * T * NKV + kv_head) * HD;  // (b, t = 0, kv_head)
+      store_rows(dk + kv_offset, kv_ld, dk_task, T, HD, true);
+      store_rows(dv + kv_offset, kv_ld, dv_task, T, HD, true);
     }
   }
 }
