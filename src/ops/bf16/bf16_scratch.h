@@ -12,7 +12,7 @@ namespace loom::bf16 {
 enum class ScratchSlot {
   OperandA, OperandB, Weight,                       // matmul operands, a frozen weight
   AttnQ, AttnK, AttnV, AttnDout,                    // attention inputs as bf16
-  LoraDropped, LoraA, LoraMid,                      // lora_linear: dropout(x), A, the bottleneck
+  LoraDropped, LoraA, LoraB, LoraMid,               // lora_linear: dropout(x), A, B, the bottleneck
   kCount
 };
 

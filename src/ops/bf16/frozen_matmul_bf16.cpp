@@ -215,7 +215,7 @@ void dequantize_rows_bf16(uint16_t* out, const QuantizedMatrix& m, int row_begin
   }
 }
 
-static const uint16_t* bf16_weight(const QuantizedMatrix& w) {
+const uint16_t* frozen_weight_bf16(const QuantizedMatrix& w) {
   if (w.mode == QuantMode::BF16) return static_cast<const uint16_t*>(w.data);
   uint16_t* out = scratch(ScratchSlot::Weight, w.elements());
   dequantize_rows_bf16(out, w, 0, w.rows, w.cols);
@@ -240,14 +240,14 @@ void frozen_matmul_forward(float* out, const float* inp, const QuantizedMatrix& 
   }
   uint16_t* x = scratch(ScratchSlot::OperandA, size_t(N) * C);  // (N, C)
   round_to_bf16(x, inp, size_t(N) * C);
-  gemm(out, x, false, bf16_weight(w), /*b_trans=*/true, N, OC, C, accumulate);
+  gemm(out, x, false, frozen_weight_bf16(w), /*b_trans=*/true, N, OC, C, accumulate);
 }
 
 void frozen_matmul_backward_input(float* dinp, const float* dout, const QuantizedMatrix& w, int N) {
   const int OC = w.rows, C = w.cols;
   uint16_t* dy = scratch(ScratchSlot::OperandA, size_t(N) * OC);  // (N, OC)
   round_to_bf16(dy, dout, size_t(N) * OC);
-  gemm(dinp, dy, false, bf16_weight(w), false, N, C, OC, /*accumulate=*/true);
+  gemm(dinp, dy, false, frozen_weight_bf16(w), false, N, C, OC, /*accumulate=*/true);
 }
 
 void nf4_gemv(float* out, const float* inp, const QuantizedMatrix& w, int N, bool accumulate) {

@@ -20,6 +20,10 @@ namespace loom::bf16 {
 // of m; columns [cols, ld_out) of out are left alone.
 void dequantize_rows_bf16(uint16_t* out, const QuantizedMatrix& m, int row_begin, int row_end, int ld_out);
 
+// W (rows, cols) in bf16, dense: a BF16 base as stored, any other dequantized into the Weight
+// scratch slot (valid until its next use).
+const uint16_t* frozen_weight_bf16(const QuantizedMatrix& w);
+
 // out (N, OC) = inp (N, C) @ W (OC, C)^T, out += with accumulate; W = w (w.rows = OC, w.cols = C).
 void frozen_matmul_forward(float* out, const float* inp, const QuantizedMatrix& w, int N, bool accumulate);
 

@@ -150,6 +150,14 @@ const uint16_t* factor_a(const float* a, const uint16_t* a_bf16, int R, int C) {
   return out;
 }
 
+// B (OC, R) in bf16: the caller's copy, or B rounded into scratch.
+const uint16_t* factor_b(const float* b, const uint16_t* b_bf16, int OC, int R) {
+  if (b_bf16 != nullptr) return b_bf16;
+  uint16_t* out = scratch(ScratchSlot::LoraB, size_t(OC) * R);
+  round_to_bf16(out, b, size_t(OC) * R);
+  return out;
+}
+
 // [W | B] (OC, C + R) in bf16: each row of the frozen weight dequantized, then that row of B.
 const uint16_t* weight_and_b(const QuantizedMatrix& w, const float* b, const uint16_t* b_bf16, int R) {
   const int OC = w.rows, C = w.cols, K = C + R;
@@ -199,14 +207,17 @@ void lora_linear_backward(float* dx, float* da, float* db, float* mid, const flo
                           const float* u, const QuantizedMatrix& w, const float* a, const uint16_t* a_bf16,
                           const float* b, const uint16_t* b_bf16, int N, int R, float scale, float p,
                           uint64_t seed, uint64_t stream) {
-  const int OC = w.rows, C = w.cols, K = C + R;
+  const int OC = w.rows, C = w.cols;
   uint16_t* dy16 = scratch(ScratchSlot::OperandA, size_t(N) * OC);  // (N, OC)
   round_to_bf16(dy16, dy, size_t(N) * OC);
-  const uint16_t* wb = weight_and_b(w, b, b_bf16, R);  // [W | B] (OC, K)
+  // W and B apart, each dense: oneDNN's AMX kernels take dense operands only (on the columns
+  // of [W | B] it ran its AVX-512 GEMM, 1.5x slower there)
+  const uint16_t* w16 = frozen_weight_bf16(w);          // W (OC, C)
+  const uint16_t* b16 = factor_b(b, b_bf16, OC, R);     // B (OC, R)
   // dx (N, C) += dy @ W
-  gemm_strided(dx, C, dy16, OC, false, wb, K, false, N, C, OC, /*accumulate=*/true);
+  gemm(dx, dy16, false, w16, false, N, C, OC, /*accumulate=*/true);
   // du (N, R) = scale * dy @ B, in bf16 for the two GEMMs below
-  gemm_strided(mid, R, dy16, OC, false, wb + C, K, false, N, R, OC, /*accumulate=*/false);
+  gemm(mid, dy16, false, b16, false, N, R, OC, /*accumulate=*/false);
   uint16_t* du16 = scratch(ScratchSlot::OperandB, size_t(N) * R);
   round_scaled_to_bf16(du16, mid, scale, size_t(N) * R);
   // db (OC, R) += dy^T @ (scale * u)
