@@ -238,15 +238,22 @@ std::vector<int> random_targets(Rng& rng, int N, int V, int ignore_every) {
 }
 
 // With in_place, the gradient overwrites a copy of the logits (dlogits aliases logits).
-OpCase cross_entropy_case(int N, int V, int ignore_every, bool in_place) {
+// logits uniform in [-6, 6]; with spike != 0, one logit of each row, early in the row, set to
+// spike: a peaked row (as a trained model's) whose exponentials overflow unless the max
+// subtracted first is the row's max.
+OpCase cross_entropy_case(int N, int V, int ignore_every, bool in_place, float spike = 0.0f) {
   OpCase c;
   c.family = "cross_entropy";
   c.op = "cross_entropy";
-  c.params = {{"N", N}, {"V", V}, {"ignore_every", ignore_every}, {"in_place", in_place}};
+  c.params = {{"N", N}, {"V", V}, {"ignore_every", ignore_every}, {"in_place", in_place}, {"spike", spike}};
   c.make_tensors = [=](uint64_t seed) {
     TensorMaker m(seed);
     m.ints("targets", random_targets(m.rng(), N, V, ignore_every));
-    return m.input("logits", size_t(N) * V, -6.0f, 6.0f)
+    std::vector<float> logits(size_t(N) * V);
+    for (float& x : logits) x = -6.0f + 12.0f * m.rng().uniform();
+    if (spike != 0.0f)
+      for (int n = 0; n < N; ++n) logits[size_t(n) * V + (n * 37) % std::min(V, 64)] = spike;
+    return m.fixed("logits", std::move(logits))
         .input("dloss", N, 0.5f, 1.5f)
         .output("losses", N)
         .output("dlogits", size_t(N) * V)
@@ -696,6 +703,7 @@ const std::vector<OpCase>& op_cases() {
       cross_entropy_case(7, 11, 3, false),
       cross_entropy_case(5, 1000, 2, true),
       cross_entropy_case(3, 32000, 0, false),
+      cross_entropy_case(4, 5003, 0, false, 120.0f),
       token_logprobs_case(9, 13, 4),
       token_logprobs_case(4, 32000, 3),
       dropout_case(1000, 0.0f, 7, 0),
