@@ -14,6 +14,7 @@
 #include "ops/bf16/frozen_matmul_bf16.h"
 #include "ops/bf16/gemv_common.h"
 #include "ops/bf16/onednn_gemm.h"
+#include "ops/bf16/packed_weight_bf16.h"
 #include "ops/dropout.h"
 
 namespace loom::bf16 {
@@ -190,9 +191,14 @@ bool lora_linear_fused_applies(const QuantizedMatrix& w, int N, int R) {
 void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatrix& w, const float* a,
                          const uint16_t* a_bf16, const float* b, const uint16_t* b_bf16, int N, int R, float scale,
                          float p, uint64_t seed, uint64_t stream) {
-  const int OC = w.rows, C = w.cols, K = C + R;
-  uint16_t* xu = scratch(ScratchSlot::OperandA, size_t(N) * K);  // [bf16(x) | bf16(scale * u)] (N, K)
+  const int OC = w.rows, C = w.cols;
+  // [W | B] packed for oneDNN's AMX kernels where they run this product, with K rounded up to
+  // whole blocks (zero columns), else row-major
+  const bool packed = gemm_packed_b_available(N, OC, packed_depth(C, R));
+  const int K = packed ? packed_depth(C, R) : C + R;
+  uint16_t* xu = scratch(ScratchSlot::OperandA, size_t(N) * K);  // [bf16(x) | bf16(scale * u) | 0] (N, K)
   round_rows(xu, K, x, C, N, C, 1.0f);
+  for (int n = 0; n < N; ++n) std::fill(xu + size_t(n) * K + C + R, xu + size_t(n + 1) * K, uint16_t{0});
   const uint16_t* a16 = factor_a(a, a_bf16, R, C);  // (R, C)
   if (p > 0.0f) {
     gemm(u, dropped_input(x, size_t(N) * C, p, seed, stream), false, a16, /*b_trans=*/true, N, R, C, false);
@@ -200,7 +206,13 @@ void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatr
     gemm_strided(u, R, xu, K, false, a16, C, /*b_trans=*/true, N, R, C, false);
   }
   round_rows(xu + C, K, u, R, N, R, scale);
-  gemm(y, xu, false, weight_and_b(w, b, b_bf16, R), /*b_trans=*/true, N, OC, K, /*accumulate=*/false);
+  if (packed) {
+    uint16_t* wb = scratch(ScratchSlot::Weight, packed_elements(OC, K));
+    pack_weight_and_b(wb, w, factor_b(b, b_bf16, OC, R), R, K);
+    gemm_packed_b(y, xu, wb, N, OC, K, /*accumulate=*/false);
+  } else {
+    gemm(y, xu, false, weight_and_b(w, b, b_bf16, R), /*b_trans=*/true, N, OC, K, /*accumulate=*/false);
+  }
 }
 
 void lora_linear_backward(float* dx, float* da, float* db, float* mid, const float* dy, const float* x,
@@ -212,10 +224,15 @@ void lora_linear_backward(float* dx, float* da, float* db, float* mid, const flo
   round_to_bf16(dy16, dy, size_t(N) * OC);
   // W and B apart, each dense: oneDNN's AMX kernels take dense operands only (on the columns
   // of [W | B] it ran its AVX-512 GEMM, 1.5x slower there)
-  const uint16_t* w16 = frozen_weight_bf16(w);          // W (OC, C)
-  const uint16_t* b16 = factor_b(b, b_bf16, OC, R);     // B (OC, R)
-  // dx (N, C) += dy @ W
-  gemm(dx, dy16, false, w16, false, N, C, OC, /*accumulate=*/true);
+  const uint16_t* b16 = factor_b(b, b_bf16, OC, R);  // B (OC, R)
+  // dx (N, C) += dy @ W, W packed for oneDNN's AMX kernels where they run this product
+  if (OC % kPackedBDepth == 0 && gemm_packed_b_available(N, C, OC)) {
+    uint16_t* w16 = scratch(ScratchSlot::Weight, packed_elements(C, OC));
+    pack_weight(w16, w);
+    gemm_packed_b(dx, dy16, w16, N, C, OC, /*accumulate=*/true);
+  } else {
+    gemm(dx, dy16, false, frozen_weight_bf16(w), false, N, C, OC, /*accumulate=*/true);
+  }
   // du (N, R) = scale * dy @ B, in bf16 for the two GEMMs below
   gemm(mid, dy16, false, b16, false, N, R, OC, /*accumulate=*/false);
   uint16_t* du16 = scratch(ScratchSlot::OperandB, size_t(N) * R);

@@ -19,11 +19,16 @@ namespace {
 
 using dnnl::memory;
 
+constexpr memory::format_tag kPackedBLayout = memory::format_tag::BA16a64b2a;
+
 struct GemmKey {
   int M, N, K, lda, ldb, ldc;
   bool a_trans, b_trans, accumulate, use_bf16;
   int threads;
-  auto tie() const { return std::tie(M, N, K, lda, ldb, ldc, a_trans, b_trans, accumulate, use_bf16, threads); }
+  bool packed_b = false;  // b in kPackedBLayout (gemm_packed_b)
+  auto tie() const {
+    return std::tie(M, N, K, lda, ldb, ldc, a_trans, b_trans, accumulate, use_bf16, threads, packed_b);
+  }
   bool operator<(const GemmKey& o) const { return tie() < o.tie(); }
 };
 
@@ -31,6 +36,7 @@ struct GemmPlan {
   dnnl::matmul primitive;
   memory::desc a, b, c, scratchpad;
   std::string kernel;
+  bool b_layout_as_asked = true;  // false: oneDNN chose another layout than kPackedBLayout
 };
 
 class GemmCache {
@@ -61,7 +67,9 @@ class GemmCache {
     // Row-major (rows, cols) with row stride ld is strides {ld, 1}; the transposed storage
     // (cols, rows) is strides {1, ld}.
     const memory::desc a({k.M, k.K}, type, k.a_trans ? memory::dims{1, k.lda} : memory::dims{k.lda, 1});
-    const memory::desc b({k.K, k.N}, type, k.b_trans ? memory::dims{1, k.ldb} : memory::dims{k.ldb, 1});
+    const memory::desc b = k.packed_b ? memory::desc({k.K, k.N}, type, memory::format_tag::any)
+                                      : memory::desc({k.K, k.N}, type, k.b_trans ? memory::dims{1, k.ldb}
+                                                                                 : memory::dims{k.ldb, 1});
     const memory::desc c({k.M, k.N}, memory::data_type::f32, memory::dims{k.ldc, 1});
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // the caller's thread's (see run)
@@ -71,7 +79,8 @@ class GemmCache {
       attr.set_post_ops(ops);
     }
     const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine_);
-    return GemmPlan{dnnl::matmul(pd), a, b, c, pd.scratchpad_desc(), pd.impl_info_str()};
+    const bool as_asked = !k.packed_b || pd.weights_desc() == memory::desc({k.K, k.N}, type, kPackedBLayout);
+    return GemmPlan{dnnl::matmul(pd), a, pd.weights_desc(), c, pd.scratchpad_desc(), pd.impl_info_str(), as_asked};
   }
 
   std::mutex mutex_;
@@ -83,7 +92,7 @@ class GemmCache {
 constexpr double kOneThreadMacs = 4.0 * 1024 * 1024;
 
 void run(float* c, int ldc, const void* a, int lda, bool a_trans, const void* b, int ldb, bool b_trans, int M,
-         int N, int K, bool accumulate, bool use_bf16) {
+         int N, int K, bool accumulate, bool use_bf16, bool packed_b = false) {
   LOOM_ASSERT(M >= 0 && N >= 0 && K >= 0);
   if (M == 0 || N == 0) return;
   GemmCache& cache = GemmCache::instance();
@@ -99,8 +108,9 @@ void run(float* c, int ldc, const void* a, int lda, bool a_trans, const void* b,
   const int team = omp_get_max_threads();
   const bool alone = omp_in_parallel() || double(M) * N * K < kOneThreadMacs;
   if (alone) omp_set_num_threads(1);
-  const GemmPlan& plan =
-      cache.plan(GemmKey{M, N, K, lda, ldb, ldc, a_trans, b_trans, accumulate, use_bf16, omp_get_max_threads()});
+  const GemmPlan& plan = cache.plan(
+      GemmKey{M, N, K, lda, ldb, ldc, a_trans, b_trans, accumulate, use_bf16, omp_get_max_threads(), packed_b});
+  LOOM_ASSERT(plan.b_layout_as_asked);
   // Each thread has its own stream and scratchpad, so threads may run GEMMs at the same time.
   thread_local dnnl::stream stream(cache.engine());
   thread_local std::vector<uint8_t> scratchpad;
@@ -143,6 +153,19 @@ void gemm_strided(float* c, int ldc, const uint16_t* a, int lda, bool a_trans, c
 void gemm_f32(float* c, const float* a, bool a_trans, const float* b, bool b_trans, int M, int N, int K,
               bool accumulate) {
   run(c, N, a, a_trans ? M : K, a_trans, b, b_trans ? K : N, b_trans, M, N, K, accumulate, false);
+}
+
+bool gemm_packed_b_available(int M, int N, int K) {
+  if (M <= 0 || N <= 0 || K <= 0 || K % kPackedBDepth != 0) return false;
+  const bool alone = double(M) * N * K < kOneThreadMacs;
+  const int threads = alone ? 1 : omp_get_max_threads();
+  return GemmCache::instance()
+      .plan(GemmKey{M, N, K, K, 0, N, false, false, false, true, threads, true})
+      .b_layout_as_asked;
+}
+
+void gemm_packed_b(float* c, const uint16_t* a, const uint16_t* b_packed, int M, int N, int K, bool accumulate) {
+  run(c, N, a, K, false, b_packed, 0, false, M, N, K, accumulate, true, true);
 }
 
 std::string gemm_kernel_name(int M, int N, int K, bool use_bf16) {
