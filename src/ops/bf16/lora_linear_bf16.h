@@ -3,10 +3,13 @@
 // take N rows):
 // - forward: x rounded once into [bf16(x) | bf16(scale * u)] (N, C + R) and W dequantized into
 //   [W | B] (OC, C + R), so one GEMM gives x @ W^T + scale * u @ B^T; the dropout mask is
-//   applied while rounding x for the A GEMM (no f32 copy of dropout(x));
-// - backward: dy rounded once for its three GEMMs (dx, du and dB), dropout(x) regenerated
-//   straight into bf16 from the mask the forward drew (kept as bits), and dropout'(du @ A) added
-//   into dx by a rank-R kernel in the same pass that applies the mask.
+//   applied while rounding x for the A GEMM (no f32 copy of dropout(x)). Where oneDNN runs the
+//   product on AMX, [W | B] is written straight into its packed layout (packed_weight_bf16.h),
+//   with C + R rounded up to whole blocks by zero columns;
+// - backward: dy rounded once for its three GEMMs (dx, du and dB), W dequantized apart from B
+//   (packed for AMX likewise, else row-major: both dense, which oneDNN's AMX kernels need),
+//   dropout(x) regenerated straight into bf16 from the mask the forward drew (kept as bits), and
+//   dropout'(du @ A) added into dx by a rank-R kernel in the same pass that applies the mask.
 // Same arguments as the op; the results differ from the composed op's by rounding only.
 #pragma once
 
