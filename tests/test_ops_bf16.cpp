@@ -510,7 +510,8 @@ TEST(Bf16Backend, FactoryMakesCpuBf16ForBf16AndAuto) {
 // A weight in a reused-weight scope (the LM head) is rounded once, at begin: the GEMMs inside
 // read that copy (seen here by changing the f32 weight inside the scope, which callers never
 // do); after end the f32 weight is read again; a versioned copy is kept for the next scope
-// of the same version, an unversioned one never.
+// of the same version, an unversioned one never. The input gradient reads the copy transposed
+// (made at its first use), which follows the copy.
 TEST(Bf16Backend, ReusedWeightIsRoundedOnceAndFollowsItsVersion) {
   if (!cpu_has_native_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
   const std::unique_ptr<Backend> bf = make_backend(ComputeMode::Bf16);
@@ -526,7 +527,14 @@ TEST(Bf16Backend, ReusedWeightIsRoundedOnceAndFollowsItsVersion) {
     bf16::matmul_forward(want.data(), x.data(), values.data(), N, C, OC, false);
     EXPECT_EQ(0, std::memcmp(got.data(), want.data(), sizeof(float) * got.size())) << where << ": forward";
     bf->matmul_backward_input(dgot.data(), dy.data(), w.data(), N, C, OC);
-    bf16::matmul_backward_input(dwant.data(), dy.data(), values.data(), N, C, OC);
+    if (where == "after the scope") {  // no scope: the weight is rounded for this call
+      bf16::matmul_backward_input(dwant.data(), dy.data(), values.data(), N, C, OC);
+    } else {  // in a scope the backward reads the copy transposed
+      std::vector<uint16_t> rounded(n), transposed(n);
+      bf16::round_to_bf16(rounded.data(), values.data(), n);
+      bf16::transpose_bf16(transposed.data(), rounded.data(), OC, C);
+      bf16::matmul_backward_input_transposed_weight(dwant.data(), dy.data(), transposed.data(), N, C, OC);
+    }
     EXPECT_EQ(0, std::memcmp(dgot.data(), dwant.data(), sizeof(float) * dgot.size())) << where << ": backward";
   };
   {

@@ -34,7 +34,9 @@ class CpuBf16Backend final : public CpuF32Backend {
   }
   void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int C,
                              int OC) const override {
-    if (const uint16_t* w = reused(weight, size_t(OC) * C))
+    if (const uint16_t* wt = reused_transposed(weight, OC, C))
+      bf16::matmul_backward_input_transposed_weight(dinp, dout, wt, N, C, OC);
+    else if (const uint16_t* w = reused(weight, size_t(OC) * C))
       bf16::matmul_backward_input_bf16_weight(dinp, dout, w, N, C, OC);
     else
       bf16::matmul_backward_input(dinp, dout, weight, N, C, OC);
@@ -99,11 +101,13 @@ class CpuBf16Backend final : public CpuF32Backend {
         // Left uninitialized: the rounding threads touch the pages first (the LM head of a
         // 49K vocabulary is 56 MB: zeroing it first on one thread doubled the time).
         entry->values.reset(new uint16_t[n]);
+        entry->transposed.reset();  // made at capacity when first needed
         entry->capacity = n;
       }
       entry->weight = weight;
       entry->n = n;
       entry->version = version;
+      entry->transposed_rows = 0;
       bf16::round_to_bf16(entry->values.get(), weight, n);
     }
     entry->active = true;
@@ -112,7 +116,7 @@ class CpuBf16Backend final : public CpuF32Backend {
     ReusedCopy* entry = find(weight);
     LOOM_ASSERT(entry != nullptr && entry->active);
     entry->active = false;
-    if (entry->version == kUnversionedWeight) entry->n = 0;  // never current again
+    if (entry->version == kUnversionedWeight) entry->n = 0, entry->transposed_rows = 0;  // never current again
   }
 
  private:
@@ -123,6 +127,10 @@ class CpuBf16Backend final : public CpuF32Backend {
     bool active = false;
     size_t capacity = 0;
     std::unique_ptr<uint16_t[]> values;  // (capacity) bf16, the first n the copy
+    // values as (rows, n / rows) transposed, made at the first input gradient of the scope (or
+    // of the weight's version): the LM head's backward GEMMs read it faster; 0 rows: none yet
+    int transposed_rows = 0;
+    std::unique_ptr<uint16_t[]> transposed;  // (capacity)
   };
 
   ReusedCopy* find(const float* weight) const {
@@ -139,6 +147,19 @@ class CpuBf16Backend final : public CpuF32Backend {
       if (holder == nullptr || c.n < holder->n) holder = &c;
     }
     return holder == nullptr ? nullptr : holder->values.get() + (weight - holder->weight);
+  }
+
+  // The transposed bf16 copy of weight (rows, cols) when its own reused-weight scope is active
+  // (not a block holding it), else nullptr.
+  const uint16_t* reused_transposed(const float* weight, int rows, int cols) const {
+    ReusedCopy* entry = find(weight);
+    if (entry == nullptr || !entry->active || entry->n != size_t(rows) * cols) return nullptr;
+    if (entry->transposed_rows != rows) {
+      if (!entry->transposed) entry->transposed.reset(new uint16_t[entry->capacity]);
+      bf16::transpose_bf16(entry->transposed.get(), entry->values.get(), rows, cols);
+      entry->transposed_rows = rows;
+    }
+    return entry->transposed.get();
   }
 
   // One entry per weight that has been reused (the LM heads, the trainable block: a handful).

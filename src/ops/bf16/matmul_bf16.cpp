@@ -1,5 +1,8 @@
 #include "ops/bf16/matmul_bf16.h"
 
+#include <algorithm>
+
+#include "core/parallel.h"
 #include "ops/bf16/bf16_convert.h"
 #include "ops/bf16/bf16_scratch.h"
 #include "ops/bf16/few_rows_matmul_bf16.h"
@@ -45,6 +48,24 @@ void matmul_backward_input_bf16_weight(float* dinp, const float* dout, const uin
                                        int OC) {
   const uint16_t* dy = rounded(ScratchSlot::OperandA, dout, size_t(N) * OC);  // (N, OC)
   gemm(dinp, dy, false, weight_bf16, false, N, C, OC, /*accumulate=*/true);
+}
+
+void matmul_backward_input_transposed_weight(float* dinp, const float* dout, const uint16_t* weight_t_bf16, int N,
+                                             int C, int OC) {
+  const uint16_t* dy = rounded(ScratchSlot::OperandA, dout, size_t(N) * OC);  // (N, OC)
+  gemm(dinp, dy, false, weight_t_bf16, /*b_trans=*/true, N, C, OC, /*accumulate=*/true);
+}
+
+void transpose_bf16(uint16_t* out, const uint16_t* in, int rows, int cols) {
+  constexpr int kTile = 64;  // 64 x 64 tiles: a tile's rows and columns stay in L1
+  const int row_tiles = (rows + kTile - 1) / kTile, col_tiles = (cols + kTile - 1) / kTile;
+#pragma omp parallel for schedule(static) if (size_t(rows) * cols >= kMinParallelElements)
+  for (int t = 0; t < row_tiles * col_tiles; ++t) {
+    const int r0 = t / col_tiles * kTile, c0 = t % col_tiles * kTile;
+    const int r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
+    for (int c = c0; c < c1; ++c)
+      for (int r = r0; r < r1; ++r) out[size_t(c) * rows + r] = in[size_t(r) * cols + c];
+  }
 }
 
 void matmul_backward_weight(float* dweight, const float* dout, const float* inp, int N, int C, int OC) {
