@@ -194,7 +194,7 @@ void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatr
   const int OC = w.rows, C = w.cols;
   // [W | B] packed for oneDNN's AMX kernels where they run this product, with K rounded up to
   // whole blocks (zero columns), else row-major
-  const bool packed = gemm_packed_b_available(N, OC, packed_depth(C, R));
+  const bool packed = gemm_packed_b_available(N, OC, packed_depth(C, R), /*accumulate=*/false);
   const int K = packed ? packed_depth(C, R) : C + R;
   uint16_t* xu = scratch(ScratchSlot::OperandA, size_t(N) * K);  // [bf16(x) | bf16(scale * u) | 0] (N, K)
   round_rows(xu, K, x, C, N, C, 1.0f);
@@ -226,7 +226,7 @@ void lora_linear_backward(float* dx, float* da, float* db, float* mid, const flo
   // of [W | B] it ran its AVX-512 GEMM, 1.5x slower there)
   const uint16_t* b16 = factor_b(b, b_bf16, OC, R);  // B (OC, R)
   // dx (N, C) += dy @ W, W packed for oneDNN's AMX kernels where they run this product
-  if (OC % kPackedBDepth == 0 && gemm_packed_b_available(N, C, OC)) {
+  if (gemm_packed_b_available(N, C, OC, /*accumulate=*/true)) {
     uint16_t* w16 = scratch(ScratchSlot::Weight, packed_elements(C, OC));
     pack_weight(w16, w);
     gemm_packed_b(dx, dy16, w16, N, C, OC, /*accumulate=*/true);

@@ -91,6 +91,14 @@ class GemmCache {
 // Products below this many multiply-adds run on one thread.
 constexpr double kOneThreadMacs = 4.0 * 1024 * 1024;
 
+// The threads an (M, N, K) product runs on. A small product runs on one thread: waking the
+// team for it costs more than it saves (attention's 64 x 64 head blocks ran 17x slower on two
+// threads than on one). A call from inside a parallel region (attention's heads) runs on its
+// calling thread.
+int product_threads(int M, int N, int K) {
+  return omp_in_parallel() || double(M) * N * K < kOneThreadMacs ? 1 : omp_get_max_threads();
+}
+
 void run(float* c, int ldc, const void* a, int lda, bool a_trans, const void* b, int ldb, bool b_trans, int M,
          int N, int K, bool accumulate, bool use_bf16, bool packed_b = false) {
   LOOM_ASSERT(M >= 0 && N >= 0 && K >= 0);
@@ -102,14 +110,10 @@ void run(float* c, int ldc, const void* a, int lda, bool a_trans, const void* b,
         for (int n = 0; n < N; ++n) c[size_t(m) * ldc + n] = 0.0f;
     return;
   }
-  // A small product runs on one thread: waking the team for it costs more than it saves
-  // (attention's 64 x 64 head blocks ran 17x slower on two threads than on one). A call from
-  // inside a parallel region (attention's heads) runs on its calling thread.
-  const int team = omp_get_max_threads();
-  const bool alone = omp_in_parallel() || double(M) * N * K < kOneThreadMacs;
-  if (alone) omp_set_num_threads(1);
-  const GemmPlan& plan = cache.plan(
-      GemmKey{M, N, K, lda, ldb, ldc, a_trans, b_trans, accumulate, use_bf16, omp_get_max_threads(), packed_b});
+  const int team = omp_get_max_threads(), threads = product_threads(M, N, K);
+  if (threads != team) omp_set_num_threads(threads);
+  const GemmPlan& plan =
+      cache.plan(GemmKey{M, N, K, lda, ldb, ldc, a_trans, b_trans, accumulate, use_bf16, threads, packed_b});
   LOOM_ASSERT(plan.b_layout_as_asked);
   // Each thread has its own stream and scratchpad, so threads may run GEMMs at the same time.
   thread_local dnnl::stream stream(cache.engine());
@@ -135,7 +139,7 @@ void run(float* c, int ldc, const void* a, int lda, bool a_trans, const void* b,
   args.at(DNNL_ARG_SCRATCHPAD).set_data_handle(scratchpad_start);
   plan.primitive.execute(stream, args);
   stream.wait();
-  if (alone) omp_set_num_threads(team);
+  if (threads != team) omp_set_num_threads(team);
 }
 
 }  // namespace
@@ -155,12 +159,10 @@ void gemm_f32(float* c, const float* a, bool a_trans, const float* b, bool b_tra
   run(c, N, a, a_trans ? M : K, a_trans, b, b_trans ? K : N, b_trans, M, N, K, accumulate, false);
 }
 
-bool gemm_packed_b_available(int M, int N, int K) {
+bool gemm_packed_b_available(int M, int N, int K, bool accumulate) {
   if (M <= 0 || N <= 0 || K <= 0 || K % kPackedBDepth != 0) return false;
-  const bool alone = double(M) * N * K < kOneThreadMacs;
-  const int threads = alone ? 1 : omp_get_max_threads();
   return GemmCache::instance()
-      .plan(GemmKey{M, N, K, K, 0, N, false, false, false, true, threads, true})
+      .plan(GemmKey{M, N, K, K, 0, N, false, false, accumulate, true, product_threads(M, N, K), true})
       .b_layout_as_asked;
 }
 

@@ -22,13 +22,14 @@ void gemm_strided(float* c, int ldc, const uint16_t* a, int lda, bool a_trans, c
 
 // c (M, N) (+)= a (M, K) @ B (K, N), B packed in the layout oneDNN's AMX kernels read fastest
 // (its BA16a64b2a: blocks of kPackedBColumns columns, each kPackedBDepth rows deep, row pairs
-// interleaved; packed_weight_bf16.h writes it). Only where gemm_packed_b_available(M, N, K).
+// interleaved; packed_weight_bf16.h writes it). Only where gemm_packed_b_available(M, N, K,
+// accumulate).
 void gemm_packed_b(float* c, const uint16_t* a, const uint16_t* b_packed, int M, int N, int K, bool accumulate);
 inline constexpr int kPackedBColumns = 64, kPackedBDepth = 32;
 
 // Whether oneDNN's kernel for that bf16 product reads B in that layout (its AMX kernels; not
 // its AVX-512 ones) and K is a multiple of kPackedBDepth.
-bool gemm_packed_b_available(int M, int N, int K);
+bool gemm_packed_b_available(int M, int N, int K, bool accumulate);
 
 // The same GEMM with f32 operands (oneDNN's f32 kernels): `loom bench --peak` and tests.
 void gemm_f32(float* c, const float* a, bool a_trans, const float* b, bool b_trans, int M, int N, int K,
