@@ -159,16 +159,13 @@ const uint16_t* factor_b(const float* b, const uint16_t* b_bf16, int OC, int R) 
   return out;
 }
 
-// [W | B] (OC, C + R) in bf16: each row of the frozen weight dequantized, then that row of B.
-const uint16_t* weight_and_b(const QuantizedMatrix& w, const float* b, const uint16_t* b_bf16, int R) {
+// [W | B] (OC, C + R) in bf16: each row of the frozen weight dequantized, then that row of B
+// (OC, R) bf16.
+const uint16_t* weight_and_b(const QuantizedMatrix& w, const uint16_t* b, int R) {
   const int OC = w.rows, C = w.cols, K = C + R;
   uint16_t* out = scratch(ScratchSlot::Weight, size_t(OC) * K);
   dequantize_rows_bf16(out, w, 0, OC, K);
-  if (b_bf16 != nullptr) {
-    for (int o = 0; o < OC; ++o) std::copy_n(b_bf16 + size_t(o) * R, R, out + size_t(o) * K + C);
-  } else {
-    round_rows(out + C, K, b, R, OC, R, 1.0f);
-  }
+  for (int o = 0; o < OC; ++o) std::copy_n(b + size_t(o) * R, R, out + size_t(o) * K + C);
   return out;
 }
 
@@ -206,12 +203,13 @@ void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatr
     gemm_strided(u, R, xu, K, false, a16, C, /*b_trans=*/true, N, R, C, false);
   }
   round_rows(xu + C, K, u, R, N, R, scale);
+  const uint16_t* b16 = factor_b(b, b_bf16, OC, R);  // B (OC, R)
   if (packed) {
     uint16_t* wb = scratch(ScratchSlot::Weight, packed_elements(OC, K));
-    pack_weight_and_b(wb, w, factor_b(b, b_bf16, OC, R), R, K);
+    pack_weight_and_b(wb, w, b16, R, K);
     gemm_packed_b(y, xu, wb, N, OC, K, /*accumulate=*/false);
   } else {
-    gemm(y, xu, false, weight_and_b(w, b, b_bf16, R), /*b_trans=*/true, N, OC, K, /*accumulate=*/false);
+    gemm(y, xu, false, weight_and_b(w, b16, R), /*b_trans=*/true, N, OC, K, /*accumulate=*/false);
   }
 }
 
