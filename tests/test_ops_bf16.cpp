@@ -633,5 +633,51 @@ TEST(Bf16Backend, FusedLoraLinearReadsTheReusedFactors) {
     EXPECT_EQ(0, std::memcmp(got[t].data(), want[t].data(), sizeof(float) * want[t].size())) << names[t];
 }
 
+// Where oneDNN reads the packed weight layout (AMX), the fused lora_linear packs the frozen
+// weight for its forward and backward; the row-major path it takes elsewhere must give the same
+// results, up to the GEMMs' summation order. (Where neither path packs, both runs are the
+// row-major one, which the op table checks.)
+TEST(Bf16Backend, FusedLoraLinearPackedAndRowMajorAgree) {
+  if (!cpu_has_native_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
+  const std::unique_ptr<Backend> bf = make_backend(ComputeMode::Bf16);
+  const int N = 37, C = 192, R = 16;  // C + R padded to 224
+  const float scale = 2.0f, p = 0.1f;
+  // OC 100: a partial block of 64 output channels in the forward (the backward's depth, 100, is
+  // not whole blocks of 32: row-major there); OC 128: both packed
+  for (const int OC : {100, 128}) {
+    const auto w32 = random_vector(size_t(OC) * C, 21);
+    Arena arena("test", quantized_matrix_bytes(QuantMode::NF4, OC, C));
+    const QuantizedMatrix w = quantize_matrix(arena, QuantMode::NF4, w32.data(), OC, C);
+    const auto a = random_vector(size_t(R) * C, 22), b = random_vector(size_t(OC) * R, 23);
+    const auto x = random_vector(size_t(N) * C, 24), dy = random_vector(size_t(N) * OC, 25);
+    std::vector<float> workspace(size_t(OC) * C), dropped(size_t(N) * C), mid(size_t(N) * R);
+    // y, u, dx, da, db of one forward and backward; the gradients start nonzero (backward adds)
+    const auto run = [&] {
+      std::vector<std::vector<float>> out = {std::vector<float>(size_t(N) * OC), std::vector<float>(size_t(N) * R),
+                                             random_vector(size_t(N) * C, 26), random_vector(size_t(R) * C, 27),
+                                             random_vector(size_t(OC) * R, 28)};
+      bf->lora_linear_forward(out[0].data(), out[1].data(), workspace.data(), dropped.data(), mid.data(), x.data(),
+                              w, a.data(), b.data(), N, R, scale, p, 7, 3);
+      bf->lora_linear_backward(out[2].data(), out[3].data(), out[4].data(), workspace.data(), dropped.data(),
+                               mid.data(), dy.data(), x.data(), out[1].data(), w, a.data(), b.data(), N, R, scale,
+                               p, 7, 3);
+      return out;
+    };
+    const auto packed = run();
+    std::vector<std::vector<float>> row_major;
+    {
+      const bf16::RowMajorWeightsOnly row_major_only;
+      row_major = run();
+    }
+    const char* names[] = {"y", "u", "dx", "da", "db"};
+    for (size_t t = 0; t < packed.size(); ++t) {
+      double largest = 0.0;
+      for (float v : row_major[t]) largest = std::max(largest, double(std::fabs(v)));
+      EXPECT_LE(max_abs_diff(packed[t].data(), row_major[t].data(), packed[t].size()), 1e-5 * largest)
+          << "OC " << OC << ": " << names[t];
+    }
+  }
+}
+
 }  // namespace
 }  // namespace loom::test

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,7 @@ namespace {
 using dnnl::memory;
 
 constexpr memory::format_tag kPackedBLayout = memory::format_tag::BA16a64b2a;
+std::atomic<int> g_row_major_only{0};  // RowMajorWeightsOnly objects alive
 
 struct GemmKey {
   int M, N, K, lda, ldb, ldc;
@@ -159,8 +161,11 @@ void gemm_f32(float* c, const float* a, bool a_trans, const float* b, bool b_tra
   run(c, N, a, a_trans ? M : K, a_trans, b, b_trans ? K : N, b_trans, M, N, K, accumulate, false);
 }
 
+RowMajorWeightsOnly::RowMajorWeightsOnly() { ++g_row_major_only; }
+RowMajorWeightsOnly::~RowMajorWeightsOnly() { --g_row_major_only; }
+
 bool gemm_packed_b_available(int M, int N, int K, bool accumulate) {
-  if (M <= 0 || N <= 0 || K <= 0 || K % kPackedBDepth != 0) return false;
+  if (g_row_major_only > 0 || M <= 0 || N <= 0 || K <= 0 || K % kPackedBDepth != 0) return false;
   return GemmCache::instance()
       .plan(GemmKey{M, N, K, K, 0, N, false, false, accumulate, true, product_threads(M, N, K), true})
       .b_layout_as_asked;

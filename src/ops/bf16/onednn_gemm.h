@@ -31,6 +31,16 @@ inline constexpr int kPackedBColumns = 64, kPackedBDepth = 32;
 // its AVX-512 ones) and K is a multiple of kPackedBDepth.
 bool gemm_packed_b_available(int M, int N, int K, bool accumulate);
 
+// While one is alive, gemm_packed_b_available answers false, so that the row-major paths run
+// where oneDNN would read the packed layout (tests compare the two; not thread-safe to make).
+class RowMajorWeightsOnly {
+ public:
+  RowMajorWeightsOnly();
+  ~RowMajorWeightsOnly();
+  RowMajorWeightsOnly(const RowMajorWeightsOnly&) = delete;
+  RowMajorWeightsOnly& operator=(const RowMajorWeightsOnly&) = delete;
+};
+
 // The same GEMM with f32 operands (oneDNN's f32 kernels): `loom bench --peak` and tests.
 void gemm_f32(float* c, const float* a, bool a_trans, const float* b, bool b_trans, int M, int N, int K,
               bool accumulate);
