@@ -23,7 +23,7 @@ const std::map<std::string, std::vector<std::string>>& kernel_ops() {
       {"adamw", {"adamw"}},
       {"attention", {"attention", "attention_decode"}},
       {"copy", {"fill", "copy", "gather_rows", "kv_cache_append"}},
-      {"cross_entropy", {"cross_entropy", "token_logprobs"}},
+      {"cross_entropy", {"cross_entropy", "classifier_forward_backward", "token_logprobs"}},
       {"cublas_handle", {}},
       {"dequant", {"quantized_matmul"}},
       {"device", {}},

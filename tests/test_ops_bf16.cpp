@@ -595,6 +595,53 @@ TEST(Bf16Backend, ReusedBlockServesEachMatrixInsideIt) {
   expect_reads(first, block1, "after the block's scope");
 }
 
+// The fused LM-head loss gives, to the bit, what the composed ops give on this backend: the
+// bf16 gradient its cross-entropy writes is the f32 gradient the composed input-gradient GEMM
+// rounds. Checked outside a reused-weight scope (the head rounded for the call) and inside one
+// (the copy, read transposed by the input gradient) with the f32 head changed after the
+// scope's begin; rows enough for oneDNN, a vocabulary of three spans, an ignored row.
+TEST(Bf16Backend, ClassifierMatchesTheComposedOps) {
+  if (!cpu_has_native_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
+  const std::unique_ptr<Backend> bf = make_backend(ComputeMode::Bf16);
+  const int N = 9, C = 64, V = 5003;
+  const auto hidden = random_vector(size_t(N) * C, 21), dloss = random_vector(N, 22);
+  const auto prior_dhidden = random_vector(size_t(N) * C, 23), prior_dhead = random_vector(size_t(V) * C, 24);
+  const std::vector<float> head0 = random_vector(size_t(V) * C, 25), head1 = random_vector(size_t(V) * C, 26);
+  std::vector<float> head = head0;
+  std::vector<int> targets(N);
+  for (int n = 0; n < N; ++n) targets[n] = n == 4 ? -100 : (n * 1999) % V;  // in each span of the row
+  // losses, dhidden, dhead of the fused op (or of the composed ops) on `head`
+  const auto run = [&](bool fused) {
+    std::vector<std::vector<float>> out = {std::vector<float>(N), prior_dhidden, prior_dhead};
+    std::vector<float> logits(size_t(N) * V);
+    if (fused) {
+      bf->classifier_forward_backward(out[0].data(), out[1].data(), out[2].data(), logits.data(), hidden.data(),
+                                      head.data(), targets.data(), dloss.data(), N, C, V);
+    } else {
+      bf->matmul_forward(logits.data(), hidden.data(), head.data(), N, C, V, false);
+      bf->cross_entropy_forward(out[0].data(), logits.data(), targets.data(), N, V);
+      bf->cross_entropy_backward(logits.data(), logits.data(), targets.data(), dloss.data(), N, V);
+      bf->matmul_backward_input(out[1].data(), logits.data(), head.data(), N, C, V);
+      bf->matmul_backward_weight(out[2].data(), logits.data(), hidden.data(), N, C, V);
+    }
+    return out;
+  };
+  const auto expect_same = [](const std::vector<std::vector<float>>& got, const std::vector<std::vector<float>>& want,
+                              const std::string& where) {
+    const char* names[] = {"losses", "dhidden", "dhead"};
+    for (size_t t = 0; t < want.size(); ++t)
+      EXPECT_EQ(0, std::memcmp(got[t].data(), want[t].data(), sizeof(float) * want[t].size())) << where << " " << names[t];
+  };
+  expect_same(run(true), run(false), "outside a scope");
+  const auto composed_on_copy = [&] {
+    const ReusedWeight scope(*bf, head.data(), head.size(), kUnversionedWeight);
+    return run(false);
+  }();
+  const ReusedWeight scope(*bf, head.data(), head.size(), kUnversionedWeight);
+  head = head1;
+  expect_same(run(true), composed_on_copy, "in a scope, the copy of the head");
+}
+
 // The fused lora_linear (more rows than the GEMV takes) reads A and B from a reused block's
 // bf16 copy: inside a scope begun before the block's values change, it gives what it gives
 // outside any scope on the old values, to the bit.

@@ -124,6 +124,14 @@ class Backend {
                                      int V) const = 0;
   virtual void cross_entropy_backward(float* dlogits, const float* logits, const int* targets,
                                       const float* dloss, int N, int V) const = 0;
+  // The LM head's loss and gradients for N rows in one call (llm.c's fused classifier): logits
+  // (N, V) = hidden (N, C) @ head (V, C)^T; losses as cross_entropy_forward's; with dlogits as
+  // cross_entropy_backward's, dhidden (N, C) += dlogits @ head and, unless dhead is null (a
+  // frozen head), dhead (V, C) += dlogits^T @ hidden. logits: (N, V) workspace, undefined
+  // afterwards; a backend may hold dlogits in another precision between its GEMMs.
+  virtual void classifier_forward_backward(float* losses, float* dhidden, float* dhead, float* logits,
+                                           const float* hidden, const float* head, const int* targets,
+                                           const float* dloss, int N, int C, int V) const = 0;
   virtual void token_logprobs(float* logprobs, const float* logits, const int* targets, int N, int V) const = 0;
   // The policy's statistics of softmax(logits) per row; each output may be null:
   // logprobs (N) = log p[targets[n]], entropy (N) = -sum p log p, log_dists (N, V) = log p.

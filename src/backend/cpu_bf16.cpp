@@ -8,6 +8,8 @@
 #include "core/check.h"
 #include "ops/bf16/attention_bf16.h"
 #include "ops/bf16/bf16_convert.h"
+#include "ops/bf16/bf16_scratch.h"
+#include "ops/bf16/cross_entropy_bf16.h"
 #include "ops/bf16/frozen_matmul_bf16.h"
 #include "ops/bf16/lora_linear_bf16.h"
 #include "ops/bf16/matmul_bf16.h"
@@ -44,6 +46,24 @@ class CpuBf16Backend final : public CpuF32Backend {
   void matmul_backward_weight(float* dweight, const float* dout, const float* inp, int N, int C,
                               int OC) const override {
     bf16::matmul_backward_weight(dweight, dout, inp, N, C, OC);
+  }
+  // dlogits go from the cross-entropy to the GEMMs in bf16 (ops/bf16/cross_entropy_bf16.h); the
+  // head is rounded once for both GEMMs (or is the reused copy, read transposed by the second)
+  void classifier_forward_backward(float* losses, float* dhidden, float* dhead, float* logits, const float* hidden,
+                                   const float* head, const int* targets, const float* dloss, int N, int C,
+                                   int V) const override {
+    const uint16_t* w = reused(head, size_t(V) * C);  // (V, C)
+    if (w == nullptr) {
+      uint16_t* rounded = bf16::scratch(bf16::ScratchSlot::Weight, size_t(V) * C);
+      bf16::round_to_bf16(rounded, head, size_t(V) * C);
+      w = rounded;
+    }
+    bf16::matmul_forward_bf16_weight(logits, hidden, w, N, C, V, /*accumulate=*/false);
+    uint16_t* dlogits = bf16::scratch(bf16::ScratchSlot::Logits, size_t(N) * V);  // (N, V)
+    bf16::cross_entropy_forward_backward(losses, dlogits, logits, targets, dloss, N, V);
+    const uint16_t* wt = reused_transposed(head, V, C);  // (C, V) or null
+    bf16::matmul_backward_input_bf16_dout(dhidden, dlogits, wt != nullptr ? wt : w, wt != nullptr, N, C, V);
+    if (dhead != nullptr) bf16::matmul_backward_weight_bf16_dout(dhead, dlogits, hidden, N, C, V);
   }
   void quantized_matmul_forward(float* out, float* workspace, const float* inp, const QuantizedMatrix& w, int N,
                                 bool accumulate) const override {

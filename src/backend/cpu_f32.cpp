@@ -129,6 +129,14 @@ void CpuF32Backend::cross_entropy_backward(float* dlogits, const float* logits, 
                                            int N, int V) const {
   cpu::cross_entropy_backward(dlogits, logits, targets, dloss, N, V);
 }
+void CpuF32Backend::classifier_forward_backward(float* losses, float* dhidden, float* dhead, float* logits,
+                                                const float* hidden, const float* head, const int* targets,
+                                                const float* dloss, int N, int C, int V) const {
+  cpu::matmul_forward(logits, hidden, head, N, C, V, /*accumulate=*/false);
+  cpu::cross_entropy_forward_backward(losses, logits, logits, targets, dloss, N, V);  // logits -> dlogits
+  cpu::matmul_backward_input(dhidden, logits, head, N, C, V);
+  if (dhead != nullptr) cpu::matmul_backward_weight(dhead, logits, hidden, N, C, V);
+}
 void CpuF32Backend::token_logprobs(float* logprobs, const float* logits, const int* targets, int N, int V) const {
   cpu::token_logprobs(logprobs, logits, targets, N, V);
 }

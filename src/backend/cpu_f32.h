@@ -72,6 +72,9 @@ class CpuF32Backend : public Backend {
                              int V) const override;
   void cross_entropy_backward(float* dlogits, const float* logits, const int* targets, const float* dloss, int N,
                               int V) const override;
+  void classifier_forward_backward(float* losses, float* dhidden, float* dhead, float* logits, const float* hidden,
+                                   const float* head, const int* targets, const float* dloss, int N, int C,
+                                   int V) const override;
   void token_logprobs(float* logprobs, const float* logits, const int* targets, int N, int V) const override;
   void log_softmax_stats(float* logprobs, float* entropy, float* log_dists, const float* logits, const int* targets,
                          int N, int V) const override;

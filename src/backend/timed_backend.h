@@ -146,6 +146,12 @@ class TimedBackend final : public Backend {
     const Timer timer(*this, "cross_entropy_backward");
     inner_->cross_entropy_backward(dlogits, logits, targets, dloss, N, V);
   }
+  void classifier_forward_backward(float* losses, float* dhidden, float* dhead, float* logits, const float* hidden,
+                                   const float* head, const int* targets, const float* dloss, int N, int C,
+                                   int V) const override {
+    const Timer timer(*this, "classifier_forward_backward");
+    inner_->classifier_forward_backward(losses, dhidden, dhead, logits, hidden, head, targets, dloss, N, C, V);
+  }
   void token_logprobs(float* logprobs, const float* logits, const int* targets, int N, int V) const override {
     const Timer timer(*this, "token_logprobs");
     inner_->token_logprobs(logprobs, logits, targets, N, V);

@@ -39,19 +39,20 @@ LossSums LmHeadLoss::forward_backward(float* dhidden, float* dlm_head, const flo
     const int rows = std::min(chunk_, N - row);
     const float* chunk_hidden = hidden + size_t(row) * C_;  // (rows, C)
     const int* chunk_targets = upload_targets(targets, row, rows);
-    be.matmul_forward(chunk_logits_, chunk_hidden, lm_head, rows, C_, V_, false);
-    be.cross_entropy_forward(chunk_losses_, chunk_logits_, chunk_targets, rows, V_);
+    if (dhidden != nullptr) {
+      be.fill(chunk_dloss_, loss_scale, rows);
+      be.classifier_forward_backward(chunk_losses_, dhidden + size_t(row) * C_, dlm_head, chunk_logits_, chunk_hidden,
+                                     lm_head, chunk_targets, chunk_dloss_, rows, C_, V_);
+    } else {
+      be.matmul_forward(chunk_logits_, chunk_hidden, lm_head, rows, C_, V_, false);
+      be.cross_entropy_forward(chunk_losses_, chunk_logits_, chunk_targets, rows, V_);
+    }
     be.download(host_losses_.data(), chunk_losses_, sizeof(float) * size_t(rows));
     for (int i = 0; i < rows; ++i) {
       if (targets[row + i] < 0) continue;
       sums.loss_sum += host_losses_[i];
       ++sums.tokens;
     }
-    if (dhidden == nullptr) continue;
-    be.fill(chunk_dloss_, loss_scale, rows);
-    be.cross_entropy_backward(chunk_logits_, chunk_logits_, chunk_targets, chunk_dloss_, rows, V_);
-    be.matmul_backward_input(dhidden + size_t(row) * C_, chunk_logits_, lm_head, rows, C_, V_);
-    if (dlm_head != nullptr) be.matmul_backward_weight(dlm_head, chunk_logits_, chunk_hidden, rows, C_, V_);
   }
   return sums;
 }

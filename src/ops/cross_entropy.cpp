@@ -27,7 +27,9 @@ float max_of(const float* x, int n) {
   return result;
 }
 
-// log sum_v exp(row[v]) in one pass over memory: span by span (kLseSpan values, which stay in
+}  // namespace
+
+// In one pass over memory, span by span (kLseSpan values, which stay in
 // L1 for the span's second read), the span's max, then its sum of exponentials relative to the
 // running max, the sum so far rescaled when the max grows. A row of logits (V floats, 128 to
 // 200 KB) does not fit in L1, so reading it twice, max then sum, cost two passes to L2 or memory.
@@ -50,6 +52,17 @@ float row_logsumexp(const float* row, int V) {
   return max_logit + std::log(sum);
 }
 
+namespace {
+
+// drow (V) = (softmax(row) - onehot(target)) * scale, given the row's log-sum-exp; drow may
+// alias row.
+void row_gradient(float* drow, const float* row, int V, int target, float lse, float scale) {
+  const float target_logit = row[target];
+#pragma omp simd
+  for (int v = 0; v < V; ++v) drow[v] = exp_nonpositive(row[v] - lse) * scale;
+  drow[target] = (exp_nonpositive(target_logit - lse) - 1.0f) * scale;
+}
+
 }  // namespace
 
 void cross_entropy_forward(float* losses, const float* logits, const int* targets, int N, int V) {
@@ -66,17 +79,28 @@ void cross_entropy_backward(float* dlogits, const float* logits, const int* targ
   for (int n = 0; n < N; ++n) {
     const float* row = logits + static_cast<size_t>(n) * V;  // (V)
     float* drow = dlogits + static_cast<size_t>(n) * V;      // (V), may alias row
+    if (targets[n] < 0)
+      std::fill_n(drow, V, 0.0f);
+    else
+      row_gradient(drow, row, V, targets[n], row_logsumexp(row, V), dloss[n]);
+  }
+}
+
+void cross_entropy_forward_backward(float* losses, float* dlogits, const float* logits, const int* targets,
+                                    const float* dloss, int N, int V) {
+#pragma omp parallel for
+  for (int n = 0; n < N; ++n) {
+    const float* row = logits + static_cast<size_t>(n) * V;  // (V)
+    float* drow = dlogits + static_cast<size_t>(n) * V;      // (V), may alias row
     const int target = targets[n];
     if (target < 0) {
-      for (int v = 0; v < V; ++v) drow[v] = 0.0f;
+      losses[n] = 0.0f;
+      std::fill_n(drow, V, 0.0f);
       continue;
     }
     const float lse = row_logsumexp(row, V);
-    const float target_logit = row[target];
-    const float scale = dloss[n];
-#pragma omp simd
-    for (int v = 0; v < V; ++v) drow[v] = exp_nonpositive(row[v] - lse) * scale;
-    drow[target] = (exp_nonpositive(target_logit - lse) - 1.0f) * scale;
+    losses[n] = lse - row[target];  // before the row is overwritten, should drow alias it
+    row_gradient(drow, row, V, target, lse, dloss[n]);
   }
 }
 

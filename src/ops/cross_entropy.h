@@ -11,6 +11,14 @@ void cross_entropy_forward(float* losses, const float* logits, const int* target
 void cross_entropy_backward(float* dlogits, const float* logits, const int* targets,
                             const float* dloss, int N, int V);
 
+// Both of the above in one pass per row (llm.c's fused classifier): the row's log-sum-exp is
+// computed once for the loss and the gradient. dlogits may alias logits.
+void cross_entropy_forward_backward(float* losses, float* dlogits, const float* logits, const int* targets,
+                                    const float* dloss, int N, int V);
+
+// log sum_v exp(row[v]) of a row (V >= 1) in one pass over memory; shared with the bf16 ops.
+float row_logsumexp(const float* row, int V);
+
 // logprobs (N) = log softmax(logits)[target] (0 for target < 0); logits (N, V). For PPO/generate.
 void token_logprobs(float* logprobs, const float* logits, const int* targets, int N, int V);
 

@@ -215,6 +215,16 @@ class CudaBackend final : public Backend {
                               int V) const override {
     cuda::cross_entropy_backward(dlogits, logits, targets, dloss, N, V, s_);
   }
+  // composed of this backend's GEMMs and cross-entropy (dlogits in f32, in place over the logits)
+  void classifier_forward_backward(float* losses, float* dhidden, float* dhead, float* logits, const float* hidden,
+                                   const float* head, const int* targets, const float* dloss, int N, int C,
+                                   int V) const override {
+    matmul_forward(logits, hidden, head, N, C, V, /*accumulate=*/false);
+    cross_entropy_forward(losses, logits, targets, N, V);
+    cross_entropy_backward(logits, logits, targets, dloss, N, V);
+    matmul_backward_input(dhidden, logits, head, N, C, V);
+    if (dhead != nullptr) matmul_backward_weight(dhead, logits, hidden, N, C, V);
+  }
   void token_logprobs(float* logprobs, const float* logits, const int* targets, int N, int V) const override {
     cuda::token_logprobs(logprobs, logits, targets, N, V, s_);
   }

@@ -276,6 +276,28 @@ OpCase cross_entropy_case(int N, int V, int ignore_every, bool in_place, float s
   return c;
 }
 
+// The fused LM-head loss: its outputs are the loss and both gradients at once (no backward of
+// its own), each checked against the double reference; dhidden and dhead start nonzero.
+OpCase classifier_case(int N, int C, int V, int ignore_every, bool trains_head) {
+  OpCase c;
+  c.family = "cross_entropy";
+  c.op = "classifier_forward_backward";
+  c.params = {{"N", N}, {"C", C}, {"V", V}, {"ignore_every", ignore_every}, {"trains_head", trains_head}};
+  c.make_tensors = [=](uint64_t seed) {
+    TensorMaker m(seed);
+    m.ints("targets", random_targets(m.rng(), N, V, ignore_every));
+    m.input("hidden", size_t(N) * C).input("head", size_t(V) * C).input("dloss", N, 0.5f, 1.5f);
+    m.output("losses", N).inout("dhidden", size_t(N) * C).scratch("logits", size_t(N) * V);
+    if (trains_head) m.inout("dhead", size_t(V) * C);
+    return m.take();
+  };
+  c.forward = [=](const Backend& ops, const Pointers& p) {
+    ops.classifier_forward_backward(p.f("losses"), p.f("dhidden"), trains_head ? p.f("dhead") : nullptr,
+                                    p.f("logits"), p.f("hidden"), p.f("head"), p.i("targets"), p.f("dloss"), N, C, V);
+  };
+  return c;
+}
+
 OpCase token_logprobs_case(int N, int V, int ignore_every) {
   OpCase c;
   c.family = "cross_entropy";
@@ -704,6 +726,9 @@ const std::vector<OpCase>& op_cases() {
       cross_entropy_case(5, 1000, 2, true),
       cross_entropy_case(3, 32000, 0, false),
       cross_entropy_case(4, 5003, 0, false, 120.0f),
+      bf16_inputs(classifier_case(7, 16, 11, 3, true)),
+      bf16_inputs(classifier_case(33, 64, 1000, 4, false)),
+      bf16_inputs(classifier_case(6, 32, 5003, 0, true)),  // dlogits in three bf16 spans of a row
       token_logprobs_case(9, 13, 4),
       token_logprobs_case(4, 32000, 3),
       dropout_case(1000, 0.0f, 7, 0),

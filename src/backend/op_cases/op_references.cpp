@@ -160,6 +160,39 @@ Expected reference_cross_entropy(const OpCase& c, const Tensors& t) {
   return {{"losses", losses}};
 }
 
+Expected reference_classifier(const OpCase& c, const Tensors& t) {
+  const int N = c.dim("N"), C = c.dim("C"), V = c.dim("V");
+  const auto& hidden = t.f32.at("hidden").data;
+  const auto& head = t.f32.at("head").data;
+  const auto& dloss = t.f32.at("dloss").data;
+  const auto& targets = t.i32.at("targets");
+  std::vector<double> losses(N, 0.0), dhidden = to_double(t.f32.at("dhidden").data);
+  const bool trains_head = c.dim("trains_head");
+  std::vector<double> dhead = trains_head ? to_double(t.f32.at("dhead").data) : std::vector<double>();
+  std::vector<double> logits(V), grad(V);
+  for (int n = 0; n < N; ++n) {
+    if (targets[n] < 0) continue;  // loss 0, no gradient
+    for (int v = 0; v < V; ++v) {
+      logits[v] = 0.0;
+      for (int k = 0; k < C; ++k) logits[v] += double(hidden[size_t(n) * C + k]) * head[size_t(v) * C + k];
+    }
+    const double max_logit = *std::max_element(logits.begin(), logits.end());
+    double sum = 0.0;
+    for (int v = 0; v < V; ++v) sum += std::exp(logits[v] - max_logit);
+    const double lse = max_logit + std::log(sum);
+    losses[n] = lse - logits[targets[n]];
+    for (int v = 0; v < V; ++v) grad[v] = (std::exp(logits[v] - lse) - (v == targets[n] ? 1.0 : 0.0)) * dloss[n];
+    for (int v = 0; v < V; ++v)
+      for (int k = 0; k < C; ++k) {
+        dhidden[size_t(n) * C + k] += grad[v] * head[size_t(v) * C + k];
+        if (trains_head) dhead[size_t(v) * C + k] += grad[v] * hidden[size_t(n) * C + k];
+      }
+  }
+  Expected out = {{"losses", losses}, {"dhidden", dhidden}};
+  if (trains_head) out["dhead"] = dhead;
+  return out;
+}
+
 Expected reference_token_logprobs(const OpCase& c, const Tensors& t) {
   return {{"logprobs", reference_log_probs(c, t)}};
 }
@@ -331,6 +364,7 @@ const std::map<std::string, Reference>& references() {
       {"swiglu", reference_swiglu},
       {"embedding", reference_embedding},
       {"cross_entropy", reference_cross_entropy},
+      {"classifier_forward_backward", reference_classifier},
       {"token_logprobs", reference_token_logprobs},
       {"dropout", reference_dropout},
       {"add_inplace", reference_add_inplace},

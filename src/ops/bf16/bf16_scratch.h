@@ -13,6 +13,7 @@ enum class ScratchSlot {
   OperandA, OperandB, Weight,                       // matmul operands, a frozen weight
   AttnQ, AttnK, AttnV, AttnDout,                    // attention inputs as bf16
   LoraDropped, LoraA, LoraB, LoraMid,               // lora_linear: dropout(x), A, B, the bottleneck
+  Logits,                                           // the LM head's dlogits as bf16
   kCount
 };
 

@@ -47,13 +47,18 @@ void matmul_forward_bf16_weight(float* out, const float* inp, const uint16_t* we
 void matmul_backward_input_bf16_weight(float* dinp, const float* dout, const uint16_t* weight_bf16, int N, int C,
                                        int OC) {
   const uint16_t* dy = rounded(ScratchSlot::OperandA, dout, size_t(N) * OC);  // (N, OC)
-  gemm(dinp, dy, false, weight_bf16, false, N, C, OC, /*accumulate=*/true);
+  matmul_backward_input_bf16_dout(dinp, dy, weight_bf16, /*weight_transposed=*/false, N, C, OC);
 }
 
 void matmul_backward_input_transposed_weight(float* dinp, const float* dout, const uint16_t* weight_t_bf16, int N,
                                              int C, int OC) {
   const uint16_t* dy = rounded(ScratchSlot::OperandA, dout, size_t(N) * OC);  // (N, OC)
-  gemm(dinp, dy, false, weight_t_bf16, /*b_trans=*/true, N, C, OC, /*accumulate=*/true);
+  matmul_backward_input_bf16_dout(dinp, dy, weight_t_bf16, /*weight_transposed=*/true, N, C, OC);
+}
+
+void matmul_backward_input_bf16_dout(float* dinp, const uint16_t* dout_bf16, const uint16_t* weight_bf16,
+                                     bool weight_transposed, int N, int C, int OC) {
+  gemm(dinp, dout_bf16, false, weight_bf16, /*b_trans=*/weight_transposed, N, C, OC, /*accumulate=*/true);
 }
 
 void transpose_bf16(uint16_t* out, const uint16_t* in, int rows, int cols) {
@@ -70,8 +75,13 @@ void transpose_bf16(uint16_t* out, const uint16_t* in, int rows, int cols) {
 
 void matmul_backward_weight(float* dweight, const float* dout, const float* inp, int N, int C, int OC) {
   const uint16_t* dy = rounded(ScratchSlot::OperandA, dout, size_t(N) * OC);  // (N, OC)
-  const uint16_t* x = rounded(ScratchSlot::OperandB, inp, size_t(N) * C);     // (N, C)
-  gemm(dweight, dy, /*a_trans=*/true, x, false, OC, C, N, /*accumulate=*/true);
+  matmul_backward_weight_bf16_dout(dweight, dy, inp, N, C, OC);
+}
+
+void matmul_backward_weight_bf16_dout(float* dweight, const uint16_t* dout_bf16, const float* inp, int N, int C,
+                                      int OC) {
+  const uint16_t* x = rounded(ScratchSlot::OperandB, inp, size_t(N) * C);  // (N, C)
+  gemm(dweight, dout_bf16, /*a_trans=*/true, x, false, OC, C, N, /*accumulate=*/true);
 }
 
 }  // namespace loom::bf16

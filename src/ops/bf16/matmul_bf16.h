@@ -28,6 +28,14 @@ void matmul_backward_input_bf16_weight(float* dinp, const float* dout, const uin
 void matmul_backward_input_transposed_weight(float* dinp, const float* dout, const uint16_t* weight_t_bf16, int N,
                                              int C, int OC);
 
+// The input and weight gradients with dout already in bf16 (the LM head's, from
+// cross_entropy_bf16.h): dinp (N, C) += dout_bf16 (N, OC) @ weight, the weight given in bf16 as
+// (OC, C), or with weight_transposed as its transpose (C, OC); dweight (OC, C) += dout_bf16^T @ inp.
+void matmul_backward_input_bf16_dout(float* dinp, const uint16_t* dout_bf16, const uint16_t* weight_bf16,
+                                     bool weight_transposed, int N, int C, int OC);
+void matmul_backward_weight_bf16_dout(float* dweight, const uint16_t* dout_bf16, const float* inp, int N, int C,
+                                      int OC);
+
 // out (cols, rows) = in (rows, cols)^T, bf16.
 void transpose_bf16(uint16_t* out, const uint16_t* in, int rows, int cols);
 
