@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "backend/backend_factory.h"
+#include "core/aligned_buffer.h"
 #include "core/arena.h"
 #include "core/check.h"
 #include "core/dtype.h"
@@ -25,6 +26,7 @@
 #include "model/causal_lm.h"
 #include "ops/bf16/attention_bf16.h"
 #include "ops/bf16/bf16_convert.h"
+#include "ops/bf16/bf16_scratch.h"
 #include "ops/bf16/frozen_matmul_bf16.h"
 #include "ops/bf16/matmul_bf16.h"
 #include "ops/bf16/onednn_gemm.h"
@@ -153,6 +155,26 @@ TEST(Bf16Matmul, ForwardBackwardInputWeightFollowTheRule) {
                             plus(ref_matmul_tn(dyr, xr, m.N, m.C, m.OC), prior_dw));
     expect_matches_rounded("backward_weight " + name(m), dw.data(), plus(ref_matmul_tn(dyr, xr, m.N, m.C, m.OC), prior_dw));
   }
+}
+
+// Working memory outside the arenas is 64-byte aligned (oneDNN's AMX GEMMs on 16-byte-aligned
+// operands, what std::vector and new[] give, ran at a third of their speed): the bf16 scratch
+// slots at every size, and AlignedBuffer, which keeps its memory while a request fits.
+TEST(Bf16Scratch, WorkingBuffersAre64ByteAligned) {
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 64 == 0; };
+  for (size_t bytes : {size_t(1), size_t(100), size_t(4096) + 2, size_t(3) << 20})
+    for (bf16::ScratchSlot slot : {bf16::ScratchSlot::OperandA, bf16::ScratchSlot::Logits})
+      EXPECT_TRUE(aligned(bf16::scratch_bytes(slot, bytes))) << bytes << " bytes";
+  AlignedBuffer<uint16_t> buffer;
+  uint16_t* first = buffer.reserve(33);
+  EXPECT_TRUE(aligned(first));
+  EXPECT_GE(buffer.capacity(), 33u);
+  first[32] = 7;
+  EXPECT_EQ(buffer.reserve(20), first);  // fits: same memory, contents kept
+  EXPECT_EQ(first[32], 7);
+  uint16_t* grown = buffer.reserve(100001);
+  EXPECT_TRUE(aligned(grown));
+  EXPECT_GE(buffer.capacity(), 100001u);
 }
 
 TEST(Bf16Matmul, RoundsToNearestEvenAsTorch) {
@@ -557,6 +579,54 @@ TEST(Bf16Backend, ReusedWeightIsRoundedOnceAndFollowsItsVersion) {
   {
     const ReusedWeight scope(*bf, w.data(), n, new_weight_version());
     expect_reads(w0, "new version");
+  }
+}
+
+// A weight in its own reused-weight scope (the LM head), read by a forward of more rows than the
+// few-rows kernel takes: where oneDNN reads the packed layout (AMX), the forward runs on a packed
+// copy made from the bf16 copy at first use; it must give what the row-major GEMM gives on the
+// same values, up to the order of the f32 sums, and follow the copy when the version changes.
+// OC = 100 leaves a part block of columns.
+TEST(Bf16Backend, ReusedWeightForwardOnThePackedCopy) {
+  if (!cpu_has_native_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
+  const std::unique_ptr<Backend> bf = make_backend(ComputeMode::Bf16);
+  const int N = 33, C = 64, OC = 100;
+  const size_t n = size_t(OC) * C;
+  const auto x = random_vector(size_t(N) * C, 31);
+  const std::vector<float> w0 = random_vector(n, 32), w1 = random_vector(n, 33);
+  std::vector<float> w = w0;
+  const auto expect_reads = [&](const std::vector<float>& values, const std::string& where) {
+    std::vector<float> got(size_t(N) * OC), want(got.size());
+    bf->matmul_forward(got.data(), x.data(), w.data(), N, C, OC, false);
+    bf16::matmul_forward(want.data(), x.data(), values.data(), N, C, OC, false);  // row-major
+    float largest = 0.0f;
+    for (float v : want) largest = std::max(largest, std::abs(v));
+    EXPECT_LE(max_abs_diff(got.data(), want.data(), want.size()), 1e-5f * largest) << where;
+  };
+  const uint64_t frozen = new_weight_version();
+  {
+    const ReusedWeight scope(*bf, w.data(), n, frozen);
+    expect_reads(w0, "first scope");
+    expect_reads(w0, "first scope, again");
+  }
+  w = w1;
+  {
+    const ReusedWeight scope(*bf, w.data(), n, frozen);
+    expect_reads(w0, "same version: the kept copy");
+  }
+  {
+    const ReusedWeight scope(*bf, w.data(), n, new_weight_version());
+    expect_reads(w1, "new version");
+  }
+  w = w0;
+  {
+    const ReusedWeight scope(*bf, w.data(), n, kUnversionedWeight);
+    expect_reads(w0, "unversioned");
+  }
+  w = w1;
+  {
+    const ReusedWeight scope(*bf, w.data(), n, kUnversionedWeight);
+    expect_reads(w1, "unversioned again, new values");
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include "backend/backend_factory.h"
 #include "backend/cpu_f32.h"
+#include "core/aligned_buffer.h"
 #include "core/check.h"
 #include "ops/bf16/attention_bf16.h"
 #include "ops/bf16/bf16_convert.h"
@@ -13,6 +14,9 @@
 #include "ops/bf16/frozen_matmul_bf16.h"
 #include "ops/bf16/lora_linear_bf16.h"
 #include "ops/bf16/matmul_bf16.h"
+#include "ops/bf16/onednn_gemm.h"
+#include "ops/bf16/packed_weight_bf16.h"
+#include "ops/bf16/few_rows_matmul_bf16.h"
 #include "ops/lora_linear.h"
 
 namespace loom {
@@ -30,7 +34,7 @@ class CpuBf16Backend final : public CpuF32Backend {
   void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC,
                       bool accumulate) const override {
     if (const uint16_t* w = reused(weight, size_t(OC) * C))
-      bf16::matmul_forward_bf16_weight(out, inp, w, N, C, OC, accumulate);
+      forward_on_copy(out, inp, weight, w, N, C, OC, accumulate);
     else
       bf16::matmul_forward(out, inp, weight, N, C, OC, accumulate);
   }
@@ -58,7 +62,7 @@ class CpuBf16Backend final : public CpuF32Backend {
       bf16::round_to_bf16(rounded, head, size_t(V) * C);
       w = rounded;
     }
-    bf16::matmul_forward_bf16_weight(logits, hidden, w, N, C, V, /*accumulate=*/false);
+    forward_on_copy(logits, hidden, head, w, N, C, V, /*accumulate=*/false);
     uint16_t* dlogits = bf16::scratch(bf16::ScratchSlot::Logits, size_t(N) * V);  // (N, V)
     bf16::cross_entropy_forward_backward(losses, dlogits, logits, targets, dloss, N, V);
     const uint16_t* wt = reused_transposed(head, V, C);  // (C, V) or null
@@ -117,18 +121,15 @@ class CpuBf16Backend final : public CpuF32Backend {
     LOOM_ASSERT(!entry->active);
     const bool current = entry->n == n && version != kUnversionedWeight && entry->version == version;
     if (!current) {
-      if (entry->capacity < n) {
-        // Left uninitialized: the rounding threads touch the pages first (the LM head of a
-        // 49K vocabulary is 56 MB: zeroing it first on one thread doubled the time).
-        entry->values.reset(new uint16_t[n]);
-        entry->transposed.reset();  // made at capacity when first needed
-        entry->capacity = n;
-      }
+      // Left uninitialized: the rounding threads touch the pages first (the LM head of a 49K
+      // vocabulary is 56 MB: zeroing it first on one thread doubled the time).
+      entry->values.reserve(n);
       entry->weight = weight;
       entry->n = n;
       entry->version = version;
       entry->transposed_rows = 0;
-      bf16::round_to_bf16(entry->values.get(), weight, n);
+      entry->packed_current = false;
+      bf16::round_to_bf16(entry->values.data(), weight, n);
     }
     entry->active = true;
   }
@@ -145,12 +146,15 @@ class CpuBf16Backend final : public CpuF32Backend {
     size_t n = 0;
     uint64_t version = kUnversionedWeight;
     bool active = false;
-    size_t capacity = 0;
-    std::unique_ptr<uint16_t[]> values;  // (capacity) bf16, the first n the copy
+    AlignedBuffer<uint16_t> values;  // bf16, the first n the copy
     // values as (rows, n / rows) transposed, made at the first input gradient of the scope (or
     // of the weight's version): the LM head's backward GEMMs read it faster; 0 rows: none yet
     int transposed_rows = 0;
-    std::unique_ptr<uint16_t[]> transposed;  // (capacity)
+    AlignedBuffer<uint16_t> transposed;
+    // values packed for the forward's GEMM (forward_on_copy), made at its first use, kept while
+    // the copy is
+    bool packed_current = false;
+    AlignedBuffer<uint16_t> packed;
   };
 
   ReusedCopy* find(const float* weight) const {
@@ -166,7 +170,30 @@ class CpuBf16Backend final : public CpuF32Backend {
       if (!c.active || weight < c.weight || weight + n > c.weight + c.n) continue;
       if (holder == nullptr || c.n < holder->n) holder = &c;
     }
-    return holder == nullptr ? nullptr : holder->values.get() + (weight - holder->weight);
+    return holder == nullptr ? nullptr : holder->values.data() + (weight - holder->weight);
+  }
+
+  // out (N, OC) (+)= inp (N, C) @ weight^T with weight's bf16 copy w: on the copy packed for
+  // oneDNN's AMX kernels where its own scope holds it and they read that layout for this product
+  // (the LM head: 256 x 32000 x 1024 at 1.6 TFLOP/s packed, 1.2 as stored, `loom bench --peak
+  // --gemm`), else on w as stored.
+  void forward_on_copy(float* out, const float* inp, const float* weight, const uint16_t* w, int N, int C, int OC,
+                       bool accumulate) const {
+    ReusedCopy* entry = find(weight);
+    const bool packable = entry != nullptr && entry->active && entry->n == size_t(OC) * C &&
+                          N > bf16::kFewRowsMax && C % bf16::kPackedBDepth == 0 &&
+                          bf16::gemm_packed_b_available(N, OC, C, accumulate);
+    if (!packable) {
+      bf16::matmul_forward_bf16_weight(out, inp, w, N, C, OC, accumulate);
+      return;
+    }
+    if (!entry->packed_current) {
+      QuantizedMatrix copy;  // the bf16 copy seen as a BF16 matrix, to pack
+      copy.mode = QuantMode::BF16, copy.rows = OC, copy.cols = C, copy.data = entry->values.data();
+      bf16::pack_weight_and_b(entry->packed.reserve(bf16::packed_elements(OC, C)), copy, nullptr, 0, C);
+      entry->packed_current = true;
+    }
+    bf16::matmul_forward_packed_weight(out, inp, entry->packed.data(), N, C, OC, accumulate);
   }
 
   // The transposed bf16 copy of weight (rows, cols) when its own reused-weight scope is active
@@ -175,11 +202,10 @@ class CpuBf16Backend final : public CpuF32Backend {
     ReusedCopy* entry = find(weight);
     if (entry == nullptr || !entry->active || entry->n != size_t(rows) * cols) return nullptr;
     if (entry->transposed_rows != rows) {
-      if (!entry->transposed) entry->transposed.reset(new uint16_t[entry->capacity]);
-      bf16::transpose_bf16(entry->transposed.get(), entry->values.get(), rows, cols);
+      bf16::transpose_bf16(entry->transposed.reserve(entry->n), entry->values.data(), rows, cols);
       entry->transposed_rows = rows;
     }
-    return entry->transposed.get();
+    return entry->transposed.data();
   }
 
   // One entry per weight that has been reused (the LM heads, the trainable block: a handful).

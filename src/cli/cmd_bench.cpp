@@ -14,7 +14,9 @@
 //   machine out of the figure.
 //   Random weights are drawn straight into the quantized base (no checkpoint is written);
 //   the first line says how long that took.
-//   --peak: only the oneDNN bf16 and f32 GEMM peaks (4096^3).
+//   --peak: only the oneDNN bf16 and f32 GEMM peaks (4096^3); with --gemm MxNxK (repeatable)
+//           also bf16 GEMMs of those shapes, as the model's run them: B row-major, and B in
+//           the packed layout where oneDNN reads it (the frozen linears' operand).
 // Every rank runs the same work on its own data; the step includes the gradient all-reduce
 // and the AdamW update, as in `loom sft`.
 #include <algorithm>
@@ -28,6 +30,7 @@
 #include "cli/commands.h"
 #include "backend/backend_factory.h"
 #include "backend/timed_backend.h"
+#include "core/aligned_buffer.h"
 #include "core/check.h"
 #include "core/runtime_tuning.h"
 #include "core/rng.h"
@@ -35,6 +38,7 @@
 #include "dist/thread_budget.h"
 #include "io/hf_config.h"
 #include "ops/bf16/onednn_gemm.h"
+#include "ops/bf16/packed_weight_bf16.h"
 #include "model/causal_lm.h"
 #include "model/generator.h"
 #include "model/random_init.h"
@@ -79,24 +83,78 @@ std::unique_ptr<FrozenWeights> bench_weights(const po::variables_map& vm, QuantM
   return std::make_unique<FrozenWeights>(config, quant, random_tensor_source(1, 0.02f), backend);
 }
 
-// Best of `reps` timed oneDNN GEMMs (M = N = K = n) after one warm-up, in FLOP/s.
-double measured_gemm_peak(int n, bool use_bf16, int reps) {
-  std::vector<float> a(size_t(n) * n, 0.5f), b(size_t(n) * n, 0.25f), c(size_t(n) * n);
-  std::vector<uint16_t> ab(a.size(), 0x3f00), bb(b.size(), 0x3e80);  // bf16 0.5 and 0.25
-  auto once = [&] {
-    if (use_bf16)
-      bf16::gemm(c.data(), ab.data(), false, bb.data(), false, n, n, n, false);
-    else
-      bf16::gemm_f32(c.data(), a.data(), false, b.data(), false, n, n, n, false);
-  };
+// Best of `reps` timed runs of `once`, a GEMM of 2 M N K FLOPs, after one warm-up, in FLOP/s.
+template <class Gemm>
+double best_gemm_rate(const Gemm& once, int M, int N, int K, int reps) {
   once();
   double best = 0.0;
   for (int r = 0; r < reps; ++r) {
     const auto start = Clock::now();
     once();
-    best = std::max(best, 2.0 * double(n) * n * n / seconds_since(start));
+    best = std::max(best, 2.0 * double(M) * N * K / seconds_since(start));
   }
   return best;
+}
+
+// n values of `value`, 64-byte aligned as the model's operands are (core/aligned_buffer.h: on
+// 16-byte-aligned operands oneDNN's AMX GEMMs ran at a third of their speed)
+template <typename T>
+AlignedBuffer<T> filled(size_t n, T value) {
+  AlignedBuffer<T> buffer;
+  std::fill_n(buffer.reserve(n), n, value);
+  return buffer;
+}
+
+// Best of `reps` timed oneDNN GEMMs (M = N = K = n) after one warm-up, in FLOP/s.
+double measured_gemm_peak(int n, bool use_bf16, int reps) {
+  const size_t count = size_t(n) * n;
+  const AlignedBuffer<float> a = filled(count, 0.5f), b = filled(count, 0.25f), c = filled(count, 0.0f);
+  const AlignedBuffer<uint16_t> ab = filled<uint16_t>(count, 0x3f00), bb = filled<uint16_t>(count, 0x3e80);  // bf16 0.5, 0.25
+  return best_gemm_rate(
+      [&] {
+        if (use_bf16)
+          bf16::gemm(c.data(), ab.data(), false, bb.data(), false, n, n, n, false);
+        else
+          bf16::gemm_f32(c.data(), a.data(), false, b.data(), false, n, n, n, false);
+      },
+      n, n, n, reps);
+}
+
+struct GemmShape {
+  int M = 0, N = 0, K = 0;
+};
+
+GemmShape parse_gemm_shape(const std::string& text) {
+  GemmShape s;
+  char x1 = 0, x2 = 0, rest = 0;
+  const int read = std::sscanf(text.c_str(), "%d%c%d%c%d%c", &s.M, &x1, &s.N, &x2, &s.K, &rest);
+  LOOM_REQUIRE(read == 5 && x1 == 'x' && x2 == 'x' && s.M > 0 && s.N > 0 && s.K > 0,
+               "--gemm: '", text, "' is not MxNxK with positive sizes (e.g. 1024x2816x1056)");
+  return s;
+}
+
+// The bf16 GEMM c (M, N) = a (M, K) @ b (K, N) timed with b stored (K, N) row-major, stored
+// (N, K) (the transposed operand: a weight (out, in) in a linear's forward) and, where oneDNN
+// reads it (gemm_packed_b_available), packed; one line each, best of `reps`.
+void print_gemm_shape(const GemmShape& s, int reps) {
+  const AlignedBuffer<uint16_t> a = filled<uint16_t>(size_t(s.M) * s.K, 0x3f00);  // bf16 0.5
+  const AlignedBuffer<uint16_t> b = filled<uint16_t>(size_t(s.K) * s.N, 0x3e80);  // bf16 0.25
+  const AlignedBuffer<float> c = filled(size_t(s.M) * s.N, 0.0f);
+  const double row_major = best_gemm_rate(
+      [&] { bf16::gemm(c.data(), a.data(), false, b.data(), false, s.M, s.N, s.K, false); }, s.M, s.N, s.K, reps);
+  std::printf("gemm bf16 %dx%dx%d, B (K, N): %.1f GFLOP/s (oneDNN %s)\n", s.M, s.N, s.K, row_major / 1e9,
+              bf16::gemm_kernel_name(s.M, s.N, s.K, true).c_str());
+  const double transposed = best_gemm_rate(
+      [&] { bf16::gemm(c.data(), a.data(), false, b.data(), true, s.M, s.N, s.K, false); }, s.M, s.N, s.K, reps);
+  std::printf("gemm bf16 %dx%dx%d, B (N, K): %.1f GFLOP/s\n", s.M, s.N, s.K, transposed / 1e9);
+  if (!bf16::gemm_packed_b_available(s.M, s.N, s.K, false)) {
+    std::printf("gemm bf16 %dx%dx%d, B packed: oneDNN does not read the packed layout for it here\n", s.M, s.N, s.K);
+    return;
+  }
+  const AlignedBuffer<uint16_t> packed = filled<uint16_t>(bf16::packed_elements(s.N, s.K), 0x3e80);
+  const double packed_rate = best_gemm_rate(
+      [&] { bf16::gemm_packed_b(c.data(), a.data(), packed.data(), s.M, s.N, s.K, false); }, s.M, s.N, s.K, reps);
+  std::printf("gemm bf16 %dx%dx%d, B packed: %.1f GFLOP/s\n", s.M, s.N, s.K, packed_rate / 1e9);
 }
 
 std::string command_line(int argc, char** argv) {
@@ -115,6 +173,8 @@ int run_bench(int argc, char** argv) {
       ("model", po::value<std::string>(), "a model folder (config.json + safetensors)")
       ("compute", po::value<std::string>()->default_value("auto"), "auto | f32 | bf16 (backend/backend_factory.h)")
       ("peak", po::bool_switch(), "only time oneDNN's bf16 and f32 GEMMs on 4096^3")
+      ("gemm", po::value<std::vector<std::string>>()->composing(),
+       "with --peak: also time bf16 GEMMs of this shape, MxNxK (repeatable)")
       ("mode", po::value<std::string>()->default_value("train"), "train | decode | prefill")
       ("quant", po::value<std::string>()->default_value("nf4"), "f32 | bf16 | int8 | nf4")
       ("lora", po::value<std::string>()->default_value("all-linear"), "LoRA target modules")
@@ -135,7 +195,12 @@ int run_bench(int argc, char** argv) {
     return 0;
   dist::Comm comm = dist::Comm::init(&argc, &argv);
   const int threads = dist::apply_thread_budget();
+  LOOM_REQUIRE(!vm.count("gemm") || vm["peak"].as<bool>(), "loom bench: --gemm is an option of --peak");
   if (vm["peak"].as<bool>()) {
+    std::vector<GemmShape> shapes;
+    if (vm.count("gemm"))
+      for (const std::string& text : vm["gemm"].as<std::vector<std::string>>()) shapes.push_back(parse_gemm_shape(text));
+    LOOM_REQUIRE(shapes.empty() || cpu_has_native_bf16(), "--gemm: this CPU has no bf16 instructions");
     constexpr int kPeakN = 4096;
     const double bf16_peak = cpu_has_native_bf16() ? measured_gemm_peak(kPeakN, true, 3) : 0.0;
     const double f32_peak = measured_gemm_peak(kPeakN, false, 3);
@@ -149,6 +214,8 @@ int run_bench(int argc, char** argv) {
       std::printf("peak f32: %.1f GFLOP/s (oneDNN %s, %d^3)\n", f32_peak / 1e9,
                   bf16::gemm_kernel_name(kPeakN, kPeakN, kPeakN, false).c_str(), kPeakN);
     }
+    for (const GemmShape& shape : shapes)  // every rank times its own cores; rank 0 prints
+      if (comm.rank == 0) print_gemm_shape(shape, 20);
     comm.finalize();
     return 0;
   }

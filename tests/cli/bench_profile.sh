@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # loom bench --profile: one line per backend op of the timed steps (the warm-up step left out),
 # whose shares and the time outside backend calls add up to the elapsed time; none without it;
-# decode's --repeats times several generations (the profile covers them all).
+# decode's --repeats times several generations (the profile covers them all); --peak --gemm times
+# GEMMs of given shapes.
 set -euo pipefail
 : "${LOOM:?}"
 WORK=$(mktemp -d)
@@ -51,3 +52,24 @@ echo "ok: decode --repeats"
 OMP_NUM_THREADS=1 "$LOOM" bench --model "$WORK/tiny" --seq 32 --micro-batch 2 --steps 1 >"$WORK/out"
 if grep -q '^profile' "$WORK/out"; then fail "profile lines without --profile"; fi
 echo "ok: no profile without --profile"
+# --peak --gemm MxNxK: each shape timed with B (K, N), B (N, K) and, where oneDNN reads it, packed;
+# a shape that is not MxNxK, or --gemm without --peak, is a one-line error naming --gemm.
+if OMP_NUM_THREADS=1 "$LOOM" bench --peak --gemm 64x48x32 --gemm 33x64x64 >"$WORK/out" 2>"$WORK/err"; then
+  for shape in 64x48x32 33x64x64; do
+    for layout in '(K, N)' '(N, K)'; do
+      grep -qF "gemm bf16 $shape, B $layout: " "$WORK/out" || fail "no $layout line for $shape: $(cat "$WORK/out")"
+    done
+    grep -qE "^gemm bf16 $shape, B packed: ([0-9.]+ GFLOP/s|oneDNN does not read)" "$WORK/out" ||
+      fail "no packed line for $shape: $(cat "$WORK/out")"
+  done
+  echo "ok: --peak --gemm"
+else
+  grep -q "no bf16 instructions" "$WORK/err" || fail "--peak --gemm failed: $(cat "$WORK/err")"
+  echo "ok: --peak --gemm refused on a CPU without bf16"
+fi
+for bad in "--peak --gemm 12x3" "--peak --gemm 0x4x4" "--peak --gemm 4x4x4x" "--gemm 4x4x4"; do
+  # shellcheck disable=SC2086
+  if "$LOOM" bench $bad >"$WORK/out" 2>"$WORK/err"; then fail "bench $bad succeeded"; fi
+  if [ "$(grep -c . "$WORK/err")" != 1 ] || ! grep -q -- "--gemm" "$WORK/err"; then fail "bench $bad: $(cat "$WORK/err")"; fi
+done
+echo "ok: bad --gemm refused"

@@ -7,6 +7,7 @@
 #include <limits>
 #include <vector>
 
+#include "core/aligned_buffer.h"
 #include "core/check.h"
 #include "core/dtype.h"
 #include "core/parallel.h"
@@ -110,22 +111,19 @@ void softmax_grad_row(float* p, float* g, int keys, int i, const int* doc_row, f
 // queries against up to T keys. Each thread keeps its own and grows it to the largest T seen, so
 // after the first step nothing is allocated.
 struct BlockScratch {
-  std::vector<float> scores, score_grads;  // S or P, dP (rows, keys) f32
-  std::vector<uint16_t> probs, ds;         // P, dS (rows, keys) bf16
-  std::vector<float> rows_out;             // O or dQ of the block (rows, HD) f32
-  std::vector<float> dk, dv;               // the task's dK, dV (T, HD) f32 (backward)
+  AlignedBuffer<float> scores, score_grads;  // S or P, dP (rows, keys) f32
+  AlignedBuffer<uint16_t> probs, ds;         // P, dS (rows, keys) bf16
+  AlignedBuffer<float> rows_out;             // O or dQ of the block (rows, HD) f32
+  AlignedBuffer<float> dk, dv;               // the task's dK, dV (T, HD) f32 (backward)
 };
 
 BlockScratch& thread_block(int T, int HD) {
   thread_local BlockScratch block;
   const size_t n = size_t(kAttnBlockRows) * T;
-  if (block.scores.size() < n) {
-    block.scores.resize(n), block.score_grads.resize(n);
-    block.probs.resize(n), block.ds.resize(n);
-  }
-  block.rows_out.resize(std::max(block.rows_out.size(), size_t(kAttnBlockRows) * HD));
-  block.dk.resize(std::max(block.dk.size(), size_t(T) * HD));
-  block.dv.resize(std::max(block.dv.size(), size_t(T) * HD));
+  block.scores.reserve(n), block.score_grads.reserve(n);
+  block.probs.reserve(n), block.ds.reserve(n);
+  block.rows_out.reserve(size_t(kAttnBlockRows) * HD);
+  block.dk.reserve(size_t(T) * HD), block.dv.reserve(size_t(T) * HD);
   return block;
 }
 

@@ -44,6 +44,12 @@ void matmul_forward_bf16_weight(float* out, const float* inp, const uint16_t* we
   gemm(out, x, false, weight_bf16, /*b_trans=*/true, N, OC, C, accumulate);
 }
 
+void matmul_forward_packed_weight(float* out, const float* inp, const uint16_t* weight_packed, int N, int C, int OC,
+                                  bool accumulate) {
+  const uint16_t* x = rounded(ScratchSlot::OperandA, inp, size_t(N) * C);  // (N, C)
+  gemm_packed_b(out, x, weight_packed, N, OC, C, accumulate);
+}
+
 void matmul_backward_input_bf16_weight(float* dinp, const float* dout, const uint16_t* weight_bf16, int N, int C,
                                        int OC) {
   const uint16_t* dy = rounded(ScratchSlot::OperandA, dout, size_t(N) * OC);  // (N, OC)

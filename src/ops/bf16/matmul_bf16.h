@@ -21,6 +21,11 @@ void matmul_forward_bf16_weight(float* out, const float* inp, const uint16_t* we
 void matmul_backward_input_bf16_weight(float* dinp, const float* dout, const uint16_t* weight_bf16, int N, int C,
                                        int OC);
 
+// out (N, OC) (+)= inp (N, C) @ weight^T, the weight packed for gemm_packed_b (pack_weight_and_b
+// with R = 0; C a multiple of kPackedBDepth), where gemm_packed_b_available(N, OC, C, accumulate).
+void matmul_forward_packed_weight(float* out, const float* inp, const uint16_t* weight_packed, int N, int C, int OC,
+                                  bool accumulate);
+
 // dinp (N, C) += dout (N, OC) @ weight, given weight_t_bf16 (C, OC) = bf16(weight)^T: oneDNN
 // reads the weight as the transposed B of this product 1.3x as fast as row-major (the LM head's
 // 256 x 1024 x 32000, 2 threads: 12.8 ms against 17.3; SmolLM2's 170 x 576 x 49152: 8.8

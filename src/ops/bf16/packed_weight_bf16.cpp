@@ -97,7 +97,7 @@ void pack_weight_and_b(uint16_t* packed, const QuantizedMatrix& w, const uint16_
       for (int n = 0; n < kColumns; ++n) {
         uint16_t* row = rows.data() + size_t(n) * K;
         if (n < count) {
-          std::copy_n(b + size_t(n0 + n) * R, R, row + C);
+          if (R > 0) std::copy_n(b + size_t(n0 + n) * R, R, row + C);
           std::fill(row + C + R, row + K, uint16_t{0});
         } else {
           std::fill(row, row + K, uint16_t{0});

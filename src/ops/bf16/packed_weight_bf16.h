@@ -20,7 +20,8 @@ size_t packed_elements(int OC, int K);
 
 // packed = [W | B | 0]^T (K, OC) in gemm_packed_b's layout, K = packed_depth(w.cols, R); W = w
 // dequantized to bf16 (the values dequantize_rows_bf16 gives), B (OC, R) bf16, zeros after it
-// and in the rows past OC of the last block.
+// and in the rows past OC of the last block. R = 0 (b null): W alone, as a frozen weight read
+// by a plain linear (the LM head).
 void pack_weight_and_b(uint16_t* packed, const QuantizedMatrix& w, const uint16_t* b, int R, int K);
 
 // packed = W (OC, C) in gemm_packed_b's layout as the B of dx = dy @ W (K = OC, a multiple of
