@@ -585,29 +585,36 @@ TEST(Bf16Backend, ReusedWeightIsRoundedOnceAndFollowsItsVersion) {
 // A weight in its own reused-weight scope (the LM head), read by a forward of more rows than the
 // few-rows kernel takes: where oneDNN reads the packed layout (AMX), the forward runs on a packed
 // copy made from the bf16 copy at first use; it must give what the row-major GEMM gives on the
-// same values, up to the order of the f32 sums, and follow the copy when the version changes.
-// OC = 100 leaves a part block of columns.
+// same values, up to the order of the f32 sums, and follow the copy when the version changes or
+// the same values are read as another shape (100 x 64, then 50 x 128). OC = 100 leaves a part
+// block of columns.
 TEST(Bf16Backend, ReusedWeightForwardOnThePackedCopy) {
   if (!cpu_has_native_bf16()) GTEST_SKIP() << "no bf16 instructions on this CPU";
   const std::unique_ptr<Backend> bf = make_backend(ComputeMode::Bf16);
   const int N = 33, C = 64, OC = 100;
   const size_t n = size_t(OC) * C;
-  const auto x = random_vector(size_t(N) * C, 31);
   const std::vector<float> w0 = random_vector(n, 32), w1 = random_vector(n, 33);
   std::vector<float> w = w0;
-  const auto expect_reads = [&](const std::vector<float>& values, const std::string& where) {
-    std::vector<float> got(size_t(N) * OC), want(got.size());
-    bf->matmul_forward(got.data(), x.data(), w.data(), N, C, OC, false);
-    bf16::matmul_forward(want.data(), x.data(), values.data(), N, C, OC, false);  // row-major
+  // the forward of the weight read as (rows, cols) against the row-major GEMM on `values`
+  const auto expect_shape_reads = [&](const std::vector<float>& values, int rows, int cols, const std::string& where) {
+    const auto input = random_vector(size_t(N) * cols, 34);
+    std::vector<float> got(size_t(N) * rows), want(got.size());
+    bf->matmul_forward(got.data(), input.data(), w.data(), N, cols, rows, false);
+    bf16::matmul_forward(want.data(), input.data(), values.data(), N, cols, rows, false);  // row-major
     float largest = 0.0f;
     for (float v : want) largest = std::max(largest, std::abs(v));
     EXPECT_LE(max_abs_diff(got.data(), want.data(), want.size()), 1e-5f * largest) << where;
+  };
+  const auto expect_reads = [&](const std::vector<float>& values, const std::string& where) {
+    expect_shape_reads(values, OC, C, where);
   };
   const uint64_t frozen = new_weight_version();
   {
     const ReusedWeight scope(*bf, w.data(), n, frozen);
     expect_reads(w0, "first scope");
     expect_reads(w0, "first scope, again");
+    expect_shape_reads(w0, 50, 128, "first scope, as 50 x 128");
+    expect_reads(w0, "first scope, as 100 x 64 again");
   }
   w = w1;
   {

@@ -11,12 +11,12 @@
 #include "ops/bf16/bf16_convert.h"
 #include "ops/bf16/bf16_scratch.h"
 #include "ops/bf16/cross_entropy_bf16.h"
+#include "ops/bf16/few_rows_matmul_bf16.h"
 #include "ops/bf16/frozen_matmul_bf16.h"
 #include "ops/bf16/lora_linear_bf16.h"
 #include "ops/bf16/matmul_bf16.h"
 #include "ops/bf16/onednn_gemm.h"
 #include "ops/bf16/packed_weight_bf16.h"
-#include "ops/bf16/few_rows_matmul_bf16.h"
 #include "ops/lora_linear.h"
 
 namespace loom {
@@ -128,7 +128,7 @@ class CpuBf16Backend final : public CpuF32Backend {
       entry->n = n;
       entry->version = version;
       entry->transposed_rows = 0;
-      entry->packed_current = false;
+      entry->packed_rows = 0;
       bf16::round_to_bf16(entry->values.data(), weight, n);
     }
     entry->active = true;
@@ -151,9 +151,9 @@ class CpuBf16Backend final : public CpuF32Backend {
     // of the weight's version): the LM head's backward GEMMs read it faster; 0 rows: none yet
     int transposed_rows = 0;
     AlignedBuffer<uint16_t> transposed;
-    // values packed for the forward's GEMM (forward_on_copy), made at its first use, kept while
-    // the copy is
-    bool packed_current = false;
+    // values as (rows, n / rows) packed for the forward's GEMM (forward_on_copy), made at its
+    // first use, kept while the copy is; 0 rows: none yet
+    int packed_rows = 0;
     AlignedBuffer<uint16_t> packed;
   };
 
@@ -187,11 +187,11 @@ class CpuBf16Backend final : public CpuF32Backend {
       bf16::matmul_forward_bf16_weight(out, inp, w, N, C, OC, accumulate);
       return;
     }
-    if (!entry->packed_current) {
+    if (entry->packed_rows != OC) {
       QuantizedMatrix copy;  // the bf16 copy seen as a BF16 matrix, to pack
       copy.mode = QuantMode::BF16, copy.rows = OC, copy.cols = C, copy.data = entry->values.data();
       bf16::pack_weight_and_b(entry->packed.reserve(bf16::packed_elements(OC, C)), copy, nullptr, 0, C);
-      entry->packed_current = true;
+      entry->packed_rows = OC;
     }
     bf16::matmul_forward_packed_weight(out, inp, entry->packed.data(), N, C, OC, accumulate);
   }
