@@ -20,6 +20,7 @@
 #include "core/dtype.h"
 #include "core/rng.h"
 #include "ops/attention.h"
+#include "ops/cross_entropy.h"
 #include "ops/dropout.h"
 #include "ops/embedding.h"
 #include "ops/rope.h"
@@ -315,6 +316,29 @@ TEST(RopeInvFreq, Llama3BandsFollowTheFormula) {
     EXPECT_NEAR(inv_freq[i], want, 1e-5 * want) << "i = " << i;
   }
   EXPECT_EQ(bands.size(), 3u) << "the shape should exercise all three bands";
+}
+
+// A span of a row's cross-entropy gradient (the bf16 op writes a row span by span): each value
+// is softmax * scale, the target's (softmax - 1) * scale when the target lies in the span, and
+// nothing outside the span is written, wherever the target lies (before, in, after it).
+TEST(CrossEntropy, RowGradientSpanWritesItsSpanOnly) {
+  const int V = 10, target = 4;
+  const float scale = 0.75f;
+  std::vector<float> row(V);
+  for (int v = 0; v < V; ++v) row[v] = 0.3f * float(v) - 1.0f;
+  const float lse = cpu::row_logsumexp(row.data(), V);
+  for (const auto& [begin, count] : std::vector<std::pair<int, int>>{{0, 3}, {2, 4}, {4, 1}, {6, 4}}) {
+    std::vector<float> out(size_t(count) + 2 * V, -7.0f);  // V guard values on each side
+    cpu::row_gradient_span(out.data() + V, row.data(), begin, count, target, lse, scale);
+    for (int g = 0; g < V; ++g) {
+      EXPECT_EQ(out[g], -7.0f) << "begin " << begin << ", guard before " << g;
+      EXPECT_EQ(out[size_t(V + count + g)], -7.0f) << "begin " << begin << ", guard after " << g;
+    }
+    for (int v = begin; v < begin + count; ++v) {
+      const double p = std::exp(double(row[v]) - lse);
+      EXPECT_NEAR(out[size_t(v - begin + V)], (p - (v == target ? 1.0 : 0.0)) * scale, 1e-6) << "v " << v;
+    }
+  }
 }
 
 TEST(Dropout, KeepsOneMinusPAndDependsOnSeedAndStream) {

@@ -15,8 +15,8 @@
 //   Random weights are drawn straight into the quantized base (no checkpoint is written);
 //   the first line says how long that took.
 //   --peak: only the oneDNN bf16 and f32 GEMM peaks (4096^3); with --gemm MxNxK (repeatable)
-//           also bf16 GEMMs of those shapes, as the model's run them: B row-major, and B in
-//           the packed layout where oneDNN reads it (the frozen linears' operand).
+//           also bf16 GEMMs of those shapes with B in each layout the model's GEMMs read:
+//           stored (K, N), stored (N, K), and packed where oneDNN reads that layout.
 // Every rank runs the same work on its own data; the step includes the gradient all-reduce
 // and the AdamW update, as in `loom sft`.
 #include <algorithm>

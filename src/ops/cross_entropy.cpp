@@ -52,18 +52,12 @@ float row_logsumexp(const float* row, int V) {
   return max_logit + std::log(sum);
 }
 
-namespace {
-
-// drow (V) = (softmax(row) - onehot(target)) * scale, given the row's log-sum-exp; drow may
-// alias row.
-void row_gradient(float* drow, const float* row, int V, int target, float lse, float scale) {
-  const float target_logit = row[target];
+void row_gradient_span(float* out, const float* row, int begin, int count, int target, float lse, float scale) {
+  const float target_logit = row[target];  // before out, which may alias the row, is written
 #pragma omp simd
-  for (int v = 0; v < V; ++v) drow[v] = exp_nonpositive(row[v] - lse) * scale;
-  drow[target] = (exp_nonpositive(target_logit - lse) - 1.0f) * scale;
+  for (int v = 0; v < count; ++v) out[v] = exp_nonpositive(row[begin + v] - lse) * scale;
+  if (target >= begin && target < begin + count) out[target - begin] = (exp_nonpositive(target_logit - lse) - 1.0f) * scale;
 }
-
-}  // namespace
 
 void cross_entropy_forward(float* losses, const float* logits, const int* targets, int N, int V) {
 #pragma omp parallel for
@@ -82,7 +76,7 @@ void cross_entropy_backward(float* dlogits, const float* logits, const int* targ
     if (targets[n] < 0)
       std::fill_n(drow, V, 0.0f);
     else
-      row_gradient(drow, row, V, targets[n], row_logsumexp(row, V), dloss[n]);
+      row_gradient_span(drow, row, 0, V, targets[n], row_logsumexp(row, V), dloss[n]);
   }
 }
 
@@ -100,7 +94,7 @@ void cross_entropy_forward_backward(float* losses, float* dlogits, const float* 
     }
     const float lse = row_logsumexp(row, V);
     losses[n] = lse - row[target];  // before the row is overwritten, should drow alias it
-    row_gradient(drow, row, V, target, lse, dloss[n]);
+    row_gradient_span(drow, row, 0, V, target, lse, dloss[n]);
   }
 }
 

@@ -16,8 +16,11 @@ void cross_entropy_backward(float* dlogits, const float* logits, const int* targ
 void cross_entropy_forward_backward(float* losses, float* dlogits, const float* logits, const int* targets,
                                     const float* dloss, int N, int V);
 
-// log sum_v exp(row[v]) of a row (V >= 1) in one pass over memory; shared with the bf16 ops.
+// The pieces of a row shared with the bf16 ops. log sum_v exp(row[v]) of a row (V >= 1) in one
+// pass over memory; out (count) = ((softmax(row) - onehot(target)) * scale)[begin, begin +
+// count) given that log-sum-exp (out may alias row + begin).
 float row_logsumexp(const float* row, int V);
+void row_gradient_span(float* out, const float* row, int begin, int count, int target, float lse, float scale);
 
 // logprobs (N) = log softmax(logits)[target] (0 for target < 0); logits (N, V). For PPO/generate.
 void token_logprobs(float* logprobs, const float* logits, const int* targets, int N, int V);

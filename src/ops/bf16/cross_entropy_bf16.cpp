@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstddef>
 
-#include "core/fast_exp.h"
 #include "ops/bf16/bf16_convert.h"
 #include "ops/cross_entropy.h"
 
@@ -23,14 +22,11 @@ void cross_entropy_forward_backward(float* losses, uint16_t* dlogits, const floa
       continue;
     }
     const float lse = cpu::row_logsumexp(row, V);
-    const float scale = dloss[n];
     losses[n] = lse - row[target];
     float span[kSpan];
     for (int v0 = 0; v0 < V; v0 += kSpan) {
       const int count = std::min(kSpan, V - v0);
-#pragma omp simd
-      for (int v = 0; v < count; ++v) span[v] = exp_nonpositive(row[v0 + v] - lse) * scale;
-      if (target >= v0 && target < v0 + count) span[target - v0] = (exp_nonpositive(row[target] - lse) - 1.0f) * scale;
+      cpu::row_gradient_span(span, row, v0, count, target, lse, dloss[n]);
       round_span_to_bf16(drow + v0, span, size_t(count));
     }
   }
