@@ -77,6 +77,34 @@ void round_masked(uint16_t* out, const float* x, const uint64_t* bits, size_t n,
   }
 }
 
+// xu (N, C), row stride K, = bf16(x (N, C)) and dropped (N, C) = bf16(dropout(x)) with the mask
+// `bits`, as round_rows and round_masked write them, in one pass over x.
+void round_rows_and_masked(uint16_t* xu, int K, uint16_t* dropped, const float* x, const uint64_t* bits, int N,
+                           int C, float keep_scale) {
+#pragma omp parallel for schedule(static) if (size_t(N) * C >= kMinParallelElements)
+  for (int n = 0; n < N; ++n) {
+    const size_t row_start = size_t(n) * C;  // the row's first element, for its mask bits
+    const float* x_row = x + row_start;
+    uint16_t* xu_row = xu + size_t(n) * K;
+    uint16_t* dropped_row = dropped + row_start;
+    int c = 0;
+#if defined(__AVX512BF16__)
+    const __m512 k = _mm512_set1_ps(keep_scale);
+    for (; c + 32 <= C; c += 32) {
+      const __m512 lo = _mm512_loadu_ps(x_row + c), hi = _mm512_loadu_ps(x_row + c + 16);
+      _mm512_storeu_si512(xu_row + c, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+      const __m512 kept_lo = _mm512_maskz_mul_ps(__mmask16(bits16(bits, row_start + c)), lo, k);
+      const __m512 kept_hi = _mm512_maskz_mul_ps(__mmask16(bits16(bits, row_start + c + 16)), hi, k);
+      _mm512_storeu_si512(dropped_row + c, (__m512i)_mm512_cvtne2ps_pbh(kept_hi, kept_lo));
+    }
+#endif
+    for (; c < C; ++c) {
+      xu_row[c] = f32_to_bf16(x_row[c]);
+      dropped_row[c] = f32_to_bf16(bit(bits, row_start + c) ? x_row[c] * keep_scale : 0.0f);
+    }
+  }
+}
+
 // dx (N, C) += dropout'(du @ A) with the mask `bits` (kept: x (1 - p)^-1), or with bits null
 // dx += du @ A; du (N, R) and A (R, C) bf16, products summed in f32. A rank-R product is a few
 // multiply-adds per output: one pass over dx, instead of a GEMM into a buffer and a masked add.
@@ -194,12 +222,15 @@ void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatr
   const bool packed = gemm_packed_b_available(N, OC, packed_depth(C, R), /*accumulate=*/false);
   const int K = packed ? packed_depth(C, R) : C + R;
   uint16_t* xu = scratch(ScratchSlot::OperandA, size_t(N) * K);  // [bf16(x) | bf16(scale * u) | 0] (N, K)
-  round_rows(xu, K, x, C, N, C, 1.0f);
   for (int n = 0; n < N; ++n) std::fill(xu + size_t(n) * K + C + R, xu + size_t(n + 1) * K, uint16_t{0});
   const uint16_t* a16 = factor_a(a, a_bf16, R, C);  // (R, C)
   if (p > 0.0f) {
-    gemm(u, dropped_input(x, size_t(N) * C, p, seed, stream), false, a16, /*b_trans=*/true, N, R, C, false);
+    uint16_t* dropped = scratch(ScratchSlot::LoraDropped, size_t(N) * C);  // bf16(dropout(x)) (N, C)
+    round_rows_and_masked(xu, K, dropped, x, mask_bits(size_t(N) * C, p, seed, stream), N, C,
+                          cpu::dropout_keep_scale(p));
+    gemm(u, dropped, false, a16, /*b_trans=*/true, N, R, C, false);
   } else {
+    round_rows(xu, K, x, C, N, C, 1.0f);
     gemm_strided(u, R, xu, K, false, a16, C, /*b_trans=*/true, N, R, C, false);
   }
   round_rows(xu + C, K, u, R, N, R, scale);
