@@ -9,8 +9,8 @@ namespace loom::cuda {
 void swiglu_forward(float* out, const float* gate, const float* up, int N, int F,
                     cudaStream_t stream);
 
-// dgate, dup (N, F) += gradients of out
+// dgate, dup (N, F) += gradients of out (without accumulate, = instead)
 void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate,
-                     const float* up, int N, int F, cudaStream_t stream);
+                     const float* up, int N, int F, bool accumulate, cudaStream_t stream);
 
 }  // namespace loom::cuda

@@ -10,6 +10,7 @@
 #include "backend/cpu_f32.h"
 #include "core/check.h"
 #include "core/rng.h"
+#include "io/peft_adapter.h"
 #include "io/safetensors.h"
 #include "model/causal_lm.h"
 #include "model/kv_decoder.h"
@@ -110,6 +111,13 @@ TEST(ModelGradients, LoraMatchesFiniteDifferences) { check_lora_gradients(0.0f, 
 TEST(ModelGradients, LoraWithDropoutMatchesFiniteDifferences) { check_lora_gradients(0.2f, false); }
 TEST(ModelGradients, CheckpointedMatchesFiniteDifferences) { check_lora_gradients(0.1f, true); }
 TEST(ModelGradients, TrainedLmHeadMatchesFiniteDifferences) { check_lora_gradients(0.0f, false, trained_head_spec()); }
+// PEFT's default for Llama: q and v adapted, so the first gradient into d_act, d_att and the MLP's
+// d_norm comes through a frozen linear (which overwrites them there).
+TEST(ModelGradients, AdapterOnQAndVMatchesFiniteDifferences) {
+  LoraSpec spec = test::all_linear_lora();
+  spec.target_modules = parse_target_modules("q_proj,v_proj");
+  check_lora_gradients(0.1f, false, spec);
+}
 
 TEST(ModelGradients, CheckpointingGivesIdenticalGradients) {
   test::TinyModel m = test::make_tiny_model("ckpt", test::tiny_test_config(), QuantMode::NF4, test::all_linear_lora());

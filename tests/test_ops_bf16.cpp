@@ -400,7 +400,7 @@ TEST(Bf16Attention, ForwardAndBackwardFollowTheRule) {
     const auto prior_dq = random_vector(nq, seed++), prior_dk = random_vector(nk, seed++), prior_dv = random_vector(nk, seed++);
     std::vector<float> dq = prior_dq, dk = prior_dk, dv = prior_dv;
     bf16::attention_backward(dq.data(), dk.data(), dv.data(), dout.data(), q.data(), k.data(), v.data(), out.data(),
-                             lse.data(), doc_ptr, a.B, a.T, a.NH, a.NKV, a.HD);
+                             lse.data(), doc_ptr, a.B, a.T, a.NH, a.NKV, a.HD, /*accumulate=*/true);
     const AttnRef exact = ref_attention(a, q, k, v, dout, doc);
     const AttnRef rref = ref_attention(a, rounded(q), rounded(k), rounded(v), rounded(dout), doc);
     expect_within_bf16_rule("attention out " + name(a), out.data(), exact.out, rref.out);
@@ -427,7 +427,7 @@ TEST(Bf16Attention, ResultDoesNotDependOnTheThreadCount) {
     bf16::attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), doc.data(), a.B, a.T, a.NH, a.NKV,
                             a.HD);
     bf16::attention_backward(dq.data(), dk.data(), dv.data(), dout.data(), q.data(), k.data(), v.data(), out.data(),
-                             lse.data(), doc.data(), a.B, a.T, a.NH, a.NKV, a.HD);
+                             lse.data(), doc.data(), a.B, a.T, a.NH, a.NKV, a.HD, /*accumulate=*/true);
     omp_set_num_threads(team);
     return std::vector<std::vector<float>>{out, lse, dq, dk, dv};
   };
@@ -745,7 +745,7 @@ TEST(Bf16Backend, FusedLoraLinearReadsTheReusedFactors) {
                             block.data() + a_at, block.data() + b_at, N, R, scale, p, 7, 3);
     bf->lora_linear_backward(out[2].data(), out[3].data(), out[4].data(), workspace.data(), dropped.data(),
                              mid.data(), dy.data(), x.data(), out[1].data(), w, block.data() + a_at,
-                             block.data() + b_at, N, R, scale, p, 7, 3);
+                             block.data() + b_at, N, R, scale, p, 7, 3, /*accumulate=*/true);
     return out;
   };
   const auto want = run();
@@ -784,7 +784,7 @@ TEST(Bf16Backend, FusedLoraLinearPackedAndRowMajorAgree) {
                               w, a.data(), b.data(), N, R, scale, p, 7, 3);
       bf->lora_linear_backward(out[2].data(), out[3].data(), out[4].data(), workspace.data(), dropped.data(),
                                mid.data(), dy.data(), x.data(), out[1].data(), w, a.data(), b.data(), N, R, scale,
-                               p, 7, 3);
+                               p, 7, 3, /*accumulate=*/true);
       return out;
     };
     const auto packed = run();

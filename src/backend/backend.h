@@ -5,7 +5,9 @@
 // with the tolerances of docs/ops.md. backend_factory.h is the single place that names backends.
 //
 // Conventions (as src/ops/README.md): outputs first, then inputs, then sizes, then scalars;
-// forward calls overwrite their outputs, backward calls ADD into their gradient outputs.
+// forward calls overwrite their outputs, backward calls ADD into their gradient outputs, except
+// that the backward calls with an `accumulate` flag overwrite their input gradients without it
+// (the model's first writer of a gradient buffer, which then needs no fill).
 // Every pointer an op takes is backend memory: memory from an arena made with allocator()
 // (host memory for CPU backends, device memory for CUDA). Host data crosses over only through
 // upload / download. A backend runs its calls in the order they are made (one stream);
@@ -86,12 +88,13 @@ class Backend {
   virtual void lora_linear_forward(float* y, float* u, float* workspace, float* dropped, float* mid,
                                    const float* x, const QuantizedMatrix& w, const float* a, const float* b, int N,
                                    int R, float scale, float p, uint64_t seed, uint64_t stream) const = 0;
-  // du = scale * dy @ B: dx (N, C) += dy @ W + dropout'(du @ A); da (R, C) += du^T @ dropout(x);
-  // db (OC, R) += dy^T @ (scale * u). Scratch as in forward.
+  // du = scale * dy @ B: dx (N, C) += dy @ W + dropout'(du @ A) (without accumulate, dx = instead);
+  // da (R, C) += du^T @ dropout(x); db (OC, R) += dy^T @ (scale * u). Scratch as in forward.
   virtual void lora_linear_backward(float* dx, float* da, float* db, float* workspace, float* dropped,
                                     float* mid, const float* dy, const float* x, const float* u,
                                     const QuantizedMatrix& w, const float* a, const float* b, int N, int R,
-                                    float scale, float p, uint64_t seed, uint64_t stream) const = 0;
+                                    float scale, float p, uint64_t seed, uint64_t stream,
+                                    bool accumulate) const = 0;
 
   // ---- the decoder layer (ops/rmsnorm.h, rope.h, attention.h, swiglu.h, embedding.h) -----
   virtual void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
@@ -102,15 +105,17 @@ class Backend {
   virtual void rope_backward(float* dx, const int* pos, const float* inv_freq, int N, int H, int HD) const = 0;
   virtual void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                                  const int* doc, int B, int T, int NH, int NKV, int HD) const = 0;
+  // dq, dk, dv += gradients (without accumulate, = instead)
   virtual void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
                                   const float* k, const float* v, const float* out, const float* lse,
-                                  const int* doc, int B, int T, int NH, int NKV, int HD) const = 0;
+                                  const int* doc, int B, int T, int NH, int NKV, int HD, bool accumulate) const = 0;
   virtual void attention_decode(float* out, const float* q, const float* k_cache, const float* v_cache,
                                 const int* key_begin, const int* key_end, int B, int Tmax, int NH, int NKV,
                                 int HD) const = 0;
   virtual void swiglu_forward(float* out, const float* gate, const float* up, int N, int F) const = 0;
+  // dgate, dup += gradients (without accumulate, = instead)
   virtual void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up,
-                               int N, int F) const = 0;
+                               int N, int F, bool accumulate) const = 0;
   virtual void embedding_forward(float* out, const int* tokens, const float* wte, int N, int C, int V) const = 0;
   virtual void dropout_forward(float* out, const float* inp, size_t n, float p, uint64_t seed,
                                uint64_t stream) const = 0;

@@ -93,14 +93,14 @@ class CpuBf16Backend final : public CpuF32Backend {
   void lora_linear_backward(float* dx, float* da, float* db, float* workspace, float* dropped, float* mid,
                             const float* dy, const float* x, const float* u, const QuantizedMatrix& w,
                             const float* a, const float* b, int N, int R, float scale, float p, uint64_t seed,
-                            uint64_t stream) const override {
+                            uint64_t stream, bool accumulate) const override {
     if (!bf16::lora_linear_fused_applies(w, N, R)) {
       lora_linear_backward_composed(*this, dx, da, db, workspace, dropped, mid, dy, x, u, w, a, b, N, R, scale, p,
-                                    seed, stream);
+                                    seed, stream, accumulate);
       return;
     }
     bf16::lora_linear_backward(dx, da, db, mid, dy, x, u, w, a, reused(a, size_t(R) * w.cols), b,
-                               reused(b, size_t(w.rows) * R), N, R, scale, p, seed, stream);
+                               reused(b, size_t(w.rows) * R), N, R, scale, p, seed, stream, accumulate);
   }
 
   void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const int* doc,
@@ -109,8 +109,8 @@ class CpuBf16Backend final : public CpuF32Backend {
   }
   void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                           const float* v, const float* out, const float* lse, const int* doc, int B, int T, int NH,
-                          int NKV, int HD) const override {
-    bf16::attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc, B, T, NH, NKV, HD);
+                          int NKV, int HD, bool accumulate) const override {
+    bf16::attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc, B, T, NH, NKV, HD, accumulate);
   }
 
   // The reused weight's bf16 copy: rounded at begin unless the entry already holds this

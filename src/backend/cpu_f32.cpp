@@ -69,8 +69,9 @@ void CpuF32Backend::lora_linear_forward(float* y, float* u, float* workspace, fl
 void CpuF32Backend::lora_linear_backward(float* dx, float* da, float* db, float* workspace, float* dropped,
                                          float* mid, const float* dy, const float* x, const float* u,
                                          const QuantizedMatrix& w, const float* a, const float* b, int N, int R,
-                                         float scale, float p, uint64_t seed, uint64_t stream) const {
-  cpu::lora_linear_backward(dx, da, db, workspace, dropped, mid, dy, x, u, w, a, b, N, R, scale, p, seed, stream);
+                                         float scale, float p, uint64_t seed, uint64_t stream, bool accumulate) const {
+  cpu::lora_linear_backward(dx, da, db, workspace, dropped, mid, dy, x, u, w, a, b, N, R, scale, p, seed, stream,
+                            accumulate);
 }
 
 void CpuF32Backend::rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
@@ -93,8 +94,8 @@ void CpuF32Backend::attention_forward(float* out, float* lse, const float* q, co
 }
 void CpuF32Backend::attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
                                        const float* k, const float* v, const float* out, const float* lse,
-                                       const int* doc, int B, int T, int NH, int NKV, int HD) const {
-  cpu::attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc, B, T, NH, NKV, HD);
+                                       const int* doc, int B, int T, int NH, int NKV, int HD, bool accumulate) const {
+  cpu::attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc, B, T, NH, NKV, HD, accumulate);
 }
 void CpuF32Backend::attention_decode(float* out, const float* q, const float* k_cache, const float* v_cache,
                                      const int* key_begin, const int* key_end, int B, int Tmax, int NH, int NKV,
@@ -105,8 +106,8 @@ void CpuF32Backend::swiglu_forward(float* out, const float* gate, const float* u
   cpu::swiglu_forward(out, gate, up, N, F);
 }
 void CpuF32Backend::swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up,
-                                    int N, int F) const {
-  cpu::swiglu_backward(dgate, dup, dout, gate, up, N, F);
+                                    int N, int F, bool accumulate) const {
+  cpu::swiglu_backward(dgate, dup, dout, gate, up, N, F, accumulate);
 }
 void CpuF32Backend::embedding_forward(float* out, const int* tokens, const float* wte, int N, int C, int V) const {
   cpu::embedding_forward(out, tokens, wte, N, C, V);

@@ -41,7 +41,7 @@ class CpuF32Backend : public Backend {
   void lora_linear_backward(float* dx, float* da, float* db, float* workspace, float* dropped, float* mid,
                             const float* dy, const float* x, const float* u, const QuantizedMatrix& w,
                             const float* a, const float* b, int N, int R, float scale, float p, uint64_t seed,
-                            uint64_t stream) const override;
+                            uint64_t stream, bool accumulate) const override;
 
   void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
                        float eps) const override;
@@ -53,13 +53,13 @@ class CpuF32Backend : public Backend {
                          int B, int T, int NH, int NKV, int HD) const override;
   void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                           const float* v, const float* out, const float* lse, const int* doc, int B, int T, int NH,
-                          int NKV, int HD) const override;
+                          int NKV, int HD, bool accumulate) const override;
   void attention_decode(float* out, const float* q, const float* k_cache, const float* v_cache,
                         const int* key_begin, const int* key_end, int B, int Tmax, int NH, int NKV,
                         int HD) const override;
   void swiglu_forward(float* out, const float* gate, const float* up, int N, int F) const override;
   void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int N,
-                       int F) const override;
+                       int F, bool accumulate) const override;
   void embedding_forward(float* out, const int* tokens, const float* wte, int N, int C, int V) const override;
   void dropout_forward(float* out, const float* inp, size_t n, float p, uint64_t seed,
                        uint64_t stream) const override;

@@ -78,9 +78,9 @@ class TimedBackend final : public Backend {
     const Timer timer(*this, "lora_linear_forward");
     inner_->lora_linear_forward(y, u, workspace, dropped, mid, x, w, a, b, N, R, scale, p, seed, stream);
   }
-  void lora_linear_backward(float* dx, float* da, float* db, float* workspace, float* dropped, float* mid, const float* dy, const float* x, const float* u, const QuantizedMatrix& w, const float* a, const float* b, int N, int R, float scale, float p, uint64_t seed, uint64_t stream) const override {
+  void lora_linear_backward(float* dx, float* da, float* db, float* workspace, float* dropped, float* mid, const float* dy, const float* x, const float* u, const QuantizedMatrix& w, const float* a, const float* b, int N, int R, float scale, float p, uint64_t seed, uint64_t stream, bool accumulate) const override {
     const Timer timer(*this, "lora_linear_backward");
-    inner_->lora_linear_backward(dx, da, db, workspace, dropped, mid, dy, x, u, w, a, b, N, R, scale, p, seed, stream);
+    inner_->lora_linear_backward(dx, da, db, workspace, dropped, mid, dy, x, u, w, a, b, N, R, scale, p, seed, stream, accumulate);
   }
   void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C, float eps) const override {
     const Timer timer(*this, "rmsnorm_forward");
@@ -102,9 +102,9 @@ class TimedBackend final : public Backend {
     const Timer timer(*this, "attention_forward");
     inner_->attention_forward(out, lse, q, k, v, doc, B, T, NH, NKV, HD);
   }
-  void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k, const float* v, const float* out, const float* lse, const int* doc, int B, int T, int NH, int NKV, int HD) const override {
+  void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k, const float* v, const float* out, const float* lse, const int* doc, int B, int T, int NH, int NKV, int HD, bool accumulate) const override {
     const Timer timer(*this, "attention_backward");
-    inner_->attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc, B, T, NH, NKV, HD);
+    inner_->attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc, B, T, NH, NKV, HD, accumulate);
   }
   void attention_decode(float* out, const float* q, const float* k_cache, const float* v_cache, const int* key_begin, const int* key_end, int B, int Tmax, int NH, int NKV, int HD) const override {
     const Timer timer(*this, "attention_decode");
@@ -114,9 +114,9 @@ class TimedBackend final : public Backend {
     const Timer timer(*this, "swiglu_forward");
     inner_->swiglu_forward(out, gate, up, N, F);
   }
-  void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int N, int F) const override {
+  void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int N, int F, bool accumulate) const override {
     const Timer timer(*this, "swiglu_backward");
-    inner_->swiglu_backward(dgate, dup, dout, gate, up, N, F);
+    inner_->swiglu_backward(dgate, dup, dout, gate, up, N, F, accumulate);
   }
   void embedding_forward(float* out, const int* tokens, const float* wte, int N, int C, int V) const override {
     const Timer timer(*this, "embedding_forward");

@@ -9,9 +9,10 @@ static void linear_forward(float* y, LayerActivations& acts, LinearId id, const 
 }
 
 static void linear_backward(float* dx, const float* dy, const float* x, const LayerActivations& acts,
-                            LinearId id, const LayerContext& ctx, int N) {
+                            LinearId id, const LayerContext& ctx, int N, bool accumulate) {
   lora_linear_backward(dx, dy, x, acts.lora_u[id], ctx.weights->linear[id],
-                       ctx.lora->layout->slot(ctx.layer, id), *ctx.lora, *ctx.scratch, N, *ctx.backend);
+                       ctx.lora->layout->slot(ctx.layer, id), *ctx.lora, *ctx.scratch, N, accumulate,
+                       *ctx.backend);
 }
 
 LayerContext layer_context(const FrozenWeights& base, int layer, const LoraContext& lora, LinearScratch& scratch,
@@ -69,29 +70,21 @@ void decoder_layer_backward(float* dres, LayerGradients& g, const LayerActivatio
   const Backend& be = *ctx.backend;
   const int N = rows.N();
   // MLP: x_out = mid + down(silu(gate(ln2)) * up(ln2)); dres is d(x_out) and, through the residual, d(mid).
-  be.fill(g.d_act, 0.0f, size_t(N) * s.F);
-  linear_backward(g.d_act, dres, acts.act, acts, kDown, ctx, N);
-  be.fill(g.d_gate, 0.0f, size_t(N) * s.F);
-  be.fill(g.d_up, 0.0f, size_t(N) * s.F);
-  be.swiglu_backward(g.d_gate, g.d_up, g.d_act, acts.gate, acts.up, N, s.F);
-  be.fill(g.d_norm, 0.0f, size_t(N) * s.C);
-  linear_backward(g.d_norm, g.d_gate, acts.ln2, acts, kGate, ctx, N);
-  linear_backward(g.d_norm, g.d_up, acts.ln2, acts, kUp, ctx, N);
+  // Each gradient buffer's first writer overwrites it (accumulate false), later ones add.
+  linear_backward(g.d_act, dres, acts.act, acts, kDown, ctx, N, /*accumulate=*/false);
+  be.swiglu_backward(g.d_gate, g.d_up, g.d_act, acts.gate, acts.up, N, s.F, /*accumulate=*/false);
+  linear_backward(g.d_norm, g.d_gate, acts.ln2, acts, kGate, ctx, N, /*accumulate=*/false);
+  linear_backward(g.d_norm, g.d_up, acts.ln2, acts, kUp, ctx, N, /*accumulate=*/true);
   be.rmsnorm_backward(dres, g.d_norm, acts.mid, ctx.weights->post_norm, acts.rstd2, N, s.C);
   // Attention: mid = x + o(att); dres is now d(mid) and, through the residual, d(x).
-  be.fill(g.d_att, 0.0f, size_t(N) * s.QD());
-  linear_backward(g.d_att, dres, acts.att, acts, kO, ctx, N);
-  be.fill(g.dq, 0.0f, size_t(N) * s.QD());
-  be.fill(g.dk, 0.0f, size_t(N) * s.KVD());
-  be.fill(g.dv, 0.0f, size_t(N) * s.KVD());
+  linear_backward(g.d_att, dres, acts.att, acts, kO, ctx, N, /*accumulate=*/false);
   be.attention_backward(g.dq, g.dk, g.dv, g.d_att, acts.q, acts.k, acts.v, acts.att, acts.lse, rows.doc,
-                          rows.B, rows.T, s.NH, s.NKV, s.HD);
+                        rows.B, rows.T, s.NH, s.NKV, s.HD, /*accumulate=*/false);
   be.rope_backward(g.dq, rows.pos, rows.inv_freq, N, s.NH, s.HD);
   be.rope_backward(g.dk, rows.pos, rows.inv_freq, N, s.NKV, s.HD);
-  be.fill(g.d_norm, 0.0f, size_t(N) * s.C);
-  linear_backward(g.d_norm, g.dq, acts.ln1, acts, kQ, ctx, N);
-  linear_backward(g.d_norm, g.dk, acts.ln1, acts, kK, ctx, N);
-  linear_backward(g.d_norm, g.dv, acts.ln1, acts, kV, ctx, N);
+  linear_backward(g.d_norm, g.dq, acts.ln1, acts, kQ, ctx, N, /*accumulate=*/false);
+  linear_backward(g.d_norm, g.dk, acts.ln1, acts, kK, ctx, N, /*accumulate=*/true);
+  linear_backward(g.d_norm, g.dv, acts.ln1, acts, kV, ctx, N, /*accumulate=*/true);
   be.rmsnorm_backward(dres, g.d_norm, x, ctx.weights->input_norm, acts.rstd1, N, s.C);
 }
 

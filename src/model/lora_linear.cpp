@@ -23,15 +23,16 @@ void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatr
 
 void lora_linear_backward(float* dx, const float* dy, const float* x, const float* u,
                           const QuantizedMatrix& w, const LoraSlot* slot, const LoraContext& lora,
-                          LinearScratch& scratch, int N, const Backend& be) {
+                          LinearScratch& scratch, int N, bool accumulate, const Backend& be) {
   if (!adapter_active(slot, lora)) {
+    if (!accumulate) be.fill(dx, 0.0f, size_t(N) * w.cols);  // the frozen GEMM adds
     be.quantized_matmul_backward_input(dx, scratch.weight, dy, w, N);
     return;
   }
   be.lora_linear_backward(dx, lora.grads + slot->a, lora.grads + slot->b, scratch.weight, scratch.dropped,
                           scratch.mid, dy, x, u, w, lora.params + slot->a, lora.params + slot->b, N,
                           lora.layout->rank(), lora.layout->scale(), lora.dropout, lora.dropout_seed,
-                          dropout_stream(*slot));
+                          dropout_stream(*slot), accumulate);
 }
 
 }  // namespace loom

@@ -36,9 +36,10 @@ void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatr
                          const LoraSlot* slot, const LoraContext& lora, LinearScratch& scratch, int N,
                          const Backend& backend);
 
-// dx (N, in) += dy (N, out) @ W + the LoRA path; dA (R, in), dB (out, R) += their gradients.
+// dx (N, in) += dy (N, out) @ W + the LoRA path (without accumulate, dx = instead);
+// dA (R, in), dB (out, R) += their gradients.
 void lora_linear_backward(float* dx, const float* dy, const float* x, const float* u,
                           const QuantizedMatrix& w, const LoraSlot* slot, const LoraContext& lora,
-                          LinearScratch& scratch, int N, const Backend& backend);
+                          LinearScratch& scratch, int N, bool accumulate, const Backend& backend);
 
 }  // namespace loom

@@ -74,9 +74,14 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
 // One thread owns a (b, kv head) pair and all query heads reading it, so dk/dv need no atomics.
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
                         const float* k, const float* v, const float* out, const float* lse,
-                        const int* doc, int B, int T, int NH, int NKV, int HD) {
+                        const int* doc, int B, int T, int NH, int NKV, int HD, bool accumulate) {
   const int group = NH / NKV;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
+  if (!accumulate) {
+    std::fill_n(dq, size_t(B) * T * NH * HD, 0.0f);
+    std::fill_n(dk, size_t(B) * T * NKV * HD, 0.0f);
+    std::fill_n(dv, size_t(B) * T * NKV * HD, 0.0f);
+  }
 #pragma omp parallel for collapse(2)
   for (int b = 0; b < B; ++b) {
     for (int kvh = 0; kvh < NKV; ++kvh) {

@@ -11,10 +11,11 @@ namespace loom::cpu {
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                        const int* doc, int B, int T, int NH, int NKV, int HD);
 
-// dq (B, T, NH, HD), dk, dv (B, T, NKV, HD) += gradients; out and lse from the forward.
+// dq (B, T, NH, HD), dk, dv (B, T, NKV, HD) += gradients (without accumulate, = instead); out
+// and lse from the forward.
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
                         const float* k, const float* v, const float* out, const float* lse,
-                        const int* doc, int B, int T, int NH, int NKV, int HD);
+                        const int* doc, int B, int T, int NH, int NKV, int HD, bool accumulate);
 
 // One new query per sequence against a KV cache (generation).
 // out (B, NH, HD); q (B, NH, HD); k_cache, v_cache (B, Tmax, NKV, HD); the valid keys of

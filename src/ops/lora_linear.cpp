@@ -52,9 +52,9 @@ void lora_linear_forward(float* y, float* u, float* workspace, float* dropped, f
 void lora_linear_backward(float* dx, float* da, float* db, float* workspace, float* dropped, float* mid,
                           const float* dy, const float* x, const float* u, const QuantizedMatrix& w,
                           const float* a, const float* b, int N, int R, float scale, float p, uint64_t seed,
-                          uint64_t stream) {
+                          uint64_t stream, bool accumulate) {
   lora_linear_backward_composed(CpuOps{}, dx, da, db, workspace, dropped, mid, dy, x, u, w, a, b, N, R, scale, p,
-                                seed, stream);
+                                seed, stream, accumulate);
 }
 
 }  // namespace loom::cpu

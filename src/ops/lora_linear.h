@@ -37,7 +37,7 @@ void lora_linear_forward_composed(const Ops& ops, float* y, float* u, float* wor
 }
 
 // With du = scale * dy @ B (N, R):
-//   dx (N, C) += dy @ W + dropout'(du @ A)
+//   dx (N, C) += dy @ W + dropout'(du @ A)   (without accumulate, dx = instead)
 //   da (R, C) += du^T @ dropout(x)
 //   db (OC, R) += dy^T @ (scale * u)
 // Scratch as in forward.
@@ -45,8 +45,9 @@ template <class Ops>
 void lora_linear_backward_composed(const Ops& ops, float* dx, float* da, float* db, float* workspace,
                                    float* dropped, float* mid, const float* dy, const float* x, const float* u,
                                    const QuantizedMatrix& w, const float* a, const float* b, int N, int R,
-                                   float scale, float p, uint64_t seed, uint64_t stream) {
+                                   float scale, float p, uint64_t seed, uint64_t stream, bool accumulate) {
   const int OC = w.rows, C = w.cols;
+  if (!accumulate) ops.fill(dx, 0.0f, size_t(N) * C);
   ops.quantized_matmul_backward_input(dx, workspace, dy, w, N);
   // db (OC, R) += dy^T @ (scale * u)
   ops.copy(mid, u, size_t(N) * R);
@@ -84,6 +85,6 @@ void lora_linear_forward(float* y, float* u, float* workspace, float* dropped, f
 void lora_linear_backward(float* dx, float* da, float* db, float* workspace, float* dropped, float* mid,
                           const float* dy, const float* x, const float* u, const QuantizedMatrix& w,
                           const float* a, const float* b, int N, int R, float scale, float p, uint64_t seed,
-                          uint64_t stream);
+                          uint64_t stream, bool accumulate);
 
 }  // namespace loom::cpu

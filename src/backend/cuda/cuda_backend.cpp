@@ -153,9 +153,9 @@ class CudaBackend final : public Backend {
   void lora_linear_backward(float* dx, float* da, float* db, float* workspace, float* dropped, float* mid,
                             const float* dy, const float* x, const float* u, const QuantizedMatrix& w,
                             const float* a, const float* b, int N, int R, float scale, float p, uint64_t seed,
-                            uint64_t stream) const override {
+                            uint64_t stream, bool accumulate) const override {
     lora_linear_backward_composed(*this, dx, da, db, workspace, dropped, mid, dy, x, u, w, a, b, N, R, scale, p, seed,
-                                  stream);
+                                  stream, accumulate);
   }
 
   void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
@@ -178,7 +178,12 @@ class CudaBackend final : public Backend {
   }
   void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                           const float* v, const float* out, const float* lse, const int* doc, int B, int T, int NH,
-                          int NKV, int HD) const override {
+                          int NKV, int HD, bool accumulate) const override {
+    if (!accumulate) {  // the kernels add into dq, dk, dv
+      fill(dq, 0.0f, size_t(B) * T * NH * HD);
+      fill(dk, 0.0f, size_t(B) * T * NKV * HD);
+      fill(dv, 0.0f, size_t(B) * T * NKV * HD);
+    }
     cuda::attention_backward(dq, dk, dv, dout, q, k, v, out, lse, doc, B, T, NH, NKV, HD, s_);
   }
   void attention_decode(float* out, const float* q, const float* k_cache, const float* v_cache,
@@ -190,8 +195,8 @@ class CudaBackend final : public Backend {
     cuda::swiglu_forward(out, gate, up, N, F, s_);
   }
   void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int N,
-                       int F) const override {
-    cuda::swiglu_backward(dgate, dup, dout, gate, up, N, F, s_);
+                       int F, bool accumulate) const override {
+    cuda::swiglu_backward(dgate, dup, dout, gate, up, N, F, accumulate, s_);
   }
   void embedding_forward(float* out, const int* tokens, const float* wte, int N, int C, int V) const override {
     cuda::embedding_forward(out, tokens, wte, N, C, V, s_);

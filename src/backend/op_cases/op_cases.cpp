@@ -122,17 +122,26 @@ std::vector<int> random_doc_ids(Rng& rng, int B, int T) {
   return doc;
 }
 
-OpCase attention_case(int B, int T, int NH, int NKV, int HD, bool doc_mask) {
+// A gradient the case's backward adds into (random initial values), or without accumulate
+// overwrites (NaN initial values, so that an element it fails to write, or reads, shows).
+TensorMaker& gradient(TensorMaker& m, const std::string& name, size_t n, bool accumulate) {
+  return accumulate ? m.inout(name, n) : m.output(name, n);
+}
+
+OpCase attention_case(int B, int T, int NH, int NKV, int HD, bool doc_mask, bool accumulate) {
   OpCase c;
   c.family = "attention";
   c.op = "attention";
-  c.params = {{"B", B}, {"T", T}, {"NH", NH}, {"NKV", NKV}, {"HD", HD}, {"doc", doc_mask}};
+  c.params = {{"B", B},   {"T", T},           {"NH", NH},
+              {"NKV", NKV}, {"HD", HD}, {"doc", doc_mask}, {"accumulate", accumulate}};
   c.make_tensors = [=](uint64_t seed) {
     TensorMaker m(seed);
     const size_t nq = size_t(B) * T * NH * HD, nkv = size_t(B) * T * NKV * HD;
     m.input("q", nq, -2.0f, 2.0f).input("k", nkv, -2.0f, 2.0f).input("v", nkv).input("dout", nq);
     m.output("out", nq).output("lse", size_t(B) * NH * T);
-    m.inout("dq", nq).inout("dk", nkv).inout("dv", nkv);
+    gradient(m, "dq", nq, accumulate);
+    gradient(m, "dk", nkv, accumulate);
+    gradient(m, "dv", nkv, accumulate);
     if (doc_mask) m.ints("doc", random_doc_ids(m.rng(), B, T));
     return m.take();
   };
@@ -142,7 +151,7 @@ OpCase attention_case(int B, int T, int NH, int NKV, int HD, bool doc_mask) {
   };
   c.backward = [=](const Backend& ops, const Pointers& p) {
     ops.attention_backward(p.f("dq"), p.f("dk"), p.f("dv"), p.f("dout"), p.f("q"), p.f("k"),
-                           p.f("v"), p.f("out"), p.f("lse"), p.i_or_null("doc"), B, T, NH, NKV, HD);
+                           p.f("v"), p.f("out"), p.f("lse"), p.i_or_null("doc"), B, T, NH, NKV, HD, accumulate);
   };
   c.loss_terms = {{"out", "dout"}};
   c.gradients = {{"q", "dq"}, {"k", "dk"}, {"v", "dv"}};
@@ -179,27 +188,24 @@ OpCase attention_decode_case(int B, int Tmax, int NH, int NKV, int HD) {
   return c;
 }
 
-OpCase swiglu_case(int N, int F) {
+OpCase swiglu_case(int N, int F, bool accumulate) {
   OpCase c;
   c.family = "swiglu";
   c.op = "swiglu";
-  c.params = {{"N", N}, {"F", F}};
+  c.params = {{"N", N}, {"F", F}, {"accumulate", accumulate}};
   c.make_tensors = [=](uint64_t seed) {
     const size_t n = size_t(N) * F;
-    return TensorMaker(seed)
-        .input("gate", n, -5.0f, 5.0f)
-        .input("up", n, -2.0f, 2.0f)
-        .input("dout", n)
-        .output("out", n)
-        .inout("dgate", n)
-        .inout("dup", n)
-        .take();
+    TensorMaker m(seed);
+    m.input("gate", n, -5.0f, 5.0f).input("up", n, -2.0f, 2.0f).input("dout", n).output("out", n);
+    gradient(m, "dgate", n, accumulate);
+    gradient(m, "dup", n, accumulate);
+    return m.take();
   };
   c.forward = [=](const Backend& ops, const Pointers& p) {
     ops.swiglu_forward(p.f("out"), p.f("gate"), p.f("up"), N, F);
   };
   c.backward = [=](const Backend& ops, const Pointers& p) {
-    ops.swiglu_backward(p.f("dgate"), p.f("dup"), p.f("dout"), p.f("gate"), p.f("up"), N, F);
+    ops.swiglu_backward(p.f("dgate"), p.f("dup"), p.f("dout"), p.f("gate"), p.f("up"), N, F, accumulate);
   };
   c.loss_terms = {{"out", "dout"}};
   c.gradients = {{"gate", "dgate"}, {"up", "dup"}};
@@ -536,7 +542,8 @@ OpCase quantized_matmul_case(int N, int OC, int C, QuantMode mode, bool accumula
 // B as large as A (a trained adapter, not PEFT's zero init) so the LoRA path shows in y. All
 // cases draw their masks from stream 3: cases that differ only in the seed or p show a mask
 // kept from an earlier call where a new one was due.
-OpCase lora_linear_case(int N, int OC, int C, int R, QuantMode mode, float p, uint64_t mask_seed = 5) {
+OpCase lora_linear_case(int N, int OC, int C, int R, QuantMode mode, float p, uint64_t mask_seed = 5,
+                        bool accumulate = true) {
   const auto q = quantized_weight(OC, C, mode);
   const float scale = 2.0f;
   const uint64_t mask_stream = 3;
@@ -544,13 +551,13 @@ OpCase lora_linear_case(int N, int OC, int C, int R, QuantMode mode, float p, ui
   c.family = "lora_linear";
   c.op = "lora_linear";
   c.params = {{"N", N}, {"OC", OC}, {"C", C}, {"R", R}, {"mode", double(int(mode))}, {"p", p},
-              {"scale", scale}, {"seed", double(mask_seed)}, {"stream", double(mask_stream)}};
+              {"scale", scale}, {"seed", double(mask_seed)}, {"stream", double(mask_stream)}, {"accumulate", accumulate}};
   c.make_tensors = [=](uint64_t seed) {
     TensorMaker m(seed);
     m.input("x", size_t(N) * C).input("a", size_t(R) * C, -0.25f, 0.25f).input("b", size_t(OC) * R, -0.25f, 0.25f);
     m.input("dy", size_t(N) * OC).fixed("weight", q->dequantized);
     m.output("y", size_t(N) * OC).output("u", size_t(N) * R);
-    m.inout("dx", size_t(N) * C).inout("da", size_t(R) * C).inout("db", size_t(OC) * R);
+    gradient(m, "dx", size_t(N) * C, accumulate).inout("da", size_t(R) * C).inout("db", size_t(OC) * R);
     m.scratch("workspace", size_t(OC) * C).scratch("dropped", size_t(N) * C).scratch("mid", size_t(N) * R);
     return m.ints("qbytes", q->bytes()).take();
   };
@@ -561,7 +568,7 @@ OpCase lora_linear_case(int N, int OC, int C, int R, QuantMode mode, float p, ui
   c.backward = [=](const Backend& ops, const Pointers& t) {
     ops.lora_linear_backward(t.f("dx"), t.f("da"), t.f("db"), t.f("workspace"), t.f("dropped"), t.f("mid"),
                              t.f("dy"), t.f("x"), t.f("u"), q->on(t, "qbytes"), t.f("a"), t.f("b"), N, R, scale,
-                             p, mask_seed, mask_stream);
+                             p, mask_seed, mask_stream, accumulate);
   };
   c.loss_terms = {{"y", "dy"}};
   c.gradients = {{"x", "dx"}, {"a", "da"}, {"b", "db"}};
@@ -703,23 +710,30 @@ const std::vector<OpCase>& op_cases() {
       bf16_inputs(lora_linear_case(1, 130, 256, 16, QuantMode::NF4, 0.0f)),
       bf16_inputs(lora_linear_case(3, 21, 192, 8, QuantMode::NF4, 0.1f)),
       bf16_inputs(lora_linear_case(13, 40, 128, 16, QuantMode::NF4, 0.0f)),
+      // dx overwritten: the fused path (dx's GEMM on packed W, row-major W), the composed path
+      bf16_inputs(lora_linear_case(37, 128, 192, 16, QuantMode::NF4, 0.1f, 5, false)),
+      bf16_inputs(lora_linear_case(19, 37, 90, 8, QuantMode::INT8, 0.5f, 6, false)),
+      bf16_inputs(lora_linear_case(1, 130, 256, 16, QuantMode::NF4, 0.0f, 5, false)),
       rmsnorm_case(5, 37, 1e-5f),
       rmsnorm_case(3, 300, 1e-6f),
       rope_case(7, 3, 8, 10000.0f, false, 64),
       rope_case(5, 2, 128, 500000.0f, true, 9000),
       rope_case(33, 1, 64, 10000.0f, false, 4096),
-      bf16_inputs(attention_case(1, 1, 2, 2, 8, false)),
-      bf16_inputs(attention_case(2, 7, 4, 2, 8, true)),
-      bf16_inputs(attention_case(1, 33, 4, 4, 16, false)),
-      bf16_inputs(attention_case(2, 33, 4, 1, 12, true)),
-      bf16_inputs(attention_case(1, 65, 8, 2, 32, true)),
-      bf16_inputs(attention_case(1, 65, 4, 1, 128, false)),
-      bf16_inputs(attention_case(2, 17, 4, 4, 256, true)),
+      bf16_inputs(attention_case(1, 1, 2, 2, 8, false, true)),
+      bf16_inputs(attention_case(2, 7, 4, 2, 8, true, true)),
+      bf16_inputs(attention_case(1, 33, 4, 4, 16, false, true)),
+      bf16_inputs(attention_case(2, 33, 4, 1, 12, true, true)),
+      bf16_inputs(attention_case(1, 65, 8, 2, 32, true, true)),
+      bf16_inputs(attention_case(1, 65, 4, 1, 128, false, true)),
+      bf16_inputs(attention_case(2, 17, 4, 4, 256, true, true)),
+      bf16_inputs(attention_case(2, 33, 4, 1, 12, true, false)),
+      bf16_inputs(attention_case(1, 65, 8, 2, 32, false, false)),
       bf16_inputs(attention_decode_case(3, 9, 4, 2, 8)),
       bf16_inputs(attention_decode_case(4, 70, 8, 1, 64)),
       bf16_inputs(attention_decode_case(2, 40, 4, 4, 128)),
-      swiglu_case(5, 11),
-      swiglu_case(33, 130),
+      swiglu_case(5, 11, true),
+      swiglu_case(33, 130, true),
+      swiglu_case(33, 130, false),
       embedding_case(9, 7, 11),
       embedding_case(40, 64, 1000),
       cross_entropy_case(7, 11, 3, false),

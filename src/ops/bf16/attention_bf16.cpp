@@ -175,7 +175,7 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
 // rows, so they stay on one thread, in a fixed order (the result does not depend on threads).
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                         const float* v, const float* out, const float* lse, const int* doc, int B, int T, int NH,
-                        int NKV, int HD) {
+                        int NKV, int HD, bool accumulate) {
   LOOM_ASSERT(NKV > 0 && NH % NKV == 0);
   const int group = NH / NKV;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
@@ -236,12 +236,12 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
           gemm(dv_task, probs, true, do_block, false, keys, HD, rows, true);
           gemm(dk_task, ds, true, q_block, false, keys, HD, rows, true);
           gemm(block.rows_out.data(), ds, false, kh, false, rows, HD, keys, false);
-          store_rows(dq + rows_offset + size_t(q0) * q_ld, q_ld, block.rows_out.data(), rows, HD, true);
+          store_rows(dq + rows_offset + size_t(q0) * q_ld, q_ld, block.rows_out.data(), rows, HD, accumulate);
         }
       }
       const size_t kv_offset = (size_t(b) * T * NKV + kv_head) * HD;  // (b, t = 0, kv_head)
-      store_rows(dk + kv_offset, kv_ld, dk_task, T, HD, true);
-      store_rows(dv + kv_offset, kv_ld, dv_task, T, HD, true);
+      store_rows(dk + kv_offset, kv_ld, dk_task, T, HD, accumulate);
+      store_rows(dv + kv_offset, kv_ld, dv_task, T, HD, accumulate);
     }
   }
 }

@@ -17,9 +17,10 @@ inline constexpr int kAttnBlockRows = 64;
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v, const int* doc,
                        int B, int T, int NH, int NKV, int HD);
 
-// dq (B, T, NH, HD), dk, dv (B, T, NKV, HD) += gradients; out and lse from the forward.
+// dq (B, T, NH, HD), dk, dv (B, T, NKV, HD) += gradients (without accumulate, = instead); out
+// and lse from the forward.
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q, const float* k,
                         const float* v, const float* out, const float* lse, const int* doc, int B, int T, int NH,
-                        int NKV, int HD);
+                        int NKV, int HD, bool accumulate);
 
 }  // namespace loom::bf16

@@ -247,20 +247,20 @@ void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatr
 void lora_linear_backward(float* dx, float* da, float* db, float* mid, const float* dy, const float* x,
                           const float* u, const QuantizedMatrix& w, const float* a, const uint16_t* a_bf16,
                           const float* b, const uint16_t* b_bf16, int N, int R, float scale, float p,
-                          uint64_t seed, uint64_t stream) {
+                          uint64_t seed, uint64_t stream, bool accumulate) {
   const int OC = w.rows, C = w.cols;
   uint16_t* dy16 = scratch(ScratchSlot::OperandA, size_t(N) * OC);  // (N, OC)
   round_to_bf16(dy16, dy, size_t(N) * OC);
   // W and B apart, each dense: oneDNN's AMX kernels take dense operands only (on the columns
   // of [W | B] it ran its AVX-512 GEMM, 1.5x slower there)
   const uint16_t* b16 = factor_b(b, b_bf16, OC, R);  // B (OC, R)
-  // dx (N, C) += dy @ W, W packed for oneDNN's AMX kernels where they run this product
-  if (gemm_packed_b_available(N, C, OC, /*accumulate=*/true)) {
+  // dx (N, C) (+)= dy @ W, W packed for oneDNN's AMX kernels where they run this product
+  if (gemm_packed_b_available(N, C, OC, accumulate)) {
     uint16_t* w16 = scratch(ScratchSlot::Weight, packed_elements(C, OC));
     pack_weight(w16, w);
-    gemm_packed_b(dx, dy16, w16, N, C, OC, /*accumulate=*/true);
+    gemm_packed_b(dx, dy16, w16, N, C, OC, accumulate);
   } else {
-    gemm(dx, dy16, false, frozen_weight_bf16(w), false, N, C, OC, /*accumulate=*/true);
+    gemm(dx, dy16, false, frozen_weight_bf16(w), false, N, C, OC, accumulate);
   }
   // du (N, R) = scale * dy @ B, in bf16 for the two GEMMs below
   gemm(mid, dy16, false, b16, false, N, R, OC, /*accumulate=*/false);

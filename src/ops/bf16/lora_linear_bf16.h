@@ -31,10 +31,10 @@ void lora_linear_forward(float* y, float* u, const float* x, const QuantizedMatr
                          const uint16_t* a_bf16, const float* b, const uint16_t* b_bf16, int N, int R, float scale,
                          float p, uint64_t seed, uint64_t stream);
 
-// mid: (N, R) f32 scratch.
+// mid: (N, R) f32 scratch. Without accumulate the dx GEMM overwrites dx (never read).
 void lora_linear_backward(float* dx, float* da, float* db, float* mid, const float* dy, const float* x,
                           const float* u, const QuantizedMatrix& w, const float* a, const uint16_t* a_bf16,
                           const float* b, const uint16_t* b_bf16, int N, int R, float scale, float p,
-                          uint64_t seed, uint64_t stream);
+                          uint64_t seed, uint64_t stream, bool accumulate);
 
 }  // namespace loom::bf16
