@@ -16,7 +16,9 @@
 //   the first line says how long that took.
 //   --peak: only the oneDNN bf16 and f32 GEMM peaks (4096^3); with --gemm MxNxK (repeatable)
 //           also bf16 GEMMs of those shapes with B in each layout the model's GEMMs read:
-//           stored (K, N), stored (N, K), and packed where oneDNN reads that layout.
+//           stored (K, N), stored (N, K), and packed where oneDNN reads that layout; with
+//           --memory also a read-modify-write pass over buffers of 1 MiB to 512 MiB
+//           (cli/bench_memory.h).
 // Every rank runs the same work on its own data; the step includes the gradient all-reduce
 // and the AdamW update, as in `loom sft`.
 #include <algorithm>
@@ -26,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/bench_memory.h"
 #include "cli/command_line.h"
 #include "cli/commands.h"
 #include "backend/backend_factory.h"
@@ -175,6 +178,7 @@ int run_bench(int argc, char** argv) {
       ("peak", po::bool_switch(), "only time oneDNN's bf16 and f32 GEMMs on 4096^3")
       ("gemm", po::value<std::vector<std::string>>()->composing(),
        "with --peak: also time bf16 GEMMs of this shape, MxNxK (repeatable)")
+      ("memory", po::bool_switch(), "with --peak: also time passes over buffers of 1 MiB to 512 MiB")
       ("mode", po::value<std::string>()->default_value("train"), "train | decode | prefill")
       ("quant", po::value<std::string>()->default_value("nf4"), "f32 | bf16 | int8 | nf4")
       ("lora", po::value<std::string>()->default_value("all-linear"), "LoRA target modules")
@@ -196,6 +200,7 @@ int run_bench(int argc, char** argv) {
   dist::Comm comm = dist::Comm::init(&argc, &argv);
   const int threads = dist::apply_thread_budget();
   LOOM_REQUIRE(!vm.count("gemm") || vm["peak"].as<bool>(), "loom bench: --gemm is an option of --peak");
+  LOOM_REQUIRE(!vm["memory"].as<bool>() || vm["peak"].as<bool>(), "loom bench: --memory is an option of --peak");
   if (vm["peak"].as<bool>()) {
     std::vector<GemmShape> shapes;
     if (vm.count("gemm"))
@@ -216,6 +221,7 @@ int run_bench(int argc, char** argv) {
     }
     for (const GemmShape& shape : shapes)  // every rank times its own cores; rank 0 prints
       if (comm.rank == 0) print_gemm_shape(shape, 20);
+    if (vm["memory"].as<bool>() && comm.rank == 0) print_memory_bandwidth();
     comm.finalize();
     return 0;
   }

@@ -73,3 +73,12 @@ for bad in "--peak --gemm 12x3" "--peak --gemm 0x4x4" "--peak --gemm 4x4x4x" "--
   if [ "$(grep -c . "$WORK/err")" != 1 ] || ! grep -q -- "--gemm" "$WORK/err"; then fail "bench $bad: $(cat "$WORK/err")"; fi
 done
 echo "ok: bad --gemm refused"
+# --peak --memory: one read-modify-write figure per buffer size, 1 MiB to 512 MiB; an option of
+# --peak only.
+OMP_NUM_THREADS=1 "$LOOM" bench --peak --memory >"$WORK/out"
+for mib in 1 2 4 8 16 32 64 128 256 512; do
+  grep -qE "^memory $mib MiB: read-modify-write [0-9.]+ GB/s$" "$WORK/out" || fail "no $mib MiB line: $(cat "$WORK/out")"
+done
+if "$LOOM" bench --memory >"$WORK/out" 2>"$WORK/err"; then fail "bench --memory without --peak succeeded"; fi
+grep -q -- "--memory is an option of --peak" "$WORK/err" || fail "bench --memory: $(cat "$WORK/err")"
+echo "ok: --peak --memory"
