@@ -282,10 +282,13 @@ TEST(Bf16Frozen, ForwardAndBackwardInputFollowTheRule) {
       if (f.mode != QuantMode::BF16) expect_within_bf16_rule("frozen forward " + what, out.data(), exact, rref);
       expect_matches_rounded("frozen forward " + what, out.data(), rref);
     }
-    std::vector<float> dx = prior_dx;
-    bf16::frozen_matmul_backward_input(dx.data(), dy.data(), q, f.N);
-    expect_matches_rounded("frozen backward_input " + what, dx.data(),
-                           plus(ref_matmul_nn(rounded(dy), rounded(wd), f.N, f.cols, f.rows), prior_dx));
+    for (bool accumulate : {false, true}) {  // without accumulate dx starts as NaN: never read
+      std::vector<float> dx = accumulate ? prior_dx : std::vector<float>(x.size(), std::nanf(""));
+      bf16::frozen_matmul_backward_input(dx.data(), dy.data(), q, f.N, accumulate);
+      auto want = ref_matmul_nn(rounded(dy), rounded(wd), f.N, f.cols, f.rows);
+      if (accumulate) want = plus(want, prior_dx);
+      expect_matches_rounded("frozen backward_input " + what, dx.data(), want);
+    }
   }
 }
 

@@ -77,9 +77,10 @@ class Backend {
   // memory the backend may use (e.g. to dequantize into); undefined afterwards.
   virtual void quantized_matmul_forward(float* out, float* workspace, const float* inp, const QuantizedMatrix& w,
                                         int N, bool accumulate) const = 0;
-  // dinp (N, w.cols) += dout (N, w.rows) @ W; the frozen weight gets no gradient.
+  // dinp (N, w.cols) += dout (N, w.rows) @ W (without accumulate, = instead); the frozen weight
+  // gets no gradient.
   virtual void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout,
-                                               const QuantizedMatrix& w, int N) const = 0;
+                                               const QuantizedMatrix& w, int N, bool accumulate) const = 0;
 
   // ---- a frozen linear with a LoRA adapter (ops/lora_linear.h) -----------------------------
   // u (N, R) = dropout(x) @ A^T; y (N, OC) = x (N, C) @ W^T + scale * u @ B^T; W = w (OC, C),

@@ -74,8 +74,8 @@ class CpuBf16Backend final : public CpuF32Backend {
     bf16::frozen_matmul_forward(out, inp, w, N, accumulate);
   }
   void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout, const QuantizedMatrix& w,
-                                       int N) const override {
-    bf16::frozen_matmul_backward_input(dinp, dout, w, N);
+                                       int N, bool accumulate) const override {
+    bf16::frozen_matmul_backward_input(dinp, dout, w, N, accumulate);
   }
 
   // Fused where the frozen weight is dequantized for oneDNN (training, prefill); decoding's

@@ -58,8 +58,8 @@ void CpuF32Backend::quantized_matmul_forward(float* out, float* workspace, const
   cpu::quantized_matmul_forward(out, workspace, inp, w, N, accumulate);
 }
 void CpuF32Backend::quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout,
-                                                    const QuantizedMatrix& w, int N) const {
-  cpu::quantized_matmul_backward_input(dinp, workspace, dout, w, N);
+                                                    const QuantizedMatrix& w, int N, bool accumulate) const {
+  cpu::quantized_matmul_backward_input(dinp, workspace, dout, w, N, accumulate);
 }
 void CpuF32Backend::lora_linear_forward(float* y, float* u, float* workspace, float* dropped, float* mid,
                                         const float* x, const QuantizedMatrix& w, const float* a, const float* b,

@@ -34,7 +34,7 @@ class CpuF32Backend : public Backend {
   void quantized_matmul_forward(float* out, float* workspace, const float* inp, const QuantizedMatrix& w, int N,
                                 bool accumulate) const override;
   void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout, const QuantizedMatrix& w,
-                                       int N) const override;
+                                       int N, bool accumulate) const override;
   void lora_linear_forward(float* y, float* u, float* workspace, float* dropped, float* mid, const float* x,
                            const QuantizedMatrix& w, const float* a, const float* b, int N, int R, float scale,
                            float p, uint64_t seed, uint64_t stream) const override;

@@ -70,9 +70,9 @@ class TimedBackend final : public Backend {
     const Timer timer(*this, "quantized_matmul_forward");
     inner_->quantized_matmul_forward(out, workspace, inp, w, N, accumulate);
   }
-  void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout, const QuantizedMatrix& w, int N) const override {
+  void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout, const QuantizedMatrix& w, int N, bool accumulate) const override {
     const Timer timer(*this, "quantized_matmul_backward_input");
-    inner_->quantized_matmul_backward_input(dinp, workspace, dout, w, N);
+    inner_->quantized_matmul_backward_input(dinp, workspace, dout, w, N, accumulate);
   }
   void lora_linear_forward(float* y, float* u, float* workspace, float* dropped, float* mid, const float* x, const QuantizedMatrix& w, const float* a, const float* b, int N, int R, float scale, float p, uint64_t seed, uint64_t stream) const override {
     const Timer timer(*this, "lora_linear_forward");

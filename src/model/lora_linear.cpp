@@ -25,8 +25,7 @@ void lora_linear_backward(float* dx, const float* dy, const float* x, const floa
                           const QuantizedMatrix& w, const LoraSlot* slot, const LoraContext& lora,
                           LinearScratch& scratch, int N, bool accumulate, const Backend& be) {
   if (!adapter_active(slot, lora)) {
-    if (!accumulate) be.fill(dx, 0.0f, size_t(N) * w.cols);  // the frozen GEMM adds
-    be.quantized_matmul_backward_input(dx, scratch.weight, dy, w, N);
+    be.quantized_matmul_backward_input(dx, scratch.weight, dy, w, N, accumulate);
     return;
   }
   be.lora_linear_backward(dx, lora.grads + slot->a, lora.grads + slot->b, scratch.weight, scratch.dropped,

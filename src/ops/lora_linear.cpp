@@ -17,8 +17,8 @@ struct CpuOps {
     cpu::quantized_matmul_forward(out, workspace, inp, w, N, accumulate);
   }
   void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout, const QuantizedMatrix& w,
-                                       int N) const {
-    cpu::quantized_matmul_backward_input(dinp, workspace, dout, w, N);
+                                       int N, bool accumulate) const {
+    cpu::quantized_matmul_backward_input(dinp, workspace, dout, w, N, accumulate);
   }
   void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC,
                       bool accumulate) const {

@@ -47,8 +47,7 @@ void lora_linear_backward_composed(const Ops& ops, float* dx, float* da, float* 
                                    const QuantizedMatrix& w, const float* a, const float* b, int N, int R,
                                    float scale, float p, uint64_t seed, uint64_t stream, bool accumulate) {
   const int OC = w.rows, C = w.cols;
-  if (!accumulate) ops.fill(dx, 0.0f, size_t(N) * C);
-  ops.quantized_matmul_backward_input(dx, workspace, dy, w, N);
+  ops.quantized_matmul_backward_input(dx, workspace, dy, w, N, accumulate);
   // db (OC, R) += dy^T @ (scale * u)
   ops.copy(mid, u, size_t(N) * R);
   ops.scale_inplace(mid, scale, size_t(N) * R);

@@ -1,5 +1,8 @@
 #include "ops/quantized_matmul.h"
 
+#include <algorithm>
+#include <cstddef>
+
 #include "ops/matmul.h"
 
 namespace loom::cpu {
@@ -17,7 +20,8 @@ void quantized_matmul_forward(float* out, float* workspace, const float* inp, co
 }
 
 void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout, const QuantizedMatrix& w,
-                                     int N) {
+                                     int N, bool accumulate) {
+  if (!accumulate) std::fill_n(dinp, size_t(N) * w.cols, 0.0f);  // matmul_backward_input adds
   matmul_backward_input(dinp, dout, dense_weight(w, workspace), N, w.cols, w.rows);
 }
 

@@ -11,8 +11,9 @@ namespace loom::cpu {
 void quantized_matmul_forward(float* out, float* workspace, const float* inp, const QuantizedMatrix& w, int N,
                               bool accumulate);
 
-// dinp (N, w.cols) += dout (N, w.rows) @ W; workspace (w.rows * w.cols).
+// dinp (N, w.cols) += dout (N, w.rows) @ W (without accumulate, = instead); workspace
+// (w.rows * w.cols).
 void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout, const QuantizedMatrix& w,
-                                     int N);
+                                     int N, bool accumulate);
 
 }  // namespace loom::cpu

@@ -141,7 +141,8 @@ class CudaBackend final : public Backend {
     cuda::matmul_forward(out, inp, workspace, N, w.cols, w.rows, accumulate, s_);
   }
   void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout, const QuantizedMatrix& w,
-                                       int N) const override {
+                                       int N, bool accumulate) const override {
+    if (!accumulate) fill(dinp, 0.0f, size_t(N) * w.cols);  // the GEMM adds
     cuda::dequantize_matrix(workspace, w, s_);
     cuda::matmul_backward_input(dinp, dout, workspace, N, w.cols, w.rows, s_);
   }

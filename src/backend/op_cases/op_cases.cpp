@@ -122,9 +122,9 @@ std::vector<int> random_doc_ids(Rng& rng, int B, int T) {
   return doc;
 }
 
-// A gradient the case's backward adds into (random initial values), or without accumulate
-// overwrites (NaN initial values, so that an element it fails to write, or reads, shows).
-TensorMaker& gradient(TensorMaker& m, const std::string& name, size_t n, bool accumulate) {
+// A tensor the case's op adds into (random initial values), or without accumulate overwrites
+// (NaN initial values, so that an element it fails to write, or reads, shows).
+TensorMaker& added_into(TensorMaker& m, const std::string& name, size_t n, bool accumulate) {
   return accumulate ? m.inout(name, n) : m.output(name, n);
 }
 
@@ -139,9 +139,9 @@ OpCase attention_case(int B, int T, int NH, int NKV, int HD, bool doc_mask, bool
     const size_t nq = size_t(B) * T * NH * HD, nkv = size_t(B) * T * NKV * HD;
     m.input("q", nq, -2.0f, 2.0f).input("k", nkv, -2.0f, 2.0f).input("v", nkv).input("dout", nq);
     m.output("out", nq).output("lse", size_t(B) * NH * T);
-    gradient(m, "dq", nq, accumulate);
-    gradient(m, "dk", nkv, accumulate);
-    gradient(m, "dv", nkv, accumulate);
+    added_into(m, "dq", nq, accumulate);
+    added_into(m, "dk", nkv, accumulate);
+    added_into(m, "dv", nkv, accumulate);
     if (doc_mask) m.ints("doc", random_doc_ids(m.rng(), B, T));
     return m.take();
   };
@@ -197,8 +197,8 @@ OpCase swiglu_case(int N, int F, bool accumulate) {
     const size_t n = size_t(N) * F;
     TensorMaker m(seed);
     m.input("gate", n, -5.0f, 5.0f).input("up", n, -2.0f, 2.0f).input("dout", n).output("out", n);
-    gradient(m, "dgate", n, accumulate);
-    gradient(m, "dup", n, accumulate);
+    added_into(m, "dgate", n, accumulate);
+    added_into(m, "dup", n, accumulate);
     return m.take();
   };
   c.forward = [=](const Backend& ops, const Pointers& p) {
@@ -518,11 +518,8 @@ OpCase quantized_matmul_case(int N, int OC, int C, QuantMode mode, bool accumula
   c.make_tensors = [=](uint64_t seed) {
     TensorMaker m(seed);
     m.input("inp", size_t(N) * C).input("dout", size_t(N) * OC).fixed("weight", q->dequantized);
-    if (accumulate)
-      m.inout("out", size_t(N) * OC);
-    else
-      m.output("out", size_t(N) * OC);
-    m.inout("dinp", size_t(N) * C);
+    added_into(m, "out", size_t(N) * OC, accumulate);
+    added_into(m, "dinp", size_t(N) * C, accumulate);
     m.scratch("workspace", size_t(OC) * C);
     return m.ints("qbytes", q->bytes()).take();
   };
@@ -530,7 +527,7 @@ OpCase quantized_matmul_case(int N, int OC, int C, QuantMode mode, bool accumula
     ops.quantized_matmul_forward(p.f("out"), p.f("workspace"), p.f("inp"), q->on(p, "qbytes"), N, accumulate);
   };
   c.backward = [=](const Backend& ops, const Pointers& p) {
-    ops.quantized_matmul_backward_input(p.f("dinp"), p.f("workspace"), p.f("dout"), q->on(p, "qbytes"), N);
+    ops.quantized_matmul_backward_input(p.f("dinp"), p.f("workspace"), p.f("dout"), q->on(p, "qbytes"), N, accumulate);
   };
   c.loss_terms = {{"out", "dout"}};
   c.gradients = {{"inp", "dinp"}};
@@ -557,7 +554,7 @@ OpCase lora_linear_case(int N, int OC, int C, int R, QuantMode mode, float p, ui
     m.input("x", size_t(N) * C).input("a", size_t(R) * C, -0.25f, 0.25f).input("b", size_t(OC) * R, -0.25f, 0.25f);
     m.input("dy", size_t(N) * OC).fixed("weight", q->dequantized);
     m.output("y", size_t(N) * OC).output("u", size_t(N) * R);
-    gradient(m, "dx", size_t(N) * C, accumulate).inout("da", size_t(R) * C).inout("db", size_t(OC) * R);
+    added_into(m, "dx", size_t(N) * C, accumulate).inout("da", size_t(R) * C).inout("db", size_t(OC) * R);
     m.scratch("workspace", size_t(OC) * C).scratch("dropped", size_t(N) * C).scratch("mid", size_t(N) * R);
     return m.ints("qbytes", q->bytes()).take();
   };

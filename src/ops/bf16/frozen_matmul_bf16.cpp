@@ -243,11 +243,11 @@ void frozen_matmul_forward(float* out, const float* inp, const QuantizedMatrix& 
   gemm(out, x, false, frozen_weight_bf16(w), /*b_trans=*/true, N, OC, C, accumulate);
 }
 
-void frozen_matmul_backward_input(float* dinp, const float* dout, const QuantizedMatrix& w, int N) {
+void frozen_matmul_backward_input(float* dinp, const float* dout, const QuantizedMatrix& w, int N, bool accumulate) {
   const int OC = w.rows, C = w.cols;
   uint16_t* dy = scratch(ScratchSlot::OperandA, size_t(N) * OC);  // (N, OC)
   round_to_bf16(dy, dout, size_t(N) * OC);
-  gemm(dinp, dy, false, frozen_weight_bf16(w), false, N, C, OC, /*accumulate=*/true);
+  gemm(dinp, dy, false, frozen_weight_bf16(w), false, N, C, OC, accumulate);
 }
 
 void nf4_gemv(float* out, const float* inp, const QuantizedMatrix& w, int N, bool accumulate) {

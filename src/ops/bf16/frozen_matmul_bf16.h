@@ -27,8 +27,8 @@ const uint16_t* frozen_weight_bf16(const QuantizedMatrix& w);
 // out (N, OC) = inp (N, C) @ W (OC, C)^T, out += with accumulate; W = w (w.rows = OC, w.cols = C).
 void frozen_matmul_forward(float* out, const float* inp, const QuantizedMatrix& w, int N, bool accumulate);
 
-// dinp (N, C) += dout (N, OC) @ W (OC, C)
-void frozen_matmul_backward_input(float* dinp, const float* dout, const QuantizedMatrix& w, int N);
+// dinp (N, C) += dout (N, OC) @ W (OC, C) (without accumulate, = instead)
+void frozen_matmul_backward_input(float* dinp, const float* dout, const QuantizedMatrix& w, int N, bool accumulate);
 
 // Rows up to which nf4_gemv runs in one pass: its 16 accumulators hold 16 / N weight rows x N
 // activation rows (a single 16-row pass, one weight row per task, was slower than oneDNN).

@@ -57,51 +57,42 @@ inline uint32_t bits16(const uint64_t* bits, size_t i) {
 }
 inline bool bit(const uint64_t* bits, size_t i) { return (bits[i / 64] >> (i % 64)) & 1u; }
 
-// out (n) = bf16(dropout(x (n))) with the mask `bits`: kept elements x / (1 - p), others 0.
+// out (n) = bf16(dropout(x (n))) with the mask bits of elements [first, first + n) of `bits`:
+// kept elements x / (1 - p), others 0. One span, on the calling thread.
+void round_masked_span(uint16_t* out, const float* x, const uint64_t* bits, size_t first, size_t n,
+                       float keep_scale) {
+  size_t i = 0;
+#if defined(__AVX512BF16__)
+  const __m512 k = _mm512_set1_ps(keep_scale);
+  for (; i + 32 <= n; i += 32) {
+    const __m512 lo = _mm512_maskz_mul_ps(__mmask16(bits16(bits, first + i)), _mm512_loadu_ps(x + i), k);
+    const __m512 hi = _mm512_maskz_mul_ps(__mmask16(bits16(bits, first + i + 16)), _mm512_loadu_ps(x + i + 16), k);
+    _mm512_storeu_si512(out + i, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+  }
+#endif
+  for (; i < n; ++i) out[i] = f32_to_bf16(bit(bits, first + i) ? x[i] * keep_scale : 0.0f);
+}
+
+// out (n) = bf16(dropout(x (n))) with the mask `bits`.
 void round_masked(uint16_t* out, const float* x, const uint64_t* bits, size_t n, float keep_scale) {
   constexpr size_t kSpan = 1024;
   const int64_t spans = int64_t((n + kSpan - 1) / kSpan);
 #pragma omp parallel for schedule(static) if (n >= kMinParallelElements)
   for (int64_t s = 0; s < spans; ++s) {
-    size_t i = size_t(s) * kSpan;
-    const size_t end = std::min(n, i + kSpan);
-#if defined(__AVX512BF16__)
-    const __m512 k = _mm512_set1_ps(keep_scale);
-    for (; i + 32 <= end; i += 32) {
-      const __m512 lo = _mm512_maskz_mul_ps(__mmask16(bits16(bits, i)), _mm512_loadu_ps(x + i), k);
-      const __m512 hi = _mm512_maskz_mul_ps(__mmask16(bits16(bits, i + 16)), _mm512_loadu_ps(x + i + 16), k);
-      _mm512_storeu_si512(out + i, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-    }
-#endif
-    for (; i < end; ++i) out[i] = f32_to_bf16(bit(bits, i) ? x[i] * keep_scale : 0.0f);
+    const size_t first = size_t(s) * kSpan;
+    round_masked_span(out + first, x + first, bits, first, std::min(kSpan, n - first), keep_scale);
   }
 }
 
 // xu (N, C), row stride K, = bf16(x (N, C)) and dropped (N, C) = bf16(dropout(x)) with the mask
-// `bits`, as round_rows and round_masked write them, in one pass over x.
+// `bits`, a row at a time: the second pass over a row reads it from L1, one pass over x in all.
 void round_rows_and_masked(uint16_t* xu, int K, uint16_t* dropped, const float* x, const uint64_t* bits, int N,
                            int C, float keep_scale) {
 #pragma omp parallel for schedule(static) if (size_t(N) * C >= kMinParallelElements)
   for (int n = 0; n < N; ++n) {
     const size_t row_start = size_t(n) * C;  // the row's first element, for its mask bits
-    const float* x_row = x + row_start;
-    uint16_t* xu_row = xu + size_t(n) * K;
-    uint16_t* dropped_row = dropped + row_start;
-    int c = 0;
-#if defined(__AVX512BF16__)
-    const __m512 k = _mm512_set1_ps(keep_scale);
-    for (; c + 32 <= C; c += 32) {
-      const __m512 lo = _mm512_loadu_ps(x_row + c), hi = _mm512_loadu_ps(x_row + c + 16);
-      _mm512_storeu_si512(xu_row + c, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-      const __m512 kept_lo = _mm512_maskz_mul_ps(__mmask16(bits16(bits, row_start + c)), lo, k);
-      const __m512 kept_hi = _mm512_maskz_mul_ps(__mmask16(bits16(bits, row_start + c + 16)), hi, k);
-      _mm512_storeu_si512(dropped_row + c, (__m512i)_mm512_cvtne2ps_pbh(kept_hi, kept_lo));
-    }
-#endif
-    for (; c < C; ++c) {
-      xu_row[c] = f32_to_bf16(x_row[c]);
-      dropped_row[c] = f32_to_bf16(bit(bits, row_start + c) ? x_row[c] * keep_scale : 0.0f);
-    }
+    round_span_to_bf16(xu + size_t(n) * K, x + row_start, C);
+    round_masked_span(dropped + row_start, x + row_start, bits, row_start, C, keep_scale);
   }
 }
 
