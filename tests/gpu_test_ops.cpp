@@ -56,6 +56,25 @@ TEST(CublasHandle, OneHandlePerDeviceIsReused) {
   EXPECT_EQ(cuda::cublas_handle(), first);
 }
 
+// Zeroing an arena (the gradient arena, every step) comes after the backend's earlier calls on
+// its stream: with the zeroing on the legacy default stream, it ran while queued fills of the
+// same memory were still to come, and ones survived it.
+TEST(CudaArena, ZeroComesAfterTheBackendsEarlierCalls) {
+  std::string why;
+  if (cuda::usable_device_count(&why) == 0) GTEST_SKIP() << "no usable CUDA device: " << why;
+  const std::unique_ptr<Backend> gpu = make_cuda_backend(0);
+  const size_t n = size_t(16) << 20;  // 64 MB of floats: 200 fills keep the stream busy for ms
+  Arena arena = gpu->make_arena("zero order", n * sizeof(float));
+  float* x = arena.take<float>(n);
+  for (int i = 0; i < 200; ++i) gpu->fill(x, 1.0f, n);
+  arena.zero();
+  std::vector<float> host(n, -1.0f);
+  gpu->download(host.data(), x, n * sizeof(float));
+  size_t nonzero = 0;
+  for (float v : host) nonzero += v != 0.0f;
+  EXPECT_EQ(nonzero, 0u) << "of " << n << " elements";
+}
+
 INSTANTIATE_TEST_SUITE_P(Table, GpuOps, ::testing::ValuesIn(all_case_indices()),
                          [](const auto& info) { return test_name(op_cases()[info.param]); });
 

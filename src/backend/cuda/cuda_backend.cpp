@@ -36,20 +36,29 @@ namespace loom {
 
 namespace {
 
+// Device memory, zeroed on the backend's stream: a plain cudaMemset goes to the legacy default
+// stream, which does not wait for a non-blocking stream's kernels, so zeroing the gradient
+// arena raced the previous step's optimizer kernels (and the next step's backward).
 class CudaAllocator final : public ArenaAllocator {
  public:
+  explicit CudaAllocator(const cudaStream_t& stream) : stream_(stream) {}
   void* allocate(size_t bytes) const override {
     void* memory = nullptr;
     if (cudaMalloc(&memory, bytes) != cudaSuccess) {
       cudaGetLastError();  // the arena reports the failed allocation by name
       return nullptr;
     }
-    LOOM_CUDA_CHECK(cudaMemset(memory, 0, bytes));
+    zero(memory, bytes);
     return memory;
   }
   void release(void* memory) const override { cudaFree(memory); }
-  void zero(void* memory, size_t bytes) const override { LOOM_CUDA_CHECK(cudaMemset(memory, 0, bytes)); }
+  void zero(void* memory, size_t bytes) const override {
+    LOOM_CUDA_CHECK(cudaMemsetAsync(memory, 0, bytes, stream_));
+  }
   const char* kind() const override { return "cuda"; }
+
+ private:
+  const cudaStream_t& stream_;  // the backend's, created before any allocation
 };
 
 // The NCCL communicator of the ranks of the dist::Comm of the first all-reduce (a run has one),
@@ -273,7 +282,7 @@ class CudaBackend final : public Backend {
  private:
   cudaStream_t s_ = nullptr;
   std::string name_;
-  CudaAllocator allocator_;
+  CudaAllocator allocator_{s_};
   mutable NcclCommunicator nccl_;
 };
 
