@@ -8,6 +8,9 @@
 #                  libraries (cudart, cuBLAS, cuBLASLt, NCCL), which the machine provides
 #   .bundle/run.sh a launcher: sets LD_LIBRARY_PATH to .bundle/lib plus the machine's CUDA
 #                  library folders, then runs a bundled program, `gpu-tests`, or `sanitize`
+#   .bundle/shared/data/  the Llama-2 tokenizer, the HH-RLHF test split and the AFINN lexicon
+#                  from LOOM_SHARED_DIR (default ../shared), from which scripts/gpu-check.sh
+#                  builds the tiny fixture for its every-stage check (scripts/gpu-stages.sh)
 # and packs it as .bundle.tar.xz (about 14 MB; Debian's OpenBLAS alone is 35 MB unpacked), the
 # one file to copy to the GPU machine.
 # Usage: scripts/device-bundle.sh [BUILD_DIR]   (default build-device; extra cmake flags in
@@ -41,6 +44,14 @@ ldd "${binaries[@]}" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' | sort -u
   while read -r name path; do
     [[ $name =~ $provided ]] || cp -L "$path" "$bundle/lib/$name"
   done
+
+# The inputs of tests/fixtures/make_tiny_run.sh and the AFINN lexicon, at their shared/ paths.
+shared=${LOOM_SHARED_DIR:-../shared}
+for f in data/llama2-tokenizer/tokenizer.model data/hh-rlhf/harmless-base-test.jsonl.gz data/afinn/words.csv; do
+  [ -f "$shared/$f" ] || { echo "device-bundle: missing $shared/$f (set LOOM_SHARED_DIR)" >&2; exit 1; }
+  mkdir -p "$bundle/shared/$(dirname "$f")"
+  cp "$shared/$f" "$bundle/shared/$f"
+done
 
 cat >"$bundle/run.sh" <<'LAUNCHER'
 #!/usr/bin/env bash

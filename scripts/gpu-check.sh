@@ -3,13 +3,15 @@
 # CUDA driver and runtime (nothing of loom's Debian libraries): run from the repository root
 # after copying .bundle.tar.xz there (built elsewhere by scripts/device-bundle.sh).
 #   scripts/gpu-check.sh [REPORT]      (default gpu-check-report.txt; exit 0 only if all pass)
-# Checks, each under its own time limit (about 9 minutes at most in all):
+# Checks, each under its own time limit (about 11 minutes at most in all):
 #   gpu         nvidia-smi: which GPU, driver, memory
 #   op table    every op of the cuda backend against the references and cpu-f32 (gpu_test_ops),
 #               dequantization of every quantization mode (gpu_test_dequant)
 #   memcheck    the op table under compute-sanitizer memcheck
 #   sft steps   the 5-step PEFT + torch golden SFT run (clipping, cosine schedule, packed
 #               documents) on the cuda backend, checkpoints and final adapter included
+#   stages      sft, reward, dpo and ppo of a tiny fixture (built here from the bundle's
+#               shared/ data) on the cuda backend against cpu-f32 (scripts/gpu-stages.sh)
 # The report has each check's command, exit status (3: a GPU test skipped itself, i.e. no usable
 # device), time and output tail.
 set -uo pipefail
@@ -39,6 +41,7 @@ check gpu 30 nvidia-smi
 check "op table" 180 .bundle/run.sh gpu-tests
 check memcheck 180 .bundle/run.sh sanitize
 check "sft steps" 120 .bundle/run.sh test_train_steps_golden --gtest_filter='*Cuda*'
+check stages 150 scripts/gpu-stages.sh .bundle/run.sh .bundle/shared "$(mktemp -d)"
 rm -f "$report.part"
 echo "gpu-check: report in $report"
 exit "$failed"

@@ -13,7 +13,7 @@ std::unique_ptr<Backend> make_run_backend(const RunOptions& run, const dist::Com
   const int gpus = run.device == DeviceKind::Auto ? usable_gpu_count(&reason) : 0;
   if (gpus > 0 && comm.rank == 0)
     std::printf("note: %d GPU(s) visible; run.device=auto runs on the CPU path until the cuda backend is verified on "
-                "a GPU (run.device=cuda uses it now)\n", gpus);
+                "more GPUs (run.device=cuda uses it now)\n", gpus);
   return make_backend(run.compute);
 }
 
