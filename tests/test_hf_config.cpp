@@ -240,6 +240,20 @@ TEST(HfConfig, RefusesNonPositiveOrMistypedSizes) {
             "m/config.json: vocab_size must be an integer, found \"32000\"");
 }
 
+// A float field beyond a float's range would read as infinity, which the written config.json
+// cannot hold (JSON has no infinity): refused by name, for the top-level and the RoPE fields.
+TEST(HfConfig, RefusesFloatsOutsideAFloatsRange) {
+  EXPECT_EQ(parse_error(tiny_with("rms_norm_eps", 1e206)),
+            "m/config.json: rms_norm_eps 1e+206 is outside the range of a 32-bit float");
+  EXPECT_EQ(parse_error(tiny_with("rope_theta", -1e39)),
+            "m/config.json: rope_theta -1e+39 is outside the range of a 32-bit float");
+  const nlohmann::json llama3 = {{"rope_type", "llama3"}, {"factor", 8.0},          {"low_freq_factor", 1.0},
+                                 {"high_freq_factor", 1e300}, {"original_max_position_embeddings", 8192}};
+  EXPECT_EQ(parse_error(tiny_with("rope_scaling", llama3)),
+            "m/config.json: rope_scaling: high_freq_factor 1e+300 is outside the range of a 32-bit float");
+  EXPECT_FLOAT_EQ(parse_llama_config(tiny_with("rms_norm_eps", 3.4e38), "config.json").rms_norm_eps, 3.4e38f);
+}
+
 TEST(HfConfig, RefusesHeadsNotAMultipleOfKvHeads) {
   EXPECT_NE(parse_error(tiny_with("num_key_value_heads", 3))
                 .find("m/config.json: num_attention_heads (4) must be a multiple of num_key_value_heads (3)"),

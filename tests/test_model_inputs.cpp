@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -194,14 +195,17 @@ TEST_F(AdapterInputs, CleanAdapterLoads) {
 }
 
 TEST_F(AdapterInputs, LoraAlphaMustBePositive) {
-  for (const char* alpha : {"0", "-16", "1e39"}) {
+  const std::pair<const char*, const char*> cases[] = {{"0", "lora_alpha must be a positive number"},
+                                                       {"-16", "lora_alpha must be a positive number"},
+                                                       {"1e39", "lora_alpha 1e+39 is outside the range of a 32-bit float"}};
+  for (const auto& [alpha, problem] : cases) {
     std::string text = read_text_file(adapter_ + "/adapter_config.json");
     const size_t at = text.find("\"lora_alpha\": ");
     ASSERT_NE(at, std::string::npos);
     const size_t end = text.find(',', at);
     text.replace(at, end - at, std::string("\"lora_alpha\": ") + alpha);
     std::ofstream(adapter_ + "/adapter_config.json") << text;
-    expect_contains(load_error(), adapter_ + "/adapter_config.json: lora_alpha must be a positive number");
+    expect_contains(load_error(), adapter_ + "/adapter_config.json: " + problem);
   }
 }
 

@@ -172,6 +172,14 @@ TEST(PeftAdapter, RefusesOtherTaskTypesAndBadRank) {
   EXPECT_EQ(config_error("r", 0), "a/adapter_config.json: r must be a positive integer, found 0");
 }
 
+TEST(PeftAdapter, RefusesAlphaOrDropoutOutsideAFloatsRange) {
+  EXPECT_EQ(config_error("lora_alpha", 1e206),
+            "a/adapter_config.json: lora_alpha 1e+206 is outside the range of a 32-bit float");
+  EXPECT_EQ(config_error("lora_dropout", -1e40),
+            "a/adapter_config.json: lora_dropout -1e+40 is outside the range of a 32-bit float");
+  EXPECT_EQ(config_error("lora_alpha", 0), "a/adapter_config.json: lora_alpha must be a positive number, found 0");
+}
+
 TEST(PeftAdapter, MissingFileNamesThePath) {
   const std::string message = error_of([] { load_adapter_config("no-such-dir/adapter_config.json"); });
   EXPECT_EQ(message.rfind("no-such-dir/adapter_config.json: cannot read", 0), 0u) << message;

@@ -101,7 +101,7 @@ TEST_F(SafetensorsTest, Bf16RoundsToNearestEven) {
 }
 
 // A tensor with no elements reads into no buffer at all (UBSan once stopped on memcpy(nullptr,
-// src, 0) here: tests/fuzz/crashes/safetensors).
+// src, 0) here: tests/fuzz/corpus/safetensors/empty-f32-tensor-memcpy-null.safetensors).
 TEST_F(SafetensorsTest, EmptyTensorReadsIntoANullBuffer) {
   const float unused = 0.0f;
   SafetensorsWriter writer;

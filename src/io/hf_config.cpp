@@ -29,11 +29,6 @@ void optional_positive(const nlohmann::json& j, const char* key, const std::stri
   *out = static_cast<int>(value);
 }
 
-void optional_float(const nlohmann::json& j, const char* key, const std::string& source, float* out) {
-  double value = 0;
-  if (json_number(j, key, source, &value)) *out = static_cast<float>(value);
-}
-
 // A token id: an integer, the first of a list of integers, or null (-1 = none).
 int token_id(const nlohmann::json& j, const char* key, const std::string& source, int fallback) {
   const auto it = j.find(key);
@@ -48,13 +43,13 @@ int token_id(const nlohmann::json& j, const char* key, const std::string& source
 // transformers < 5 writes rope_theta beside rope_scaling (null for plain RoPE); transformers
 // >= 5 writes rope_parameters {rope_type, rope_theta, ...}. Both are read.
 void parse_rope(const nlohmann::json& j, const std::string& source, LlamaConfig* c) {
-  optional_float(j, "rope_theta", source, &c->rope_theta);
+  json_float_number(j, "rope_theta", source, &c->rope_theta);
   const char* key = j.contains("rope_parameters") ? "rope_parameters" : "rope_scaling";
   const auto it = j.find(key);
   if (it == j.end() || it->is_null()) return;
   const std::string where = source + ": " + key;
   LOOM_REQUIRE(it->is_object(), where, " must be null or an object, found ", it->dump());
-  optional_float(*it, "rope_theta", where, &c->rope_theta);
+  json_float_number(*it, "rope_theta", where, &c->rope_theta);
   std::string type;
   if (!json_string(*it, "rope_type", where, &type)) json_string(*it, "type", where, &type);
   if (type == "default") return;
@@ -68,9 +63,9 @@ void parse_rope(const nlohmann::json& j, const std::string& source, LlamaConfig*
                ".original_max_position_embeddings is missing");
   LOOM_REQUIRE(original > 0 && original <= INT32_MAX, where, ".original_max_position_embeddings must be positive");
   scaling.enabled = true;
-  optional_float(*it, "factor", where, &scaling.factor);
-  optional_float(*it, "low_freq_factor", where, &scaling.low_freq_factor);
-  optional_float(*it, "high_freq_factor", where, &scaling.high_freq_factor);
+  json_float_number(*it, "factor", where, &scaling.factor);
+  json_float_number(*it, "low_freq_factor", where, &scaling.low_freq_factor);
+  json_float_number(*it, "high_freq_factor", where, &scaling.high_freq_factor);
   scaling.original_max_position_embeddings = static_cast<int>(original);
   LOOM_REQUIRE(scaling.factor > 0 && scaling.low_freq_factor > 0 &&
                    scaling.high_freq_factor > scaling.low_freq_factor,
@@ -125,7 +120,7 @@ LlamaConfig parse_llama_config(const std::string& json_text, const std::string& 
   LOOM_REQUIRE(int64_t(c.num_attention_heads) * c.head_dim <= INT32_MAX, source, ": num_attention_heads ",
                c.num_attention_heads, " x head_dim ", c.head_dim, " is too large a projection");
   optional_positive(j, "max_position_embeddings", source, &c.max_position_embeddings);
-  optional_float(j, "rms_norm_eps", source, &c.rms_norm_eps);
+  json_float_number(j, "rms_norm_eps", source, &c.rms_norm_eps);
   LOOM_REQUIRE(c.rms_norm_eps > 0, source, ": rms_norm_eps must be positive");
   parse_rope(j, source, &c);
   LOOM_REQUIRE(c.rope_theta > 0, source, ": rope_theta must be positive");

@@ -2,6 +2,8 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cmath>
+#include <limits>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -53,6 +55,15 @@ bool json_number(const nlohmann::json& object, const char* key, const std::strin
   if (!value) return false;
   LOOM_REQUIRE(value->is_number(), source, ": ", key, " must be a number, found ", value->dump());
   *out = value->get<double>();
+  return true;
+}
+
+bool json_float_number(const nlohmann::json& object, const char* key, const std::string& source, float* out) {
+  double value = 0;
+  if (!json_number(object, key, source, &value)) return false;
+  LOOM_REQUIRE(std::fabs(value) <= std::numeric_limits<float>::max(), source, ": ", key, " ",
+               object.at(key).dump(), " is outside the range of a 32-bit float");
+  *out = static_cast<float>(value);
   return true;
 }
 

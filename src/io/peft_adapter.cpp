@@ -139,13 +139,11 @@ LoraSpec parse_adapter_config(const std::string& json_text, const std::string& s
   LOOM_REQUIRE(json_int(j, "r", source, &r), source, ": r is missing");
   LOOM_REQUIRE(r > 0 && r <= INT32_MAX, source, ": r must be a positive integer, found ", r);
   spec.r = static_cast<int>(r);
-  double number = 0;
   spec.alpha = 8.0f;  // PEFT's default lora_alpha
-  if (json_number(j, "lora_alpha", source, &number)) spec.alpha = static_cast<float>(number);
-  LOOM_REQUIRE(std::isfinite(spec.alpha) && spec.alpha > 0.0f, source, ": lora_alpha must be a positive number, found ",
-               number);
+  json_float_number(j, "lora_alpha", source, &spec.alpha);
+  LOOM_REQUIRE(spec.alpha > 0.0f, source, ": lora_alpha must be a positive number, found ", spec.alpha);
   spec.dropout = 0.0f;
-  if (json_number(j, "lora_dropout", source, &number)) spec.dropout = static_cast<float>(number);
+  json_float_number(j, "lora_dropout", source, &spec.dropout);
   LOOM_REQUIRE(spec.dropout >= 0.0f && spec.dropout < 1.0f, source, ": lora_dropout must be in [0, 1), found ",
                spec.dropout);
   json_bool(j, "use_rslora", source, &spec.use_rslora);
