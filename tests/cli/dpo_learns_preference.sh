@@ -19,7 +19,7 @@ write_synthetic_preferences "$work/prefs.jsonl"
 "$LOOM_PREP" pairs --template hh --tokenizer "$tokenizer" --max-len 48 --eval-fraction 0.15 \
   --out "$work/pairs" "$work/prefs.jsonl" >/dev/null
 
-dpo() {  # OUT_DIR STEPS [EVAL_STEPS [SAVE_STEPS]] EXTRA...
+run_dpo() {  # OUT_DIR STEPS [EVAL_STEPS [SAVE_STEPS]] EXTRA...: its exit status, its output in OUT_DIR.log
   local out=$1 steps=$2 eval_steps=${3:-$2} save_steps=${4:-0}
   shift $(($# < 4 ? $# : 4))
   mpirun -np 2 --oversubscribe "$LOOM" dpo --model.path "$LOOM_TINY_RUN/model" \
@@ -27,8 +27,9 @@ dpo() {  # OUT_DIR STEPS [EVAL_STEPS [SAVE_STEPS]] EXTRA...
     --lora.target_modules all-linear --lora.r 8 --lora.alpha 16 --lora.dropout 0 \
     --dpo.beta 0.1 --train.learning_rate 3e-3 --train.lr_scheduler constant --train.max_steps "$steps" \
     --train.micro_batch_size 4 --train.logging_steps 1 --train.eval_steps "$eval_steps" --train.save_steps "$save_steps" \
-    --train.output_dir "$out" "$@" >"$out.log" 2>&1 || { cat "$out.log"; fail "loom dpo failed"; }
+    --train.output_dir "$out" "$@" >"$out.log" 2>&1
 }
+dpo() { run_dpo "$@" || { cat "$1.log"; fail "loom dpo failed"; }; }
 metric() { grep -o "\"$2\":[-0-9.e]*" "$1/metrics.jsonl" | sed -n "${3:-\$}p" | cut -d: -f2; }
 
 dpo "$work/run" 30
@@ -55,6 +56,16 @@ for step in 1 2 3; do
     fail "step $step: loss $b with precomputed reference log-probs, $a without"
 done
 echo "precomputed reference log-probs: same losses: ok"
+
+# A damaged reference file is refused on resume, naming the file and the entry.
+dpo "$work/damaged" 2 0 2 --dpo.precompute_ref_log_probs true
+sed -i 's/"logps":\[[^],]*/"logps":["x"/' "$work/damaged/reference_logps.json"
+grep -q '"logps":\["x"' "$work/damaged/reference_logps.json" || fail "the test could not damage reference_logps.json"
+run_dpo "$work/damaged" 4 0 2 --dpo.precompute_ref_log_probs true --train.resume auto &&
+  fail "a damaged reference_logps.json was read"
+grep -q "reference_logps.json: train.logps\[0\] must be a log-probability (a number <= 0), found \"x\"" \
+  "$work/damaged.log" || { cat "$work/damaged.log"; fail "no one-line error naming the damaged reference_logps.json"; }
+echo "damaged reference log-probs refused: ok"
 
 # Resume: 2 steps, then --train.resume auto to 4, equals 4 steps straight.
 dpo "$work/straight" 4 0 2
