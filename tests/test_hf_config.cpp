@@ -247,10 +247,14 @@ TEST(HfConfig, RefusesFloatsOutsideAFloatsRange) {
             "m/config.json: rms_norm_eps 1e+206 is outside the range of a 32-bit float");
   EXPECT_EQ(parse_error(tiny_with("rope_theta", -1e39)),
             "m/config.json: rope_theta -1e+39 is outside the range of a 32-bit float");
-  const nlohmann::json llama3 = {{"rope_type", "llama3"}, {"factor", 8.0},          {"low_freq_factor", 1.0},
-                                 {"high_freq_factor", 1e300}, {"original_max_position_embeddings", 8192}};
-  EXPECT_EQ(parse_error(tiny_with("rope_scaling", llama3)),
-            "m/config.json: rope_scaling: high_freq_factor 1e+300 is outside the range of a 32-bit float");
+  const nlohmann::json llama3 = {{"rope_type", "llama3"},   {"rope_theta", 500000.0},    {"factor", 8.0},
+                                 {"low_freq_factor", 1.0}, {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  for (const char* key : {"rope_theta", "factor", "low_freq_factor", "high_freq_factor"}) {
+    nlohmann::json rope = llama3;
+    rope[key] = 1e300;
+    EXPECT_EQ(parse_error(tiny_with("rope_parameters", rope)),
+              std::string("m/config.json: rope_parameters: ") + key + " 1e+300 is outside the range of a 32-bit float");
+  }
   EXPECT_FLOAT_EQ(parse_llama_config(tiny_with("rms_norm_eps", 3.4e38), "config.json").rms_norm_eps, 3.4e38f);
 }
 

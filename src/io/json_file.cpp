@@ -58,11 +58,13 @@ bool json_number(const nlohmann::json& object, const char* key, const std::strin
   return true;
 }
 
+bool fits_float(double value) { return std::fabs(value) <= std::numeric_limits<float>::max(); }
+
 bool json_float_number(const nlohmann::json& object, const char* key, const std::string& source, float* out) {
   double value = 0;
   if (!json_number(object, key, source, &value)) return false;
-  LOOM_REQUIRE(std::fabs(value) <= std::numeric_limits<float>::max(), source, ": ", key, " ",
-               object.at(key).dump(), " is outside the range of a 32-bit float");
+  LOOM_REQUIRE(fits_float(value), source, ": ", key, " ", object.at(key).dump(),
+               " is outside the range of a 32-bit float");
   *out = static_cast<float>(value);
   return true;
 }

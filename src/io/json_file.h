@@ -19,8 +19,11 @@ nlohmann::json parse_json_object(const std::string& text, const std::string& sou
 // "<source>: <key> must be ..." when it has the wrong type.
 bool json_int(const nlohmann::json& object, const char* key, const std::string& source, int64_t* out);
 bool json_number(const nlohmann::json& object, const char* key, const std::string& source, double* out);
-// A number stored as a float: also an error when it lies outside a float's range (it would read
-// as infinity, which JSON cannot write back).
+// Whether a JSON number (a double) reads into a float without becoming infinity, which JSON
+// cannot write back.
+bool fits_float(double value);
+
+// A number stored as a float: also an error when it does not fit one (fits_float).
 bool json_float_number(const nlohmann::json& object, const char* key, const std::string& source, float* out);
 bool json_bool(const nlohmann::json& object, const char* key, const std::string& source, bool* out);
 bool json_string(const nlohmann::json& object, const char* key, const std::string& source, std::string* out);

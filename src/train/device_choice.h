@@ -2,8 +2,8 @@
 // cpu: the CPU backend of run.compute (backend_factory.h). cuda: the cuda backend on the GPU of
 // the process's local rank, an error where none is usable. auto: the CPU path in this version,
 // with a one-line notice where a GPU is visible: the cuda backend has run on one GPU only, and
-// its fix of the arena zeroing and its NCCL all-reduce have not run on one (docs/gpu.md); it
-// becomes "cuda where a GPU is usable" once they have.
+// its NCCL all-reduce across GPUs never (docs/gpu.md); it becomes "cuda where a GPU is usable"
+// once that has.
 #pragma once
 
 #include <memory>

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <limits>
 
 #include "core/check.h"
 #include "io/atomic_file.h"
@@ -164,12 +163,10 @@ void DpoTask::ensure_precomputed(data::ShardReader& reader, const std::string& s
       LOOM_REQUIRE(values.is_array() && values.size() == table.size(), path, ": ", split,
                    ".logps must hold 2 numbers per pair");
       for (size_t i = 0; i < table.size(); ++i) {
-        // a sequence's log-probability: a number <= 0 within a float's range
-        LOOM_REQUIRE(values[i].is_number() && values[i].get<double>() <= 0.0 &&
-                         values[i].get<double>() >= -std::numeric_limits<float>::max(),
-                     path, ": ", split, ".logps[", i, "] must be a log-probability (a number <= 0), found ",
-                     values[i].dump());
-        table[i] = values[i].get<float>();
+        const double logp = values[i].is_number() ? values[i].get<double>() : 1.0;  // 1.0: not a number
+        LOOM_REQUIRE(logp <= 0.0 && fits_float(logp), path, ": ", split, ".logps[", i,
+                     "] must be a log-probability (a number <= 0), found ", values[i].dump());
+        table[i] = static_cast<float>(logp);
       }
       found = 1;
     }
