@@ -22,6 +22,7 @@ const std::map<std::string, std::vector<std::string>>& kernel_ops() {
   static const std::map<std::string, std::vector<std::string>> ops = {
       {"adamw", {"adamw"}},
       {"attention", {"attention", "attention_decode"}},
+      {"bf16_convert", {"matmul", "quantized_matmul"}},  // cuda-bf16's GEMM operands
       {"copy", {"fill", "copy", "gather_rows", "kv_cache_append"}},
       {"cross_entropy", {"cross_entropy", "classifier_forward_backward", "token_logprobs"}},
       {"cublas_handle", {}},

@@ -1,6 +1,7 @@
 #include "backend/backend_factory.h"
 
 #include <atomic>
+#include <cstring>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -94,10 +95,9 @@ std::unique_ptr<Backend> make_gpu_backend(ComputeMode mode, int local_rank) {
   std::string reason;
   const int gpus = usable_gpu_count(&reason);
   LOOM_REQUIRE(gpus > 0, "run.device=cuda: no usable GPU (", reason, ")");
-  LOOM_REQUIRE(mode != ComputeMode::Bf16, "run.compute=bf16 on run.device=cuda: the cuda backend computes in f32 "
-               "in this version; use run.compute=auto or f32");
 #ifdef LOOM_HAVE_CUDA
-  return make_cuda_backend(local_rank % gpus);
+  // auto is bf16: every GPU the build targets (sm_80 and later) has bf16 tensor cores
+  return make_cuda_backend(local_rank % gpus, mode == ComputeMode::F32 ? CudaGemmInputs::F32 : CudaGemmInputs::Bf16);
 #else
   (void)local_rank;
   LOOM_FAIL("unreachable: no GPU without CUDA");
@@ -117,7 +117,9 @@ uint64_t new_weight_version() {
 
 std::string compute_line(const Backend& backend, ComputeMode requested) {
   std::string line = cat("compute: ", backend.name(), " (requested ", compute_mode_name(requested));
-  if (requested == ComputeMode::Auto)
+  if (requested == ComputeMode::Auto && std::strcmp(backend.allocator().kind(), "cuda") == 0)
+    line += "; bf16 on a GPU";
+  else if (requested == ComputeMode::Auto)
     line += cpu_has_native_bf16() ? "; this CPU has native bf16" : "; no AMX-BF16/AVX512_BF16 on this CPU";
   return line + ")";
 }

@@ -29,9 +29,9 @@ std::unique_ptr<Backend> make_backend(ComputeMode mode);
 // GPUs this process can use (0 in a build without CUDA, with *reason saying why).
 int usable_gpu_count(std::string* reason);
 
-// The backend on this process's GPU (local_rank modulo the usable GPUs) for `mode`: auto and
-// f32 give cuda-f32; bf16 is refused (cuda-bf16 is not built yet). Fails with one line when
-// no GPU is usable or the build has no CUDA.
+// The backend on this process's GPU (local_rank modulo the usable GPUs) for `mode`: f32 gives
+// cuda-f32, auto and bf16 cuda-bf16. Fails with one line when no GPU is usable or the build
+// has no CUDA.
 std::unique_ptr<Backend> make_gpu_backend(ComputeMode mode, int local_rank);
 
 // The compute modes a backend is registered for (f32 always), e.g. for tests to run them all.

@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # run.compute = bf16 trains like f32: 100 SFT steps of the tiny fixture (configs/tiny-sft.ini:
 # NF4 base, LoRA r8 on all linears plus the trained LM head, packed HH shards), once with
-# cpu-f32 and once with cpu-bf16, same seed and data. Every logged training loss (every 10
-# steps) of the bf16 run must lie within 0.5% of the f32 run's, and the final eval losses within
-# 0.2% (measured: at most 0.02% and 0.00%). Skips (exit 0 with a notice) on a CPU without AVX512_BF16 / AMX-BF16.
+# f32 and once with bf16, same seed and data, on the device LOOM_DEVICE names (default cpu:
+# cpu-f32 against cpu-bf16; scripts/gpu-check.sh runs it with cuda: cuda-f32 against
+# cuda-bf16). Every logged training loss (every 10 steps) of the bf16 run must lie within 0.5%
+# of the f32 run's, and the final eval losses within 0.2% (measured on the CPU: at most 0.02%
+# and 0.00%). On the CPU, skips (exit 0 with a notice) without AVX512_BF16 / AMX-BF16.
 set -euo pipefail
-if ! grep -qE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
+device=${LOOM_DEVICE:-cpu}
+if [ "$device" = cpu ] && ! grep -qE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
   echo "SKIP: no bf16 instructions on this CPU"
   exit 0
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for compute in f32 bf16; do
-  "$LOOM" sft --config "$LOOM_SOURCE_DIR/configs/tiny-sft.ini" --run.compute "$compute" \
+  "$LOOM" sft --config "$LOOM_SOURCE_DIR/configs/tiny-sft.ini" --run.device "$device" --run.compute "$compute" \
     --model.path "$LOOM_TINY_RUN/model" --data.train "$LOOM_TINY_RUN/sft/manifest.json" \
     --data.eval "$LOOM_TINY_RUN/sft/manifest.json" --train.max_steps 100 --train.logging_steps 10 \
     --train.eval_steps 100 --train.save_steps 0 --train.output_dir "$work/$compute" >"$work/$compute.log" 2>&1 ||
     { cat "$work/$compute.log"; exit 1; }
-  grep -q "compute: cpu-$compute" "$work/$compute.log" || { echo "FAIL: the $compute run did not use cpu-$compute"; exit 1; }
+  grep -q "compute: $device-$compute" "$work/$compute.log" ||
+    { echo "FAIL: the $compute run did not use $device-$compute"; exit 1; }
   grep -o '"loss":[0-9.e+-]*' "$work/$compute/metrics.jsonl" | cut -d: -f2 >"$work/$compute.loss"
   grep -o '"eval_loss":[0-9.e+-]*' "$work/$compute/metrics.jsonl" | tail -1 | cut -d: -f2 >"$work/$compute.eval"
 done

@@ -3,13 +3,16 @@
 #include <nccl.h>
 
 #include <cstdio>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "backend/cuda/operand_scratch.h"
 #include "dist/comm.h"
 #include "kernels/adamw.cuh"
 #include "kernels/attention.cuh"
+#include "kernels/bf16_convert.cuh"
 #include "kernels/copy.cuh"
 #include "kernels/cross_entropy.cuh"
 #include "kernels/cuda_check.cuh"
@@ -92,16 +95,19 @@ class NcclCommunicator {
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int device) {
+  CudaBackend(int device, CudaGemmInputs gemm_inputs) : bf16_(gemm_inputs == CudaGemmInputs::Bf16) {
     LOOM_CUDA_CHECK(cudaSetDevice(device));
     LOOM_CUDA_CHECK(cudaStreamCreateWithFlags(&s_, cudaStreamNonBlocking));
     cudaDeviceProp properties{};
     LOOM_CUDA_CHECK(cudaGetDeviceProperties(&properties, device));
     char memory[32];
     std::snprintf(memory, sizeof memory, "%.1f GiB", double(properties.totalGlobalMem) / (1 << 30));
-    name_ = cat("cuda-f32 on GPU ", device, " (", properties.name, ", ", memory, ")");
+    name_ = cat(bf16_ ? "cuda-bf16" : "cuda-f32", " on GPU ", device, " (", properties.name, ", ", memory, ")");
   }
-  ~CudaBackend() override { cudaStreamDestroy(s_); }
+  ~CudaBackend() override {
+    scratch_.reset();  // its buffers before the stream they are ordered on
+    cudaStreamDestroy(s_);
+  }
 
   // "cuda-f32 on GPU 0 (NVIDIA H100 80GB HBM3, 79.1 GiB)": printed first and in the run header.
   const char* name() const override { return name_.c_str(); }
@@ -131,27 +137,52 @@ class CudaBackend final : public Backend {
     cuda::kv_cache_append(k_cache, v_cache, k, v, B, T, t0, Tmax, KVD, s_);
   }
 
+  // cuda-bf16 runs each GEMM on its operands rounded to bf16 (f32 accumulation and output), as
+  // torch.autocast and cpu-bf16 do; every other op computes in f32 on both.
   void matmul_forward(float* out, const float* inp, const float* weight, int N, int C, int OC,
                       bool accumulate) const override {
-    cuda::matmul_forward(out, inp, weight, N, C, OC, accumulate, s_);
+    if (bf16_)
+      cuda::matmul_forward(out, rounded(OperandSlot::Input, inp, size_t(N) * C),
+                           rounded(OperandSlot::Weight, weight, size_t(OC) * C), N, C, OC, accumulate, s_);
+    else
+      cuda::matmul_forward(out, inp, weight, N, C, OC, accumulate, s_);
   }
   void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int C,
                              int OC) const override {
-    cuda::matmul_backward_input(dinp, dout, weight, N, C, OC, s_);
+    if (bf16_)
+      cuda::matmul_backward_input(dinp, rounded(OperandSlot::Input, dout, size_t(N) * OC),
+                                  rounded(OperandSlot::Weight, weight, size_t(OC) * C), N, C, OC, s_);
+    else
+      cuda::matmul_backward_input(dinp, dout, weight, N, C, OC, s_);
   }
   void matmul_backward_weight(float* dweight, const float* dout, const float* inp, int N, int C,
                               int OC) const override {
-    cuda::matmul_backward_weight(dweight, dout, inp, N, C, OC, s_);
+    if (bf16_)
+      cuda::matmul_backward_weight(dweight, rounded(OperandSlot::Input, dout, size_t(N) * OC),
+                                   rounded(OperandSlot::Weight, inp, size_t(N) * C), N, C, OC, s_);
+    else
+      cuda::matmul_backward_weight(dweight, dout, inp, N, C, OC, s_);
   }
-  // The frozen weight dequantized into the workspace, then cuBLAS (w's pointers are device memory).
+  // The frozen weight dequantized into the workspace (cuda-bf16: straight to bf16, in its first
+  // half), then cuBLAS (w's pointers are device memory).
   void quantized_matmul_forward(float* out, float* workspace, const float* inp, const QuantizedMatrix& w, int N,
                                 bool accumulate) const override {
+    if (bf16_) {
+      cuda::matmul_forward(out, rounded(OperandSlot::Input, inp, size_t(N) * w.cols), weight_bf16(workspace, w),
+                           N, w.cols, w.rows, accumulate, s_);
+      return;
+    }
     cuda::dequantize_matrix(workspace, w, s_);
     cuda::matmul_forward(out, inp, workspace, N, w.cols, w.rows, accumulate, s_);
   }
   void quantized_matmul_backward_input(float* dinp, float* workspace, const float* dout, const QuantizedMatrix& w,
                                        int N, bool accumulate) const override {
     if (!accumulate) fill(dinp, 0.0f, size_t(N) * w.cols);  // the GEMM adds
+    if (bf16_) {
+      cuda::matmul_backward_input(dinp, rounded(OperandSlot::Input, dout, size_t(N) * w.rows),
+                                  weight_bf16(workspace, w), N, w.cols, w.rows, s_);
+      return;
+    }
     cuda::dequantize_matrix(workspace, w, s_);
     cuda::matmul_backward_input(dinp, dout, workspace, N, w.cols, w.rows, s_);
   }
@@ -280,14 +311,31 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  // x (n) rounded to bf16 into the slot's buffer
+  const __nv_bfloat16* rounded(OperandSlot slot, const float* x, size_t n) const {
+    __nv_bfloat16* out = scratch_->get(slot, n);
+    cuda::round_to_bf16(out, x, n, s_);
+    return out;
+  }
+  // w dequantized to bf16 into the first half of workspace (w.rows * w.cols floats)
+  const __nv_bfloat16* weight_bf16(float* workspace, const QuantizedMatrix& w) const {
+    auto* out = reinterpret_cast<__nv_bfloat16*>(workspace);
+    cuda::dequantize_rows_bf16(out, w, 0, w.rows, s_);
+    return out;
+  }
+
+  bool bf16_;
   cudaStream_t s_ = nullptr;
   std::string name_;
   CudaAllocator allocator_{s_};
+  std::unique_ptr<OperandScratch> scratch_ = std::make_unique<OperandScratch>(s_);
   mutable NcclCommunicator nccl_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cuda_backend(int device) { return std::make_unique<CudaBackend>(device); }
+std::unique_ptr<Backend> make_cuda_backend(int device, CudaGemmInputs gemm_inputs) {
+  return std::make_unique<CudaBackend>(device, gemm_inputs);
+}
 
 }  // namespace loom
