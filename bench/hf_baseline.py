@@ -6,8 +6,9 @@ Train (--mode train, the default): the same work as `loom bench --mode train`: a
 alpha 32, dropout 0.05 on all seven linears (PEFT's "all-linear"), random tokens of --seq per row,
 --micro-batch rows per step, loss = mean token cross-entropy, backward, gradient clipping to 1.0,
 AdamW (lr 1e-4). One warm-up step, then --steps timed steps. Runs in f32 and/or under
-torch.autocast("cpu", dtype=torch.bfloat16). The frozen base is unquantized f32 (bitsandbytes'
-NF4 needs a GPU), which is work loom's NF4 base does on top (dequantization per layer).
+torch.autocast(DEVICE, dtype=torch.bfloat16), on the CPU or (--device cuda) on the first GPU.
+The frozen base is unquantized f32 (bitsandbytes' NF4 is not used), which is work loom's NF4 base
+does on top (dequantization per layer).
 
 Decode: the same random model (f32, or all weights cast to bf16), `generate` with greedy search and
 the KV cache, --prompt-tokens random prompt tokens, exactly --new-tokens new tokens (no EOS stop), timed
@@ -33,6 +34,7 @@ def main():
     p.add_argument("--micro-batch", type=int, default=4)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="train: where the steps run")
     p.add_argument("--precision", choices=["f32", "bf16", "both"], default="both")
     p.add_argument("--mode", choices=["train", "decode", "prefill"], default="train")
     p.add_argument("--prompt-tokens", type=int, default=16)
@@ -64,16 +66,21 @@ def main():
     params = [q for q in model.parameters() if q.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     tokens = torch.randint(3, config.vocab_size, (args.micro_batch, args.seq))
+    model.to(args.device)
+    tokens = tokens.to(args.device)
 
     def step(bf16):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(args.device, dtype=torch.bfloat16, enabled=bf16):
             loss = model(input_ids=tokens, labels=tokens).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+        if args.device == "cuda":
+            torch.cuda.synchronize()  # the step is timed to its end, not to its last launch
 
-    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads; {args.config}: "
+    where = torch.cuda.get_device_name(0) if args.device == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"# torch {torch.__version__}, {where}; {args.config}: "
           f"{sum(q.numel() for q in model.parameters()) - sum(q.numel() for q in params)} base parameters, "
           f"{sum(q.numel() for q in params)} trainable", flush=True)
     for precision in precisions:
