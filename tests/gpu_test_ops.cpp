@@ -8,15 +8,15 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "backend/cpu_f32.h"
 #include "backend/cuda/cuda_backend.h"
 #include "backend/op_cases/op_cases.h"
-#include "core/dtype.h"
+#include "core/check.h"
 #include "kernels/cublas_handle.cuh"
 #include "kernels/device.cuh"
 #include "support/test_support.h"
@@ -87,72 +87,45 @@ TEST(CudaArena, ZeroComesAfterTheBackendsEarlierCalls) {
   EXPECT_EQ(nonzero, 0u) << "of " << n << " elements";
 }
 
-// cuda-bf16's three GEMMs each match the double product of their operands rounded to bf16 to
-// f32 accumulation error (1e-5 of the largest value), and that product is more than 10 times as
-// far from the unrounded one: a GEMM on f32 operands, or with one operand left unrounded, fails.
+// Each output of `c` (forward and backward) on `backend` against cpu-f32 on the case's inputs
+// rounded to bf16 (rounded_to_bf16): failures where one is further than 1e-5 of its largest
+// value (only f32 accumulation may differ), or where rounding the inputs moved cpu-f32's output
+// less than 10 times that (a case that could not tell rounded operands from f32 ones).
+std::vector<std::string> rounded_operand_failures(const OpCase& c, const Backend& backend) {
+  std::vector<std::string> failures;
+  const Tensors initial = c.make_tensors(1);
+  const Tensors got = run_case(c, backend, initial, /*backward=*/true, &failures);
+  const Tensors rounded = run_case(c, cpu_f32_backend(), rounded_to_bf16(initial), /*backward=*/true, &failures);
+  const Tensors exact = run_case(c, cpu_f32_backend(), initial, /*backward=*/true, &failures);
+  for (const auto& [name, tensor] : initial.f32) {
+    if (tensor.role == Role::kInput || tensor.role == Role::kScratch) continue;
+    const std::vector<float>& want = rounded.f32.at(name).data;
+    double scale = 0.0;  // max |want|
+    for (float v : want) scale = std::max(scale, std::abs(double(v)));
+    const double err = max_abs_diff(got.f32.at(name).data.data(), want.data(), want.size());
+    const double moved = max_abs_diff(exact.f32.at(name).data.data(), want.data(), want.size());
+    if (err > 1e-5 * scale) failures.push_back(cat(c.name(), ": ", name, " is ", err, " from cpu-f32 on rounded inputs"));
+    if (moved <= 10 * 1e-5 * scale) failures.push_back(cat(c.name(), ": ", name, " barely moved by rounding (", moved, ")"));
+  }
+  return failures;
+}
+
+// cuda-bf16's GEMMs round both operands to bf16 and accumulate in f32, which the table's bf16
+// rule cannot show (it passes a GEMM on f32 operands too): every matmul case, forward and both
+// backward GEMMs, against cpu-f32 on rounded inputs. A GEMM left in f32, or one rounding a
+// single operand, fails it.
 TEST(CudaBf16, GemmsRoundBothOperands) {
   std::string why;
   if (no_usable_device(&why)) GTEST_SKIP() << "no usable CUDA device: " << why;
   const std::unique_ptr<Backend> gpu = make_cuda_backend(0, CudaGemmInputs::Bf16);
-  const int N = 37, C = 300, OC = 45;
-  // out (M, K2) = sum over k of x[m, k] * y[k2, k] with x (M, K), y (K2, K) given by index maps
-  struct Product {
-    const char* name;
-    int M, K2, K;
-    std::vector<float> x, y;  // as the op takes them
-    std::function<float(const std::vector<float>&, int, int)> xa, yb;  // x[m, k], y[k2, k]
-    std::function<void(const Backend&, float*, const float*, const float*)> call;
-  };
-  const std::vector<float> inp = random_vector(size_t(N) * C, 1), weight = random_vector(size_t(OC) * C, 2),
-                           dout = random_vector(size_t(N) * OC, 3);
-  const std::vector<Product> products = {
-      {"matmul_forward: out (N, OC) = inp @ weight^T", N, OC, C, inp, weight,
-       [&](const auto& x, int m, int k) { return x[size_t(m) * C + k]; },
-       [&](const auto& y, int o, int k) { return y[size_t(o) * C + k]; },
-       [&](const Backend& be, float* out, const float* x, const float* y) {
-         be.matmul_forward(out, x, y, N, C, OC, false);
-       }},
-      {"matmul_backward_input: dinp (N, C) = dout @ weight", N, C, OC, dout, weight,
-       [&](const auto& x, int m, int k) { return x[size_t(m) * OC + k]; },
-       [&](const auto& y, int c, int k) { return y[size_t(k) * C + c]; },
-       [&](const Backend& be, float* out, const float* x, const float* y) {
-         be.matmul_backward_input(out, x, y, N, C, OC);
-       }},
-      {"matmul_backward_weight: dweight (OC, C) = dout^T @ inp", OC, C, N, dout, inp,
-       [&](const auto& x, int o, int n) { return x[size_t(n) * OC + o]; },
-       [&](const auto& y, int c, int n) { return y[size_t(n) * C + c]; },
-       [&](const Backend& be, float* out, const float* x, const float* y) {
-         be.matmul_backward_weight(out, x, y, N, C, OC);
-       }},
-  };
-  for (const Product& p : products) {
-    const size_t outs = size_t(p.M) * p.K2;
-    Arena arena = gpu->make_arena("gemm rounding", (p.x.size() + p.y.size() + outs) * sizeof(float) + 256);
-    float* x = arena.take<float>(p.x.size());
-    float* y = arena.take<float>(p.y.size());
-    float* out = arena.take<float>(outs);  // zeroed: the backward GEMMs add into it
-    gpu->upload(x, p.x.data(), p.x.size() * sizeof(float));
-    gpu->upload(y, p.y.data(), p.y.size() * sizeof(float));
-    p.call(*gpu, out, x, y);
-    std::vector<float> got(outs);
-    gpu->download(got.data(), out, outs * sizeof(float));
-    auto bf16 = [](float v) { return double(bf16_to_f32(f32_to_bf16(v))); };
-    double err = 0.0, rounding = 0.0, scale = 0.0;
-    for (int m = 0; m < p.M; ++m)
-      for (int k2 = 0; k2 < p.K2; ++k2) {
-        double exact = 0.0, rounded = 0.0;
-        for (int k = 0; k < p.K; ++k) {
-          exact += double(p.xa(p.x, m, k)) * p.yb(p.y, k2, k);
-          rounded += bf16(p.xa(p.x, m, k)) * bf16(p.yb(p.y, k2, k));
-        }
-        const double g = got[size_t(m) * p.K2 + k2];
-        err = std::max(err, std::abs(g - rounded));
-        rounding = std::max(rounding, std::abs(exact - rounded));
-        scale = std::max(scale, std::abs(rounded));
-      }
-    EXPECT_LE(err, 1e-5 * scale) << p.name << ": " << err << " from the product of the rounded operands";
-    EXPECT_GT(rounding, 10 * 1e-5 * scale) << p.name << ": rounding the operands changed too little to tell";
+  int cases = 0;
+  for (const OpCase& c : op_cases()) {
+    if (c.op != "matmul") continue;
+    ++cases;
+    const std::vector<std::string> failures = rounded_operand_failures(c, *gpu);
+    EXPECT_TRUE(failures.empty()) << joined(failures);
   }
+  EXPECT_GT(cases, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, GpuOps,
